@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from portal import views
+
+# The admin signs in through allauth, so it gets the same rate limits and TOTP step as every login.
+admin.site.login = login_required(admin.site.login)
+admin.site.site_header = "码号服务门户 · 管理"
+admin.site.site_title = "码号服务门户"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("registry.urls")),
+    path("complaints/", include("complaints.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/v1/", include("registry.api.urls")),
+]

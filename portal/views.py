@@ -1,0 +1,17 @@
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from portal.selectors import health_report
+
+
+def home(request):
+    return render(request, "portal/home.html")
+
+
+@never_cache
+def healthz(request):
+    report = health_report()
+    down = [part for part in ("database", "broker", "worker") if report[part] != "ok"]
+    report["status"] = "ok" if not down else "down: " + ", ".join(down)
+    return JsonResponse(report, status=503 if down else 200)

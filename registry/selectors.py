@@ -1,0 +1,30 @@
+"""Reads from the registry."""
+
+from itertools import groupby
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from registry.models import MemberApp, Organisation
+from registry.scoping import scope_for_user
+
+
+def member_app_directory() -> list[tuple[str, list[MemberApp]]]:
+    """The public directory: apps of active members that have gone live, grouped by category."""
+    apps = (
+        MemberApp.objects.filter(organisation__status=Organisation.Status.ACTIVE, go_live_date__lte=timezone.localdate())
+        .select_related("organisation")
+        .order_by("category", "name")
+    )
+    labels = dict(MemberApp.Category.choices)
+    order = [value for value, _label in MemberApp.Category.choices]
+    grouped = {category: list(items) for category, items in groupby(apps, key=lambda a: a.category)}
+    return [(labels[c], grouped[c]) for c in order if c in grouped]
+
+
+def member_app_list_for_user(*, user) -> QuerySet[MemberApp]:
+    return scope_for_user(MemberApp.objects.select_related("organisation", "integration"), user).order_by("name")
+
+
+def organisation_list_for_user(*, user) -> QuerySet[Organisation]:
+    return scope_for_user(Organisation.objects.all(), user)

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from registry import views
+
+urlpatterns = [
+    path("directory/", views.directory, name="directory"),
+    path("staff/", views.staff_home, name="staff_home"),
+    path("staff/apps/<int:pk>/", views.staff_app_detail, name="staff_app_detail"),
+]

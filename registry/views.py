@@ -1,0 +1,29 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, render
+
+from registry import selectors
+from registry.models import StaffUser
+
+STAFF_HOME_TEMPLATES = {
+    StaffUser.Role.ADMINISTRATOR: "registry/staff/home_administrator.html",
+    StaffUser.Role.PLATFORM_STAFF: "registry/staff/home_member.html",
+    StaffUser.Role.CARRIER_STAFF: "registry/staff/home_member.html",
+    StaffUser.Role.REGULATOR: "registry/staff/home_regulator.html",
+}
+
+
+def directory(request):
+    return render(request, "registry/directory.html", {"categories": selectors.member_app_directory()})
+
+
+@login_required
+def staff_home(request):
+    user = request.user
+    context = {"apps": selectors.member_app_list_for_user(user=user)} if user.is_member_staff else {}
+    return render(request, STAFF_HOME_TEMPLATES[user.role], context)
+
+
+@login_required
+def staff_app_detail(request, pk: int):
+    app = get_object_or_404(selectors.member_app_list_for_user(user=request.user), pk=pk)
+    return render(request, "registry/staff/app_detail.html", {"app": app})

@@ -1,0 +1,97 @@
+"""Shared fixtures. The suite runs against real PostgreSQL and Redis and real Celery worker processes;
+if either service cannot be reached the run stops at once with a message, never falling back."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.exit(f"The tests need PostgreSQL; DATABASE_URL gives {db['ENGINE']}.", returncode=3)
+    import psycopg
+
+    try:
+        psycopg.connect(
+            host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"] or None,
+            dbname="postgres", connect_timeout=3,
+        ).close()
+    except Exception as error:
+        pytest.exit(f"PostgreSQL at {db['HOST']}:{db['PORT']} cannot be reached: {error}", returncode=3)
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3)
+        client.ping()
+        client.flushdb()  # the test suite's own Redis database: stale test messages must not leak in
+    except Exception as error:
+        pytest.exit(f"Redis at {settings.REDIS_URL} cannot be reached: {error}", returncode=3)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+def worker_env(database_name: str | None = None) -> dict:
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
+    if database_name:
+        db = settings.DATABASES["default"]
+        env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{database_name}"
+    env["REDIS_URL"] = settings.REDIS_URL
+    return env
+
+
+class WorkerProcesses:
+    """Real `celery worker` processes against the test database and the test Redis."""
+
+    def __init__(self, database_name: str):
+        self.database_name = database_name
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, name: str, *extra: str) -> subprocess.Popen:
+        cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-l", "WARNING", "-n", f"{name}@%h",
+               "--without-gossip", "--without-mingle", *extra]
+        process = subprocess.Popen(cmd, cwd=ROOT, env=worker_env(self.database_name))
+        self.processes.append(process)
+        return process
+
+    def wait_until_ready(self, count: int, timeout: float = 30.0) -> list[str]:
+        from portal.celery import app
+
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            replies = app.control.ping(timeout=0.5) or []
+            if len(replies) >= count:
+                return sorted(name for reply in replies for name in reply)
+            time.sleep(0.2)
+        raise AssertionError(f"{count} Celery worker(s) did not come up within {timeout}s")
+
+    def stop_all(self):
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
+
+
+@pytest.fixture
+def celery_workers(transactional_db):
+    """Start real worker processes in a test; they see only what the test commits (hence transactional)."""
+    workers = WorkerProcesses(settings.DATABASES["default"]["NAME"])
+    yield workers
+    workers.stop_all()

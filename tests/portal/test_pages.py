@@ -1,0 +1,36 @@
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_is_in_chinese_by_default_and_switches_to_english(client):
+    page = client.get("/").content.decode()
+    assert 'lang="zh-hans"' in page and "二手手机号" in page
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert "second-hand phone number" in client.get("/").content.decode()
+
+
+def test_pages_are_built_for_phones(client):
+    assert 'name="viewport"' in client.get("/").content.decode()
+
+
+def test_openapi_schema_and_docs_are_served(client):
+    assert client.get("/api/schema/").status_code == 200
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200 and "swagger" in docs.content.decode().lower()
+
+
+def test_complaints_part_has_a_home(client):
+    assert client.get("/complaints/").status_code == 200
+
+
+def test_demo_data_loads_twice_without_changing_anything():
+    from registry.demo import load_demo
+    from registry.models import IntegrationKey, MemberApp, Organisation, StaffUser
+
+    first = load_demo()
+    counts = [m.objects.count() for m in (Organisation, MemberApp, StaffUser, IntegrationKey)]
+    second = load_demo()
+    assert first["apps"] == 16 and first["staff"] == 4
+    assert second == {"organisations": 0, "apps": 0, "staff": 0}
+    assert [m.objects.count() for m in (Organisation, MemberApp, StaffUser, IntegrationKey)] == counts
