@@ -4,6 +4,7 @@ from allauth.mfa.models import Authenticator
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -87,8 +88,13 @@ class OrganisationAdmin(admin.ModelAdmin):
             services.organisation_record_creation(organisation=obj, by=request.user)
 
 
+# Members' addresses are HTTPS; a URL typed without a scheme gets https:// (Django 6's default).
+HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
+
+
 @admin.register(MemberApp)
 class MemberAppAdmin(admin.ModelAdmin):
+    formfield_overrides = HTTPS_URLS
     list_display = (
         "name",
         "organisation",
@@ -137,6 +143,7 @@ def rotate_key(modeladmin, request, queryset):
 
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
+    formfield_overrides = HTTPS_URLS
     list_display = (
         "app",
         "base_url",

@@ -224,4 +224,3 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-FORMS_URLFIELD_ASSUME_HTTPS = True  # the Django 6.0 default, adopted now

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def production_env(**overrides):
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS")}
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(
         DJANGO_SETTINGS_MODULE="portal.settings.production",
         SECRET_KEY="k" * 20 + "production-secret-key-of-sufficient-length-1234567",

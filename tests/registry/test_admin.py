@@ -33,7 +33,7 @@ def test_an_illegal_transition_is_refused_with_a_message(admin_client):
     )
     org.refresh_from_db()
     assert org.status == "applied"
-    assert any("cannot go from" in str(m) or "不能" in str(m) for m in response.context["messages"])
+    assert any("无法从“已申请”变更为“已暂停”" in str(m) for m in response.context["messages"])
 
 
 def test_a_wrong_credit_code_is_refused_and_what_was_typed_is_kept(admin_client):
