@@ -10,6 +10,16 @@ def test_home_is_in_chinese_by_default_and_switches_to_english(client):
     assert "second-hand phone number" in client.get("/").content.decode()
 
 
+def test_pages_open_in_chinese_even_when_the_browser_asks_for_english(client):
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "二手手机号" in page
+
+
+def test_api_clients_choose_their_language_with_accept_language(client):
+    response = client.get("/api/v1/staff/apps/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 403 and "credentials" in response.json()["detail"]
+
+
 def test_pages_are_built_for_phones(client):
     assert 'name="viewport"' in client.get("/").content.decode()
 

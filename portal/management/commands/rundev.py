@@ -27,6 +27,12 @@ class Command(BaseCommand):
             "worker": [python, "-m", "celery", "-A", "portal", "worker", "-l", "INFO", "-n", "worker@%h"],
             "beat": [python, "-m", "celery", "-A", "portal", "beat", "-l", "INFO", "-s", f"{var}/celerybeat-schedule"],
         }
+        # Ctrl-C, a hang-up or a kill all end in the same clean stop, even where SIGINT was ignored.
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, stop)
         running = {name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in processes.items()}
         time.sleep(3)
         self.stdout.write(self.style.SUCCESS(f"\n  码号服务门户 is running at http://{host}:{port}/\n"))
