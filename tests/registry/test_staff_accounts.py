@@ -82,3 +82,15 @@ def test_administrator_invites_staff_who_choose_a_password_and_must_set_up_totp(
     response = client.get(reverse("staff_home"))
     assert response.status_code == 302 and response.url.startswith(reverse("mfa_activate_totp"))
     assert not Authenticator.objects.filter(user__email="new.person@example.com").exists()
+
+
+def test_forgotten_password_is_reset_by_email(client):
+    user = StaffUserFactory(email="forgetful@example.com")
+    response = client.post(reverse("account_reset_password"), {"email": "forgetful@example.com"})
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1 and "forgetful@example.com" in mail.outbox[0].to
+    link = re.search(r"https?://\S+/password/reset/key/\S+", mail.outbox[0].body).group(0)
+    form = client.get(link, follow=True)
+    client.post(form.redirect_chain[-1][0], {"password1": "another-long-passphrase", "password2": "another-long-passphrase"})
+    user.refresh_from_db()
+    assert user.check_password("another-long-passphrase")
