@@ -4,7 +4,7 @@ Every staff page and API view gets its queryset through `scope_for_user`; a row 
 organisation is then simply not found (404), never "forbidden", so its existence does not leak.
 """
 
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 
 
 def scope_for_user(queryset: QuerySet, user) -> QuerySet:
@@ -20,6 +20,3 @@ def scope_for_user(queryset: QuerySet, user) -> QuerySet:
     # Regulators read statistics only; they see no member's operational data.
     return queryset.none()
 
-
-def can_see(user, obj: Model) -> bool:
-    return scope_for_user(type(obj)._default_manager.filter(pk=obj.pk), user).exists()

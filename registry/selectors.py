@@ -25,6 +25,3 @@ def member_app_directory() -> list[tuple[str, list[MemberApp]]]:
 def member_app_list_for_user(*, user) -> QuerySet[MemberApp]:
     return scope_for_user(MemberApp.objects.select_related("organisation", "integration"), user).order_by("name")
 
-
-def organisation_list_for_user(*, user) -> QuerySet[Organisation]:
-    return scope_for_user(Organisation.objects.all(), user)

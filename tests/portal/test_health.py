@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from django.test import override_settings
 
@@ -9,8 +11,6 @@ def test_healthz_is_ok_with_a_real_worker_running(client, celery_workers):
     celery_workers.start("health")
     celery_workers.wait_until_ready(1)
     # the worker's heartbeat row arrives right after start
-    import time
-
     for _ in range(50):
         response = client.get("/healthz")
         if response.status_code == 200:
