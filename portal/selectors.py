@@ -52,3 +52,14 @@ def health_report() -> dict:
         "worker": "ok" if workers else "down",
         "workers": sorted(workers),
     }
+
+
+def sms_outbox(*, limit: int = 50):
+    from portal.models import SmsMessage
+
+    return SmsMessage.objects.order_by("-created_at", "-pk")[:limit]
+
+
+def sms_outbox_shows_text() -> bool:
+    """Message texts (codes) are shown only by the development outbox backend, never in production."""
+    return settings.SMS_BACKEND.endswith(".DatabaseBackend")

@@ -1,7 +1,66 @@
+from django.db import transaction
 from django.utils import timezone
 
-from portal.models import WorkerHeartbeat
+from portal.models import SmsMessage, WorkerHeartbeat
 
 
 def worker_heartbeat_record(*, hostname: str) -> None:
     WorkerHeartbeat.objects.update_or_create(hostname=hostname, defaults={"seen_at": timezone.now()})
+
+
+def sms_send(*, phone_number: str, text: str, purpose: str = "other") -> SmsMessage:
+    """Record an SMS and deliver it in the background once the caller's transaction commits."""
+    from portal.phone import normalize_phone
+    from portal.tasks import sms_deliver
+
+    message = SmsMessage.objects.create(phone_number=normalize_phone(phone_number), text=text, purpose=purpose)
+    transaction.on_commit(lambda: sms_deliver.delay(message.pk))
+    return message
+
+
+class SmsRetry(Exception):
+    """Delivery failed but may be tried again."""
+
+
+def sms_deliver_now(*, message_id: int, final_attempt: bool) -> SmsMessage:
+    """Hand one queued message to the backend. Idempotent: a message already sent is left alone."""
+    from portal.sms.backends import SmsDeliveryError, get_backend
+
+    with transaction.atomic():
+        message = SmsMessage.objects.select_for_update().get(pk=message_id)
+        if message.status != SmsMessage.Status.QUEUED:
+            return message
+        message.attempts += 1
+        message.save(update_fields=["attempts"])
+    backend = get_backend()
+    try:
+        provider_id = backend.send(phone_number=message.phone_number, text=message.text, reference=str(message.pk))
+    except SmsDeliveryError as error:
+        message.last_error = str(error)[:500]
+        message.backend = backend.name
+        if final_attempt:
+            message.status = SmsMessage.Status.FAILED
+        message.save(update_fields=["last_error", "backend", "status"])
+        if not final_attempt:
+            raise SmsRetry(str(error)) from error
+        return message
+    message.status = SmsMessage.Status.SENT
+    message.backend = backend.name
+    message.provider_id = provider_id
+    message.sent_at = timezone.now()
+    message.last_error = ""
+    message.save(update_fields=["status", "backend", "provider_id", "sent_at", "last_error"])
+    return message
+
+
+def sms_resend_stuck(*, older_than_seconds: int = 120) -> int:
+    """Nudge again every message still queued after a while; delivery is idempotent."""
+    from datetime import timedelta
+
+    from portal.tasks import sms_deliver
+
+    since = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(SmsMessage.objects.filter(status=SmsMessage.Status.QUEUED, created_at__lt=since).values_list("pk", flat=True))
+    for message_id in ids:
+        sms_deliver.delay(message_id)
+    return len(ids)

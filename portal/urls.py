@@ -13,6 +13,7 @@ admin.site.site_title = "码号服务门户"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("staff/sms-outbox/", views.sms_outbox, name="sms_outbox"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

@@ -1,8 +1,9 @@
-from django.http import JsonResponse
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
-from portal.selectors import health_report
+from portal import selectors
 
 
 def home(request):
@@ -11,7 +12,18 @@ def home(request):
 
 @never_cache
 def healthz(request):
-    report = health_report()
+    report = selectors.health_report()
     down = [part for part in ("database", "broker", "worker") if report[part] != "ok"]
     report["status"] = "ok" if not down else "down: " + ", ".join(down)
     return JsonResponse(report, status=503 if down else 200)
+
+
+@login_required
+def sms_outbox(request):
+    if not request.user.is_administrator:
+        raise Http404
+    return render(
+        request,
+        "portal/sms_outbox.html",
+        {"messages_out": selectors.sms_outbox(), "show_text": selectors.sms_outbox_shows_text()},
+    )

@@ -137,7 +137,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS_REDIS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "Asia/Shanghai"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # The queue only nudges; rows left queued (a lost message, a broker restart) are sent again.
+    "sms-resend-stuck": {"task": "portal.tasks.sms_resend_stuck", "schedule": 60.0},
+}
 # A worker writes a heartbeat row this often; /healthz calls the worker down after WORKER_STALE_AFTER.
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
 WORKER_STALE_AFTER_SECONDS = env.int("WORKER_STALE_AFTER_SECONDS", default=60)
@@ -179,6 +182,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@numbers.exam
 # The SMS gateway backend (dotted path); the database backend keeps messages for the staff outbox.
 SMS_BACKEND = env.str("SMS_BACKEND", default="portal.sms.backends.DatabaseBackend")
 SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
+SMS_HTTP_TOKEN = env.str("SMS_HTTP_TOKEN", default="")
+SMS_HTTP_TIMEOUT_SECONDS = env.float("SMS_HTTP_TIMEOUT_SECONDS", default=5.0)
 
 # --- Language and time ---------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
