@@ -1,0 +1,163 @@
+"""Member-platform protocol v1: the one module that signs, verifies, builds and parses what travels
+between the portal and member platforms (docs/protocol.md). Nothing else builds signatures by hand.
+
+Signing, both directions: `X-Portal-Key-Id`, `X-Portal-Timestamp` (Unix seconds) and
+`X-Portal-Signature` = hex HMAC-SHA256 over `timestamp + "." + body` with the key's secret. More than
+five minutes of clock skew, or a signature seen before, is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.cache import cache
+
+VERSION = "v1"
+HEADER_KEY_ID = "X-Portal-Key-Id"
+HEADER_TIMESTAMP = "X-Portal-Timestamp"
+HEADER_SIGNATURE = "X-Portal-Signature"
+MAX_SKEW_SECONDS = 300
+MAX_BODY_BYTES = 256 * 1024  # a lookup answer is a few accounts; anything bigger is refused unread
+MAX_ACCOUNTS = 1000
+ACCOUNT_LOOKUP_PATH = "/v1/account-lookup"
+UNBIND_PATH = "/v1/unbind"
+REAL_NAME_MATCH = ("true", "false", "not_available")
+_ACCOUNT_REF = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
+
+
+class ProtocolError(Exception):
+    """What a member sent breaks protocol v1; `reason` says how, in words staff can act on."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SignatureError(ProtocolError):
+    pass
+
+
+def _mac(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def sign(body: bytes, *, key_id: str, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    """The three headers that sign `body`."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return {HEADER_KEY_ID: key_id, HEADER_TIMESTAMP: ts, HEADER_SIGNATURE: _mac(secret, ts, body)}
+
+
+def verify(
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    secrets_for_key_id: Callable[[str], Iterable[str]],
+    now: float | None = None,
+    replay_scope: str = "portal",
+) -> str:
+    """Check a signed message and return its key id, or raise SignatureError with the reason.
+
+    `secrets_for_key_id` returns the secrets valid for that key id (none if unknown). A signature is
+    accepted once: it is remembered (in the shared cache) for longer than the allowed skew.
+    """
+    lowered = {k.lower(): v for k, v in headers.items()}
+    key_id = lowered.get(HEADER_KEY_ID.lower(), "")
+    ts = lowered.get(HEADER_TIMESTAMP.lower(), "")
+    signature = lowered.get(HEADER_SIGNATURE.lower(), "")
+    if not (key_id and ts and signature):
+        raise SignatureError("missing signature headers")
+    if not ts.isdigit():
+        raise SignatureError("timestamp is not Unix seconds")
+    skew = abs((time.time() if now is None else now) - int(ts))
+    if skew > MAX_SKEW_SECONDS:
+        raise SignatureError(f"timestamp is {int(skew)} s away from the portal's clock (at most {MAX_SKEW_SECONDS})")
+    candidates = list(secrets_for_key_id(key_id))
+    if not candidates:
+        raise SignatureError(f"unknown key id {key_id[:64]!r}")
+    if not any(hmac.compare_digest(_mac(secret, ts, body), signature.lower()) for secret in candidates):
+        raise SignatureError("signature does not match the body")
+    if not cache.add(f"protocol-sig:{replay_scope}:{signature.lower()}", 1, timeout=2 * MAX_SKEW_SECONDS + 60):
+        raise SignatureError("signature already used (replay)")
+    return key_id
+
+
+def encode(payload: dict) -> bytes:
+    """Compact UTF-8 JSON: the exact bytes that are signed are the bytes that are sent."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+def id_check(id_last6: str, *, secret: str, salt: str | None = None) -> dict[str, str]:
+    """Lets a platform compare the holder's last six ID characters with its own real-name record
+    without them travelling in clear: HMAC-SHA256 keyed with the integration's secret over a fresh
+    per-request salt and the six characters (X in capitals)."""
+    salt = salt or secrets.token_hex(16)
+    digest = hmac.new(secret.encode(), f"{salt}:{id_last6.upper()}".encode(), hashlib.sha256).hexdigest()
+    return {"alg": "hmac-sha256", "salt": salt, "digest": digest}
+
+
+def id_check_matches(check: Mapping[str, str], id_number: str, *, secret: str) -> bool:
+    """The platform side: does the ID number on record end with the six characters checked?"""
+    expected = id_check(id_number[-6:], secret=secret, salt=check.get("salt", ""))["digest"]
+    return hmac.compare_digest(expected, str(check.get("digest", "")))
+
+
+def account_lookup_request(
+    *, request_id: str, phone_e164: str, holder_since: date | None, id_last6: str, secret: str
+) -> dict:
+    return {
+        "request_id": request_id,
+        "phone_number": phone_e164,
+        "holder_since": holder_since.isoformat() if holder_since else None,
+        "id_check": id_check(id_last6, secret=secret),
+    }
+
+
+@dataclass(frozen=True)
+class Account:
+    account_ref: str
+    registered_on: date
+    real_name_match: str
+
+    def likely_previous_holders(self, holder_since: date | None) -> bool:
+        """Registered before the current holder got the number, or under another real name."""
+        return self.real_name_match == "false" or (holder_since is not None and self.registered_on < holder_since)
+
+
+def parse_account_lookup_answer(body: bytes) -> list[Account]:
+    """Strictly validate a 200 answer `{accounts: [...]}`; anything else raises ProtocolError."""
+    if len(body) > MAX_BODY_BYTES:
+        raise ProtocolError(f"answer of {len(body)} bytes is over the {MAX_BODY_BYTES}-byte cap")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ProtocolError(f"answer is not JSON: {error}") from error
+    if not isinstance(payload, dict) or set(payload) != {"accounts"} or not isinstance(payload["accounts"], list):
+        raise ProtocolError('answer must be an object with exactly one key, "accounts", holding a list')
+    if len(payload["accounts"]) > MAX_ACCOUNTS:
+        raise ProtocolError(f"more than {MAX_ACCOUNTS} accounts")
+    accounts = []
+    for index, item in enumerate(payload["accounts"]):
+        where = f"accounts[{index}]"
+        if not isinstance(item, dict) or set(item) != {"account_ref", "registered_on", "real_name_match"}:
+            raise ProtocolError(f"{where} must have exactly account_ref, registered_on, real_name_match")
+        ref, registered, match = item["account_ref"], item["registered_on"], item["real_name_match"]
+        if not isinstance(ref, str) or not _ACCOUNT_REF.fullmatch(ref):
+            raise ProtocolError(f"{where}.account_ref must be 1 to 128 printable ASCII characters")
+        try:
+            registered_on = date.fromisoformat(registered) if isinstance(registered, str) and len(registered) == 10 else None
+        except ValueError:
+            registered_on = None
+        if registered_on is None:
+            raise ProtocolError(f"{where}.registered_on must be a date, YYYY-MM-DD")
+        if match not in REAL_NAME_MATCH:
+            raise ProtocolError(f'{where}.real_name_match must be "true", "false" or "not_available"')
+        accounts.append(Account(ref, registered_on, match))
+    return accounts
