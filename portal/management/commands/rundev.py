@@ -26,6 +26,8 @@ class Command(BaseCommand):
             "web": [python, "manage.py", "runserver", f"{host}:{port}"],
             "worker": [python, "-m", "celery", "-A", "portal", "worker", "-l", "INFO", "-n", "worker@%h"],
             "beat": [python, "-m", "celery", "-A", "portal", "beat", "-l", "INFO", "-s", f"{var}/celerybeat-schedule"],
+            # the demo's 16 member apps (registry.demo points their integrations here)
+            "simulator": [python, "manage.py", "run_simulator", "--port", "8900", "--apps", "16", "--latency-ms", "150"],
         }
         # Ctrl-C, a hang-up or a kill all end in the same clean stop, even where SIGINT was ignored.
         def stop(signum, frame):
@@ -40,6 +42,8 @@ class Command(BaseCommand):
         for email, _name, role, *_rest in STAFF:
             self.stdout.write(f"    {email:24} {role.label}")
         self.stdout.write("  TOTP codes for the demo users: .venv/bin/python manage.py demo_totp")
+        self.stdout.write("  SMS sent by the portal:       .venv/bin/python manage.py sms_outbox")
+        self.stdout.write("  Platform simulator (16 member apps): http://127.0.0.1:8900/app01 .. /app16")
         self.stdout.write(f"  Health: http://{host}:{port}/healthz    API docs: http://{host}:{port}/api/docs/")
         self.stdout.write("  Press Ctrl-C to stop everything.\n")
         try:

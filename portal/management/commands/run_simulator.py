@@ -1,0 +1,36 @@
+import uvicorn
+from django.core.management.base import BaseCommand
+
+from portal.simulator import AppBehaviour, Simulator, SimulatorConfig
+
+
+class Command(BaseCommand):
+    help = "Run the platform simulator: member apps app01..appNN speaking protocol v1 on one port."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8900)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--apps", type=int, default=16)
+        parser.add_argument("--latency-ms", type=int, default=0, help="every app answers after this delay")
+        parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 503")
+        parser.add_argument("--slow", action="append", default=[], metavar="APP=MS", help="one app's own latency")
+        parser.add_argument("--hang", action="append", default=[], metavar="APP", help="an app that never answers")
+        parser.add_argument("--failing", action="append", default=[], metavar="APP", help="an app that always answers 503")
+        parser.add_argument("--garbage", action="append", default=[], metavar="APP", help="an app whose answers break the protocol")
+
+    def handle(self, *args, port, host, apps, latency_ms, error_rate, slow, hang, failing, garbage, **options):
+        default = AppBehaviour(latency_ms=latency_ms, error_rate=error_rate)
+        config = SimulatorConfig(apps=apps, default=default)
+        for item in slow:
+            slug, _, ms = item.partition("=")
+            config.per_app[slug] = AppBehaviour(latency_ms=int(ms), error_rate=error_rate)
+        for slug in hang:
+            config.per_app[slug] = AppBehaviour(hang=True)
+        for slug in failing:
+            config.per_app[slug] = AppBehaviour(latency_ms=latency_ms, error_rate=1.0)
+        for slug in garbage:
+            config.per_app[slug] = AppBehaviour(latency_ms=latency_ms, garbage=True)
+        self.stdout.write(f"platform simulator: {apps} apps on http://{host}:{port}/app01 .. /app{apps:02d}")
+        uvicorn.run(
+            Simulator(config), host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+        )

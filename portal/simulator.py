@@ -1,0 +1,118 @@
+"""The platform simulator: one HTTP server that plays any number of member apps speaking protocol v1,
+for the demo, the tests and the benchmarks. `python manage.py run_simulator --port 8900 --apps 16`.
+
+App `appNN` answers at `/appNN/v1/account-lookup`, signs with key id `demo_appNN` and the demo secret
+(registry.demo.demo_key_secret), and derives its accounts from the phone number, so answers are the
+same every time. Behaviour per app is configurable: latency, error rate, hanging (timeout) and garbage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from registry import protocol
+from registry.demo import demo_key_secret
+
+
+@dataclass
+class AppBehaviour:
+    latency_ms: int = 0
+    error_rate: float = 0.0  # share of requests answered 503
+    hang: bool = False  # never answers (the portal's timeout must fire)
+    garbage: bool = False  # answers 200 with a body that is not protocol v1
+
+
+@dataclass
+class SimulatorConfig:
+    apps: int = 16
+    default: AppBehaviour = field(default_factory=AppBehaviour)
+    per_app: dict[str, AppBehaviour] = field(default_factory=dict)
+
+    def behaviour(self, slug: str) -> AppBehaviour:
+        return self.per_app.get(slug, self.default)
+
+    def slugs(self) -> list[str]:
+        return [f"app{i:02d}" for i in range(1, self.apps + 1)]
+
+
+def _seed(*parts: str) -> int:
+    return int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:8], "big")
+
+
+def simulated_accounts(slug: str, phone_number: str, holder_since: date | None) -> list[dict]:
+    """0 to 2 accounts per app and number, with registration dates spread over ten years."""
+    seed = _seed(slug, phone_number)
+    accounts = []
+    for index in range(seed % 3):
+        registered_on = date(2016, 1, 1) + timedelta(days=_seed(slug, phone_number, str(index)) % 3650)
+        if seed % 4 == 0:
+            match = "not_available"  # this app keeps no real-name record
+        elif holder_since is not None and registered_on < holder_since:
+            match = "false"
+        else:
+            match = "true"
+        ref = hashlib.sha256(f"{slug}:{phone_number}:{index}".encode()).hexdigest()[:16]
+        accounts.append({"account_ref": f"{slug}-{ref}", "registered_on": registered_on.isoformat(), "real_name_match": match})
+    return accounts
+
+
+class Simulator:
+    """An ASGI application."""
+
+    def __init__(self, config: SimulatorConfig):
+        self.config = config
+        self.slugs = set(config.slugs())
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > protocol.MAX_BODY_BYTES:
+                return await self._reply(send, 413, {"error": "body too large"})
+            if not message.get("more_body"):
+                break
+        parts = scope["path"].strip("/").split("/", 1)
+        slug = parts[0]
+        if scope["method"] != "POST" or slug not in self.slugs or "/" + parts[-1] != protocol.ACCOUNT_LOOKUP_PATH:
+            return await self._reply(send, 404, {"error": "no such endpoint"})
+        secret = demo_key_secret(slug)
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        try:
+            protocol.verify(headers, body, secrets_for_key_id=lambda key_id: [secret] if key_id == f"demo_{slug}" else [],
+                            replay_scope=f"simulator:{slug}")
+            request = json.loads(body)
+            holder_since = date.fromisoformat(request["holder_since"]) if request.get("holder_since") else None
+            phone_number = request["phone_number"]
+        except protocol.SignatureError as error:
+            return await self._reply(send, 401, {"error": error.reason})
+        except (ValueError, KeyError, TypeError):
+            return await self._reply(send, 400, {"error": "not a protocol v1 request"})
+
+        behaviour = self.config.behaviour(slug)
+        if behaviour.hang:
+            await asyncio.sleep(3600)
+        if behaviour.latency_ms:
+            await asyncio.sleep(behaviour.latency_ms / 1000)
+        if behaviour.error_rate and random.random() < behaviour.error_rate:
+            return await self._reply(send, 503, {"error": "simulated outage"})
+        if behaviour.garbage:
+            return await self._reply(send, 200, {"accounts": "lots"}, secret=secret, slug=slug)
+        payload = {"accounts": simulated_accounts(slug, phone_number, holder_since)}
+        return await self._reply(send, 200, payload, secret=secret, slug=slug)
+
+    async def _reply(self, send, status: int, payload: dict, *, secret: str | None = None, slug: str = ""):
+        body = protocol.encode(payload)
+        headers = [(b"content-type", b"application/json")]
+        if secret:
+            signed = protocol.sign(body, key_id=f"demo_{slug}", secret=secret)
+            headers += [(k.lower().encode(), v.encode()) for k, v in signed.items()]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
