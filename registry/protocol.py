@@ -161,3 +161,38 @@ def parse_account_lookup_answer(body: bytes) -> list[Account]:
             raise ProtocolError(f'{where}.real_name_match must be "true", "false" or "not_available"')
         accounts.append(Account(ref, registered_on, match))
     return accounts
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    elapsed_ms: int
+
+
+def post_signed(url: str, payload: dict, *, key_id: str, secret: str, timeout_s: float, client=None) -> Reply:
+    """POST a signed protocol v1 request; the answer body is read only up to the cap.
+
+    Raises httpx.TimeoutException / httpx.TransportError for the network, ProtocolError for a body
+    over the cap."""
+    import httpx
+
+    body = encode(payload)
+    headers = {"Content-Type": "application/json", **sign(body, key_id=key_id, secret=secret)}
+    started = time.monotonic()
+    own_client = client is None
+    client = client or httpx.Client(timeout=timeout_s)
+    try:
+        with client.stream("POST", url, content=body, headers=headers, timeout=timeout_s) as response:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise ProtocolError(f"answer is over the {MAX_BODY_BYTES}-byte cap")
+                chunks.append(chunk)
+            return Reply(response.status_code, dict(response.headers), b"".join(chunks),
+                         int((time.monotonic() - started) * 1000))
+    finally:
+        if own_client:
+            client.close()

@@ -1,6 +1,9 @@
 """Writes to the registry: status changes, signing keys, staff invitations."""
 
 import secrets
+from dataclasses import dataclass
+
+import httpx
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -8,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.crypto import encrypt
+from registry import protocol
 from registry.models import Integration, IntegrationKey, Organisation, OrganisationStatusChange, StaffUser
 
 Status = Organisation.Status
@@ -108,3 +112,69 @@ def staff_invite(*, user: StaffUser, request) -> None:
         from_email=None,
         recipient_list=[user.email],
     )
+
+
+def integration_secrets(integration: Integration, key_id: str) -> list[str]:
+    """The secrets valid for a key id of this integration (none if the key is unknown or revoked)."""
+    return [k.secret() for k in integration.keys.filter(key_id=key_id, revoked_at__isnull=True)]
+
+
+# "Test my endpoint": checks a member's integration against protocol v1, point by point.
+TEST_NUMBER = "+8613800000000"  # a number no one holds: the member answers, nothing is looked up for real
+
+
+@dataclass(frozen=True)
+class CheckPoint:
+    name: str
+    passed: bool
+    detail: str
+
+
+def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
+    key = integration.keys.filter(revoked_at__isnull=True).order_by("-created_at", "-pk").first()
+    if key is None:
+        return [CheckPoint(_("Signing key"), False, _("This integration has no valid key; ask the working group for one."))]
+    secret = key.secret()
+    url = integration.base_url.rstrip("/") + protocol.ACCOUNT_LOOKUP_PATH
+    timeout_s = integration.timeout_ms / 1000
+    payload = protocol.account_lookup_request(
+        request_id="selftest-" + secrets.token_hex(8), phone_e164=TEST_NUMBER, holder_since=None, id_last6="00000X", secret=secret
+    )
+    points: list[CheckPoint] = []
+    try:
+        reply = protocol.post_signed(url, payload, key_id=key.key_id, secret=secret, timeout_s=timeout_s)
+    except httpx.TimeoutException:
+        return [CheckPoint(_("Answers in time"), False, _("No answer within %(ms)d ms.") % {"ms": integration.timeout_ms})]
+    except httpx.TransportError as error:
+        return [CheckPoint(_("Reachable"), False, _("Could not connect to %(url)s: %(error)s") % {"url": url, "error": error})]
+    except protocol.ProtocolError as error:
+        return [CheckPoint(_("Answer size"), False, error.reason)]
+
+    points.append(CheckPoint(_("Reachable"), True, url))
+    points.append(CheckPoint(_("Answers in time"), reply.elapsed_ms <= integration.timeout_ms,
+                             _("%(elapsed)d ms (limit %(limit)d ms)") % {"elapsed": reply.elapsed_ms, "limit": integration.timeout_ms}))
+    points.append(CheckPoint(_("Accepts the portal's signature"), reply.status in (200, 202),
+                             _("HTTP %(status)d") % {"status": reply.status}))
+    if reply.status == 200:
+        try:
+            protocol.verify(reply.headers, reply.body, secrets_for_key_id=lambda key_id: integration_secrets(integration, key_id),
+                            replay_scope=f"selftest:{integration.pk}")
+            points.append(CheckPoint(_("Signs its answer"), True, key.key_id))
+        except protocol.SignatureError as error:
+            points.append(CheckPoint(_("Signs its answer"), False, error.reason))
+        try:
+            accounts = protocol.parse_account_lookup_answer(reply.body)
+            points.append(CheckPoint(_("Answer follows protocol v1"), True,
+                                     _("%(count)d account(s) for the test number") % {"count": len(accounts)}))
+        except protocol.ProtocolError as error:
+            points.append(CheckPoint(_("Answer follows protocol v1"), False, error.reason))
+
+    bad = protocol.encode(payload | {"request_id": "selftest-" + secrets.token_hex(8)})
+    forged = protocol.sign(bad, key_id=key.key_id, secret="not-" + secret)
+    try:
+        refused = httpx.post(url, content=bad, headers=forged, timeout=timeout_s)
+        points.append(CheckPoint(_("Refuses a forged signature"), refused.status_code == 401,
+                                 _("HTTP %(status)d (expected 401)") % {"status": refused.status_code}))
+    except httpx.HTTPError as error:
+        points.append(CheckPoint(_("Refuses a forged signature"), False, str(error)))
+    return points

@@ -2,11 +2,13 @@
 if either service cannot be reached the run stops at once with a message, never falling back."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from django.conf import settings
@@ -95,3 +97,30 @@ def celery_workers(transactional_db):
     workers = WorkerProcesses(settings.DATABASES["default"]["NAME"])
     yield workers
     workers.stop_all()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def simulator():
+    """The platform simulator with four apps: app01 well-behaved, app02 hangs, app03 fails, app04 garbage."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_simulator", "--port", str(port), "--apps", "4",
+         "--latency-ms", "20", "--hang", "app02", "--failing", "app03", "--garbage", "app04"],
+        cwd=ROOT, env=worker_env(), stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(url, timeout=0.2)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)

@@ -1,8 +1,5 @@
 """The platform simulator is a real HTTP server speaking protocol v1 with real signatures."""
 
-import socket
-import subprocess
-import sys
 import time
 from datetime import date
 
@@ -11,33 +8,6 @@ import pytest
 
 from registry import protocol
 from registry.demo import demo_key_secret
-from tests.conftest import ROOT, worker_env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def simulator():
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_simulator", "--port", str(port), "--apps", "4",
-         "--latency-ms", "20", "--hang", "app02", "--failing", "app03", "--garbage", "app04"],
-        cwd=ROOT, env=worker_env(), stdout=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(url, timeout=0.2)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def lookup(url, slug, phone="+8613812345678", secret=None, timeout=3.0):
