@@ -123,4 +123,7 @@ def simulator():
             time.sleep(0.1)
     yield url
     process.terminate()
-    process.wait(timeout=10)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
