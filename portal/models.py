@@ -1,4 +1,7 @@
+import uuid
+
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -60,3 +63,107 @@ class SmsMessage(models.Model):
         from portal.phone import mask_phone
 
         return mask_phone(self.phone_number)
+
+
+class VerificationCode(models.Model):
+    """A 6-digit SMS code proving a citizen holds a number. Neither the number nor the code is kept in
+    clear: both are keyed hashes (portal.privacy)."""
+
+    class Purpose(models.TextChoices):
+        LOOKUP = "lookup", _("lookup")
+        COMPLAINT = "complaint", _("complaint")
+
+    phone_hash = models.CharField(max_length=64)
+    client_hash = models.CharField(max_length=64)
+    code_hash = models.CharField(max_length=64)
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    wrong_tries = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("verification code")
+        verbose_name_plural = _("verification codes")
+        indexes = [
+            models.Index(fields=["phone_hash", "created_at"]),
+            models.Index(fields=["client_hash", "created_at"]),
+        ]
+
+
+class Lookup(models.Model):
+    """One citizen's 一证通查 lookup: one query row per member app, and the counts kept for statistics
+    after the personal details are purged."""
+
+    class State(models.TextChoices):
+        RUNNING = "running", _("running")
+        COMPLETED = "completed", _("completed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    phone_hash = models.CharField(max_length=64, db_index=True)
+    phone_number = models.CharField(_("phone number"), max_length=11, blank=True)  # purged after retention
+    holder_since = models.DateField(_("holder since"), null=True, blank=True)
+    access_token_hash = models.CharField(max_length=64)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.RUNNING)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    summary_sms_sent_at = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+    apps_total = models.PositiveIntegerField(default=0)
+    apps_with_accounts = models.PositiveIntegerField(default=0)
+    accounts_total = models.PositiveIntegerField(default=0)
+    accounts_previous = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("lookup")
+        verbose_name_plural = _("lookups")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return str(self.id)
+
+    @property
+    def masked_phone_number(self) -> str:
+        from portal.phone import mask_phone
+
+        return mask_phone(self.phone_number) if self.phone_number else "***"
+
+
+class LookupQuery(models.Model):
+    """One member app's part of a lookup: the row is the truth about that job."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", _("waiting")
+        RUNNING = "running", _("asking")
+        ANSWERED = "answered", _("has accounts")
+        NO_ACCOUNT = "no_account", _("no account")
+        ERROR = "error", _("error")
+        TIMED_OUT = "timed_out", _("timed out")
+        UNAVAILABLE = "unavailable", _("unavailable")
+
+    SETTLED = (State.ANSWERED, State.NO_ACCOUNT, State.ERROR, State.TIMED_OUT, State.UNAVAILABLE)
+    organisation_field = "app__organisation"
+
+    lookup = models.ForeignKey(Lookup, on_delete=models.CASCADE, related_name="queries")
+    app = models.ForeignKey("registry.MemberApp", verbose_name=_("app"), on_delete=models.PROTECT, related_name="queries")
+    request_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    id_check = models.JSONField(default=dict, blank=True)  # keyed with the member's secret; purged
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.WAITING)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField()
+    accounts = models.JSONField(default=list, blank=True)  # [{account_ref, registered_on, likely_previous}]; purged
+    accounts_total = models.PositiveIntegerField(default=0)
+    accounts_previous = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("lookup query")
+        verbose_name_plural = _("lookup queries")
+        indexes = [models.Index(fields=["state", "deadline_at"]), models.Index(fields=["app", "started_at"])]
+
+    @property
+    def is_settled(self) -> bool:
+        return self.state in self.SETTLED

@@ -1,7 +1,19 @@
+import hmac
+import re
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from portal.models import SmsMessage, WorkerHeartbeat
+from portal import fanout
+from portal.models import Lookup, LookupQuery, SmsMessage, VerificationCode, WorkerHeartbeat
+from portal.phone import normalize_phone
+from portal.privacy import keyed_hash, token_hash
 
 
 def worker_heartbeat_record(*, hostname: str) -> None:
@@ -10,7 +22,6 @@ def worker_heartbeat_record(*, hostname: str) -> None:
 
 def sms_send(*, phone_number: str, text: str, purpose: str = "other") -> SmsMessage:
     """Record an SMS and deliver it in the background once the caller's transaction commits."""
-    from portal.phone import normalize_phone
     from portal.tasks import sms_deliver
 
     message = SmsMessage.objects.create(phone_number=normalize_phone(phone_number), text=text, purpose=purpose)
@@ -55,8 +66,6 @@ def sms_deliver_now(*, message_id: int, final_attempt: bool) -> SmsMessage:
 
 def sms_resend_stuck(*, older_than_seconds: int = 120) -> int:
     """Nudge again every message still queued after a while; delivery is idempotent."""
-    from datetime import timedelta
-
     from portal.tasks import sms_deliver
 
     since = timezone.now() - timedelta(seconds=older_than_seconds)
@@ -64,3 +73,284 @@ def sms_resend_stuck(*, older_than_seconds: int = 120) -> int:
     for message_id in ids:
         sms_deliver.delay(message_id)
     return len(ids)
+
+
+# --- Verification codes -------------------------------------------------------------------------------
+
+
+class Refusal(Exception):
+    """A rule said no. `message` tells the citizen why and, with `retry_at`, when to try again."""
+
+    def __init__(self, message: str, *, code: str, retry_at=None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.retry_at = retry_at
+
+
+def _local_time(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _one_lookup_per_day(phone_hash: str) -> None:
+    since = timezone.now() - timedelta(hours=settings.LOOKUP_ONE_PER_NUMBER_HOURS)
+    last = Lookup.objects.filter(phone_hash=phone_hash, created_at__gte=since).order_by("-created_at").first()
+    if last:
+        retry_at = last.created_at + timedelta(hours=settings.LOOKUP_ONE_PER_NUMBER_HOURS)
+        raise Refusal(
+            _("This number was already looked up in the last %(hours)d hours. You can look it up again after %(time)s.")
+            % {"hours": settings.LOOKUP_ONE_PER_NUMBER_HOURS, "time": _local_time(retry_at)},
+            code="lookup_daily_limit",
+            retry_at=retry_at,
+        )
+
+
+def verification_code_send(*, phone_number: str, client_ip: str, purpose: str = "lookup") -> VerificationCode:
+    """Send a 6-digit code by SMS, within the limits: one per minute, a daily cap per number and per
+    client address, and for lookups at most one completed lookup per number per day."""
+    phone_number = normalize_phone(phone_number)
+    phone_hash = keyed_hash("phone", phone_number)
+    client_hash = keyed_hash("client", client_ip or "unknown")
+    now = timezone.now()
+    if purpose == VerificationCode.Purpose.LOOKUP:
+        _one_lookup_per_day(phone_hash)
+    last = VerificationCode.objects.filter(phone_hash=phone_hash).order_by("-created_at").first()
+    if last and (now - last.created_at).total_seconds() < settings.LOOKUP_CODE_RESEND_SECONDS:
+        retry_at = last.created_at + timedelta(seconds=settings.LOOKUP_CODE_RESEND_SECONDS)
+        raise Refusal(
+            _("A code was sent less than a minute ago. You can ask for a new one in %(seconds)d seconds.")
+            % {"seconds": max(1, int((retry_at - now).total_seconds()) + 1)},
+            code="resend_too_soon",
+            retry_at=retry_at,
+        )
+    day_ago = now - timedelta(days=1)
+    for field, value, cap, message in (
+        ("phone_hash", phone_hash, settings.LOOKUP_CODES_PER_NUMBER_PER_DAY,
+         _("Too many codes were sent to this number today. You can ask again after %(time)s.")),
+        ("client_hash", client_hash, settings.LOOKUP_CODES_PER_CLIENT_PER_DAY,
+         _("Too many codes were asked for from your network today. You can ask again after %(time)s.")),
+    ):
+        recent = VerificationCode.objects.filter(**{field: value, "created_at__gte": day_ago}).order_by("created_at")
+        if recent.count() >= cap:
+            retry_at = recent.first().created_at + timedelta(days=1)
+            raise Refusal(message % {"time": _local_time(retry_at)}, code="daily_cap", retry_at=retry_at)
+    code = f"{secrets.randbelow(10**6):06d}"
+    verification = VerificationCode.objects.create(
+        phone_hash=phone_hash,
+        client_hash=client_hash,
+        code_hash=keyed_hash("code", f"{phone_hash}:{code}"),
+        purpose=purpose,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.LOOKUP_CODE_TTL_SECONDS),
+    )
+    minutes = settings.LOOKUP_CODE_TTL_SECONDS // 60
+    sms_send(
+        phone_number=phone_number,
+        text=f"【码号服务】验证码 {code}，{minutes} 分钟内有效。请勿告诉他人。/ Code {code}, valid {minutes} min.",
+        purpose=SmsMessage.Purpose.VERIFICATION_CODE,
+    )
+    return verification
+
+
+@transaction.atomic
+def verification_code_check(*, phone_number: str, code: str, purpose: str = "lookup") -> None:
+    """Accept the latest code for the number once; wrong tries are counted and a code dies after five."""
+    phone_hash = keyed_hash("phone", normalize_phone(phone_number))
+    verification = (
+        VerificationCode.objects.select_for_update()
+        .filter(phone_hash=phone_hash, purpose=purpose, used_at__isnull=True)
+        .order_by("-created_at")
+        .first()
+    )
+    if verification is None:
+        raise Refusal(_("No code was sent to this number, or it was already used. Ask for a new code."), code="no_code")
+    if verification.wrong_tries >= settings.LOOKUP_CODE_MAX_WRONG:
+        raise Refusal(_("This code was entered wrongly too many times and no longer works. Ask for a new code."), code="code_dead")
+    if timezone.now() > verification.expires_at:
+        raise Refusal(_("This code has expired (codes are valid for 5 minutes). Ask for a new code."), code="code_expired")
+    code = (code or "").strip()
+    if not hmac.compare_digest(verification.code_hash, keyed_hash("code", f"{phone_hash}:{code}")):
+        verification.wrong_tries += 1
+        verification.save(update_fields=["wrong_tries"])
+        left = settings.LOOKUP_CODE_MAX_WRONG - verification.wrong_tries
+        if left <= 0:
+            raise Refusal(_("Wrong code. This code no longer works: ask for a new one."), code="code_dead")
+        raise Refusal(
+            ngettext("Wrong code. You have %(left)d more try.", "Wrong code. You have %(left)d more tries.", left)
+            % {"left": left},
+            code="code_wrong",
+        )
+    verification.used_at = timezone.now()
+    verification.save(update_fields=["used_at"])
+
+
+# --- Lookups --------------------------------------------------------------------------------------------
+
+ID_LAST6 = re.compile(r"\d{5}[\dX]")
+
+
+def normalize_id_last6(raw: str) -> str:
+    value = (raw or "").strip().upper()
+    if not ID_LAST6.fullmatch(value):
+        raise ValidationError(
+            _("Enter the last 6 characters of your ID card: five digits, then a digit or X."), code="invalid_id_last6"
+        )
+    return value
+
+
+def lookup_apps():
+    """The member apps a lookup asks: active members, live, with the lookup capability and a keyed
+    integration that is switched on."""
+    from registry.models import MemberApp, Organisation
+
+    return (
+        MemberApp.objects.filter(
+            organisation__status=Organisation.Status.ACTIVE,
+            go_live_date__lte=timezone.localdate(),
+            supports_lookup=True,
+            integration__enabled=True,
+            integration__keys__revoked_at__isnull=True,
+        )
+        .distinct()
+        .select_related("integration")
+        .order_by("category", "name")
+    )
+
+
+def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup, str]:
+    """Check the code and start a lookup: one query row per member app, dispatched after commit.
+    Returns the lookup and its access token (shown once; only its hash is kept)."""
+    from registry import protocol
+
+    phone_number = normalize_phone(phone_number)
+    id_last6 = normalize_id_last6(id_last6)
+    phone_hash = keyed_hash("phone", phone_number)
+    with transaction.atomic():
+        _one_lookup_per_day(phone_hash)
+        verification_code_check(phone_number=phone_number, code=code)
+        token = secrets.token_urlsafe(32)
+        now = timezone.now()
+        lookup = Lookup.objects.create(
+            phone_hash=phone_hash,
+            phone_number=phone_number,
+            holder_since=None,  # filled from carriers' number history once carriers report it
+            access_token_hash=token_hash(token),
+            created_at=now,
+        )
+        queries = []
+        for app in lookup_apps().prefetch_related("integration__keys"):
+            key = max((k for k in app.integration.keys.all() if k.revoked_at is None), key=lambda k: (k.created_at, k.pk))
+            queries.append(
+                LookupQuery(
+                    lookup=lookup,
+                    app=app,
+                    # keyed with the member's own secret: the ID digits themselves are never stored
+                    id_check=protocol.id_check(id_last6, secret=key.secret()) | {"key_id": key.key_id},
+                    deadline_at=now + timedelta(milliseconds=app.integration.timeout_ms)
+                    + timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS),
+                )
+            )
+        LookupQuery.objects.bulk_create(queries)
+        lookup.apps_total = len(queries)
+        lookup.save(update_fields=["apps_total"])
+        ids = [q.pk for q in queries]
+        transaction.on_commit(lambda: lookup_dispatch(query_ids=ids))
+        if not queries:
+            transaction.on_commit(lambda: lookup_complete_if_settled(lookup_id=lookup.pk))
+    return lookup, token
+
+
+def lookup_dispatch(*, query_ids: list[int]) -> None:
+    """Nudge workers: one task per batch of queries, so the calls share a task's overhead."""
+    from portal.tasks import lookup_queries_run
+
+    size = settings.LOOKUP_BATCH_SIZE
+    for start in range(0, len(query_ids), size):
+        lookup_queries_run.delay(query_ids[start : start + size])
+
+
+def lookup_for_token(*, lookup_id, token: str) -> Lookup | None:
+    lookup = Lookup.objects.filter(pk=lookup_id).first()
+    if lookup and token and hmac.compare_digest(lookup.access_token_hash, token_hash(token)):
+        return lookup
+    return None
+
+
+def lookup_complete_if_settled(*, lookup_id) -> Lookup | None:
+    """When every row has settled: keep the counts, mark the lookup completed, send the summary SMS.
+    Idempotent: a completed lookup is left alone."""
+    with transaction.atomic():
+        lookup = Lookup.objects.select_for_update().get(pk=lookup_id)
+        if lookup.state == Lookup.State.COMPLETED:
+            return lookup
+        queries = list(lookup.queries.select_related("app"))
+        if any(not q.is_settled for q in queries):
+            return None
+        with_accounts = [q for q in queries if q.accounts_total]
+        lookup.state = Lookup.State.COMPLETED
+        lookup.completed_at = timezone.now()
+        lookup.apps_with_accounts = len(with_accounts)
+        lookup.accounts_total = sum(q.accounts_total for q in queries)
+        lookup.accounts_previous = sum(q.accounts_previous for q in queries)
+        lookup.save()
+        if lookup.phone_number:
+            if with_accounts:
+                counts = "，".join(f"{q.app.name} {q.accounts_total} 个" for q in with_accounts)
+                text = (
+                    f"【码号服务】您的号码账号查询已完成：{counts}，共 {lookup.accounts_total} 个账号，"
+                    f"其中 {lookup.accounts_previous} 个可能属于前机主。可按各应用的说明解绑。"
+                )
+            else:
+                text = "【码号服务】您的号码账号查询已完成：未查到成员应用下注册的账号。"
+            sms_send(phone_number=lookup.phone_number, text=text, purpose=SmsMessage.Purpose.LOOKUP_SUMMARY)
+            lookup.summary_sms_sent_at = timezone.now()
+            lookup.save(update_fields=["summary_sms_sent_at"])
+    return lookup
+
+
+def lookup_sweep() -> int:
+    """Re-send rows stuck past their deadline (a killed worker, a lost message); rows out of attempts
+    settle. Also completes lookups whose rows all settled but which were not marked."""
+    now = timezone.now()
+    stuck = list(
+        LookupQuery.objects.filter(state__in=[LookupQuery.State.WAITING, LookupQuery.State.RUNNING], deadline_at__lt=now)
+        .select_related("app__integration")
+        .order_by("pk")[:5000]
+    )
+    resend, touched = [], set()
+    for query in stuck:
+        if query.attempts >= settings.LOOKUP_MAX_ATTEMPTS:
+            awaiting_callback = query.state == LookupQuery.State.RUNNING and query.error == fanout.AWAITING_CALLBACK
+            LookupQuery.objects.filter(pk=query.pk, state=query.state).update(
+                state=LookupQuery.State.TIMED_OUT if awaiting_callback or query.state == LookupQuery.State.RUNNING
+                else LookupQuery.State.ERROR,
+                error=(_("no callback before the deadline") if awaiting_callback
+                       else _("no answer after %(n)d attempts") % {"n": query.attempts}),
+                finished_at=now,
+            )
+            touched.add(query.lookup_id)
+        else:
+            timeout = timedelta(milliseconds=query.app.integration.timeout_ms)
+            LookupQuery.objects.filter(pk=query.pk).update(
+                deadline_at=now + timeout + timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
+            )
+            resend.append(query.pk)
+    if resend:
+        lookup_dispatch(query_ids=resend)
+    running = Lookup.objects.filter(state=Lookup.State.RUNNING).exclude(
+        queries__state__in=[LookupQuery.State.WAITING, LookupQuery.State.RUNNING]
+    )
+    for lookup_id in set(running.values_list("pk", flat=True)) | touched:
+        lookup_complete_if_settled(lookup_id=lookup_id)
+    return len(resend)
+
+
+def lookup_purge() -> int:
+    """Delete personal details after the retention period; the counts stay for statistics."""
+    cutoff = timezone.now() - timedelta(days=settings.LOOKUP_RETENTION_DAYS)
+    lookups = Lookup.objects.filter(created_at__lt=cutoff, purged_at__isnull=True)
+    LookupQuery.objects.filter(lookup__in=lookups).update(id_check={}, accounts=[])
+    purged = lookups.update(phone_number="", phone_hash="", purged_at=timezone.now())
+    VerificationCode.objects.filter(created_at__lt=timezone.now() - timedelta(days=1)).delete()
+    SmsMessage.objects.filter(created_at__lt=cutoff).delete()
+    return purged

@@ -27,3 +27,25 @@ def sms_resend_stuck() -> int:
     from portal.services import sms_resend_stuck as resend
 
     return resend()
+
+
+@shared_task(acks_late=True)
+def lookup_queries_run(query_ids: list[int]) -> None:
+    """Call a batch of member apps for their lookup rows (idempotent: settled rows are skipped)."""
+    from portal import fanout
+
+    fanout.run(query_ids)
+
+
+@shared_task
+def lookup_sweep() -> int:
+    from portal.services import lookup_sweep as sweep
+
+    return sweep()
+
+
+@shared_task
+def lookup_purge() -> int:
+    from portal.services import lookup_purge as purge
+
+    return purge()

@@ -62,11 +62,14 @@ def verify(
     secrets_for_key_id: Callable[[str], Iterable[str]],
     now: float | None = None,
     replay_scope: str = "portal",
+    remember: bool = True,
 ) -> str:
     """Check a signed message and return its key id, or raise SignatureError with the reason.
 
     `secrets_for_key_id` returns the secrets valid for that key id (none if unknown). A signature is
-    accepted once: it is remembered (in the shared cache) for longer than the allowed skew.
+    accepted once: it is remembered (in the shared cache) for longer than the allowed skew. The answer
+    to a request the portal itself just sent is bound to that connection and need not be remembered
+    (`remember=False`); requests and callbacks that arrive on their own always are.
     """
     lowered = {k.lower(): v for k, v in headers.items()}
     key_id = lowered.get(HEADER_KEY_ID.lower(), "")
@@ -84,7 +87,7 @@ def verify(
         raise SignatureError(f"unknown key id {key_id[:64]!r}")
     if not any(hmac.compare_digest(_mac(secret, ts, body), signature.lower()) for secret in candidates):
         raise SignatureError("signature does not match the body")
-    if not cache.add(f"protocol-sig:{replay_scope}:{signature.lower()}", 1, timeout=2 * MAX_SKEW_SECONDS + 60):
+    if remember and not cache.add(f"protocol-sig:{replay_scope}:{signature.lower()}", 1, timeout=2 * MAX_SKEW_SECONDS + 60):
         raise SignatureError("signature already used (replay)")
     return key_id
 
@@ -196,3 +199,16 @@ def post_signed(url: str, payload: dict, *, key_id: str, secret: str, timeout_s:
     finally:
         if own_client:
             client.close()
+
+
+async def apost(client, url: str, body: bytes, headers: dict[str, str], *, timeout_s: float) -> Reply:
+    """The asynchronous POST of an already signed body, reading the answer only up to the cap."""
+    started = time.monotonic()
+    async with client.stream("POST", url, content=body, headers=headers, timeout=timeout_s) as response:
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise ProtocolError(f"answer is over the {MAX_BODY_BYTES}-byte cap")
+            chunks.append(chunk)
+        return Reply(response.status_code, dict(response.headers), b"".join(chunks), int((time.monotonic() - started) * 1000))

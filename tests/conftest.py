@@ -107,10 +107,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def simulator():
-    """The platform simulator with four apps: app01 well-behaved, app02 hangs, app03 fails, app04 garbage."""
+    """The platform simulator: app02 hangs, app03 always fails, app04 answers garbage, the others behave."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_simulator", "--port", str(port), "--apps", "4",
+        [sys.executable, "manage.py", "run_simulator", "--port", str(port), "--apps", "8",
          "--latency-ms", "20", "--hang", "app02", "--failing", "app03", "--garbage", "app04"],
         cwd=ROOT, env=worker_env(), stdout=subprocess.DEVNULL,
     )

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "captcha",
     "django_filters",
     "allauth",
     "allauth.account",
@@ -142,6 +143,8 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE: dict = {
     # The queue only nudges; rows left queued (a lost message, a broker restart) are sent again.
     "sms-resend-stuck": {"task": "portal.tasks.sms_resend_stuck", "schedule": 60.0},
+    "lookup-sweep": {"task": "portal.tasks.lookup_sweep", "schedule": 5.0},
+    "lookup-purge": {"task": "portal.tasks.lookup_purge", "schedule": 3600.0},
 }
 # A worker writes a heartbeat row this often; /healthz calls the worker down after WORKER_STALE_AFTER.
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
@@ -186,6 +189,25 @@ SMS_BACKEND = env.str("SMS_BACKEND", default="portal.sms.backends.DatabaseBacken
 SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
 SMS_HTTP_TOKEN = env.str("SMS_HTTP_TOKEN", default="")
 SMS_HTTP_TIMEOUT_SECONDS = env.float("SMS_HTTP_TIMEOUT_SECONDS", default=5.0)
+
+# --- Lookup (一证通查) ------------------------------------------------------------------------------
+LOOKUP_CODE_TTL_SECONDS = env.int("LOOKUP_CODE_TTL_SECONDS", default=300)
+LOOKUP_CODE_MAX_WRONG = 5
+LOOKUP_CODE_RESEND_SECONDS = env.int("LOOKUP_CODE_RESEND_SECONDS", default=60)
+LOOKUP_CODES_PER_NUMBER_PER_DAY = env.int("LOOKUP_CODES_PER_NUMBER_PER_DAY", default=10)
+LOOKUP_CODES_PER_CLIENT_PER_DAY = env.int("LOOKUP_CODES_PER_CLIENT_PER_DAY", default=50)
+LOOKUP_ONE_PER_NUMBER_HOURS = env.int("LOOKUP_ONE_PER_NUMBER_HOURS", default=24)
+LOOKUP_RETENTION_DAYS = env.int("LOOKUP_RETENTION_DAYS", default=30)
+LOOKUP_BATCH_SIZE = env.int("LOOKUP_BATCH_SIZE", default=100)  # member calls one task makes concurrently
+LOOKUP_MAX_ATTEMPTS = env.int("LOOKUP_MAX_ATTEMPTS", default=3)
+LOOKUP_DEADLINE_GRACE_SECONDS = env.int("LOOKUP_DEADLINE_GRACE_SECONDS", default=5)
+LOOKUP_CALLBACK_SECONDS = env.int("LOOKUP_CALLBACK_SECONDS", default=120)  # for members answering 202
+LOOKUP_CIRCUIT_FAILURES = env.int("LOOKUP_CIRCUIT_FAILURES", default=5)
+LOOKUP_CIRCUIT_SECONDS = env.int("LOOKUP_CIRCUIT_SECONDS", default=60)
+CAPTCHA_LENGTH = 4
+CAPTCHA_IMAGE_SIZE = (120, 44)
+CAPTCHA_FONT_SIZE = 30
+CAPTCHA_TEST_MODE = env.bool("CAPTCHA_TEST_MODE", default=False)
 
 # --- Language and time ---------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

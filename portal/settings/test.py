@@ -19,3 +19,5 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CACHES["default"]["KEY_PREFIX"] = "portal-test"
 WORKER_HEARTBEAT_SECONDS = 1
 WHITENOISE_AUTOREFRESH = True  # serve static files from the finders; no collectstatic in tests
+CAPTCHA_TEST_MODE = True  # the captcha accepts "passed"
+LOOKUP_CODES_PER_CLIENT_PER_DAY = 1000  # every test client comes from 127.0.0.1

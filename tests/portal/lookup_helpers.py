@@ -1,0 +1,35 @@
+"""Helpers for lookup tests: member apps at the platform simulator, and reading SMS codes."""
+
+import re
+import time
+
+from portal.models import Lookup, SmsMessage
+from registry import services as registry_services
+from registry.demo import demo_key_secret
+from tests.registry.factories import IntegrationFactory, MemberAppFactory
+
+
+def simulated_apps(simulator_url: str, slugs: list[str], timeout_ms: int = 1000):
+    apps = []
+    for slug in slugs:
+        app = MemberAppFactory(name=f"模拟{slug}")
+        integration = IntegrationFactory(app=app, base_url=f"{simulator_url}/{slug}", timeout_ms=timeout_ms)
+        registry_services.integration_key_issue(integration=integration, by=None, key_id=f"demo_{slug}", secret=demo_key_secret(slug))
+        apps.append(app)
+    return apps
+
+
+def latest_code() -> str:
+    message = SmsMessage.objects.filter(purpose="verification_code").order_by("-pk").first()
+    return re.search(r"\d{6}", message.text).group(0)
+
+
+def wait_until_completed(lookup_id, timeout: float = 20.0) -> Lookup:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        lookup = Lookup.objects.get(pk=lookup_id)
+        if lookup.state == "completed":
+            return lookup
+        time.sleep(0.05)
+    states = list(Lookup.objects.get(pk=lookup_id).queries.values_list("app__name", "state", "error"))
+    raise AssertionError(f"lookup not completed within {timeout}s: {states}")

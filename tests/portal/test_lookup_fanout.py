@@ -1,0 +1,75 @@
+"""One lookup fans out to every member app; each app's row settles on its own."""
+
+import signal
+import time
+
+import pytest
+import redis
+from django.conf import settings
+
+from portal import services
+from portal.models import LookupQuery, SmsMessage
+from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_until_completed
+
+pytestmark = pytest.mark.worker
+
+
+def start_lookup(phone="13812345678", id_last6="40213X"):
+    services.verification_code_send(phone_number=phone, client_ip="127.0.0.1")
+    lookup, token = services.lookup_start(phone_number=phone, id_last6=id_last6, code=latest_code())
+    return lookup
+
+
+def test_slow_failing_and_garbage_members_cost_only_their_own_rows(celery_workers, simulator):
+    simulated_apps(simulator, ["app01"])
+    simulated_apps(simulator, ["app02"], timeout_ms=3000)  # hangs
+    simulated_apps(simulator, ["app03", "app04"])  # 503 always; garbage
+    celery_workers.start("fanout", "--concurrency", "2")
+    celery_workers.wait_until_ready(1)
+
+    lookup = start_lookup()
+    lookup = wait_until_completed(lookup.pk)
+
+    rows = {q.app.name: q for q in lookup.queries.select_related("app")}
+    assert rows["模拟app01"].state in ("answered", "no_account") and rows["模拟app01"].attempts == 1
+    assert rows["模拟app02"].state == "timed_out" and "3000 ms" in rows["模拟app02"].error
+    assert rows["模拟app03"].state == "error" and "503" in rows["模拟app03"].error
+    assert rows["模拟app03"].attempts == settings.LOOKUP_MAX_ATTEMPTS
+    assert rows["模拟app04"].state == "error" and "accounts" in rows["模拟app04"].error
+    # the good member's answer did not wait for the hanging one
+    assert (rows["模拟app01"].finished_at - lookup.created_at).total_seconds() < 2.5
+    # the holder gets the summary by SMS
+    assert SmsMessage.objects.filter(purpose="lookup_summary").count() == 1
+
+
+def test_a_worker_killed_mid_lookup_loses_nothing(celery_workers, simulator, settings):
+    simulated_apps(simulator, ["app01", "app05", "app06"], timeout_ms=1000)
+    worker = celery_workers.start("doomed", "--concurrency", "1")
+    celery_workers.wait_until_ready(1)
+    lookup = start_lookup(phone="13900001111")
+    time.sleep(0.3)
+    worker.send_signal(signal.SIGKILL)  # the whole worker, mid-job: its message is never acknowledged
+    worker.wait()
+
+    celery_workers.start("rescuer", "--concurrency", "1")
+    deadline = time.time() + 30
+    while time.time() < deadline and lookup.queries.exclude(state__in=LookupQuery.SETTLED).exists():
+        services.lookup_sweep()  # what beat runs every few seconds
+        time.sleep(0.5)
+    assert wait_until_completed(lookup.pk).apps_total == 3
+    assert not lookup.queries.exclude(state__in=["answered", "no_account"]).exists()
+
+
+def test_a_flushed_broker_loses_nothing(celery_workers, simulator):
+    simulated_apps(simulator, ["app01", "app07"])
+    lookup = start_lookup(phone="13900002222")  # no worker yet: the jobs wait in Redis
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # ...and are gone
+
+    celery_workers.start("after-flush", "--concurrency", "1")
+    celery_workers.wait_until_ready(1)
+    deadline = time.time() + 30
+    while time.time() < deadline and lookup.queries.exclude(state__in=LookupQuery.SETTLED).exists():
+        services.lookup_sweep()
+        time.sleep(0.5)
+    assert wait_until_completed(lookup.pk).apps_total == 2
+    assert not lookup.queries.exclude(state__in=["answered", "no_account"]).exists()
