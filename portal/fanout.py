@@ -138,12 +138,16 @@ def _judge(call: Call, reply: protocol.Reply) -> Outcome:
         accounts = protocol.parse_account_lookup_answer(reply.body)
     except protocol.ProtocolError as error:
         return Outcome(call.query_id, State.ERROR, error.reason)
-    rows = [
+    rows = account_rows(accounts, call.holder_since)
+    return Outcome(call.query_id, State.ANSWERED if rows else State.NO_ACCOUNT, accounts=rows, member_ok=True)
+
+
+def account_rows(accounts: list[protocol.Account], holder_since: date | None) -> list[dict]:
+    return [
         {"account_ref": a.account_ref, "registered_on": a.registered_on.isoformat(),
-         "likely_previous": a.likely_previous_holders(call.holder_since)}
+         "likely_previous": a.likely_previous_holders(holder_since)}
         for a in accounts
     ]
-    return Outcome(call.query_id, State.ANSWERED if rows else State.NO_ACCOUNT, accounts=rows, member_ok=True)
 
 
 async def _call_all(calls: list[Call], report) -> None:
@@ -227,7 +231,7 @@ def _claim(query_ids: list[int]) -> list[Call]:
             ))
             skipped.append(q)  # saved below with its new state
         LookupQuery.objects.bulk_update(skipped, ["state", "attempts", "started_at", "deadline_at", "finished_at", "error"])
-    _finish_lookups({str(q.lookup_id) for q in skipped if q.state in LookupQuery.SETTLED})
+    finish_lookups({str(q.lookup_id) for q in skipped if q.state in LookupQuery.SETTLED})
     return calls
 
 
@@ -263,7 +267,7 @@ def _record(batch: list[Outcome], calls: dict[int, Call]) -> None:
         _record_member_health(batch, calls, now)
     for query_id, attempts in retry:
         lookup_queries_run.apply_async(([query_id],), countdown=attempts)
-    _finish_lookups({calls[o.query_id].lookup_id for o in batch})
+    finish_lookups({calls[o.query_id].lookup_id for o in batch})
 
 
 def _record_member_health(batch: list[Outcome], calls: dict[int, Call], now) -> None:
@@ -278,7 +282,7 @@ def _record_member_health(batch: list[Outcome], calls: dict[int, Call], now) -> 
             )
 
 
-def _finish_lookups(lookup_ids: set[str]) -> None:
+def finish_lookups(lookup_ids: set[str]) -> None:
     from portal.services import lookup_complete_if_settled
 
     for lookup_id in lookup_ids:

@@ -63,3 +63,44 @@ def sms_outbox(*, limit: int = 50):
 def sms_outbox_shows_text() -> bool:
     """Message texts (codes) are shown only by the development outbox backend, never in production."""
     return settings.SMS_BACKEND.endswith(".DatabaseBackend")
+
+
+def lookup_result(lookup) -> dict:
+    """What the holder sees of a lookup, for the page, its live updates and the API alike."""
+    from portal.models import LookupQuery
+
+    rows = []
+    for q in lookup.queries.select_related("app").order_by("app__category", "app__name"):
+        rows.append({
+            "app": q.app.name,
+            "app_id": q.app_id,
+            "category": q.app.get_category_display(),
+            "state": q.state,
+            "state_label": str(LookupQuery.State(q.state).label),
+            "accounts": q.accounts_total,
+            "accounts_previous": q.accounts_previous,
+            "settled": q.is_settled,
+            "unbind_instructions": q.app.unbind_instructions,
+            "unbind_url": q.app.unbind_url,
+        })
+    settled = sum(1 for r in rows if r["settled"])
+    return {
+        "id": str(lookup.pk),
+        "state": lookup.state,
+        "phone_number": lookup.masked_phone_number,
+        "created_at": lookup.created_at.isoformat(),
+        "completed_at": lookup.completed_at.isoformat() if lookup.completed_at else None,
+        "progress": {"settled": settled, "total": len(rows)},
+        "summary": {
+            "apps_with_accounts": sum(1 for r in rows if r["accounts"]),
+            "accounts_total": sum(r["accounts"] for r in rows),
+            "accounts_previous": sum(r["accounts_previous"] for r in rows),
+        },
+        "apps": rows,
+    }
+
+
+def lookup_list_recent(*, limit: int = 200):
+    from portal.models import Lookup
+
+    return Lookup.objects.order_by("-created_at")[:limit]

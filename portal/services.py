@@ -354,3 +354,35 @@ def lookup_purge() -> int:
     VerificationCode.objects.filter(created_at__lt=timezone.now() - timedelta(days=1)).delete()
     SmsMessage.objects.filter(created_at__lt=cutoff).delete()
     return purged
+
+
+class UnknownRequest(Exception):
+    pass
+
+
+def lookup_query_callback(*, request_id, headers, body: bytes) -> LookupQuery:
+    """A member that answered 202 sends its answer later, signed (protocol v1). The first answer
+    stands; a repeated callback changes nothing."""
+    from registry import protocol
+    from registry.services import integration_secrets
+
+    query = LookupQuery.objects.select_related("app__integration", "lookup").filter(request_id=request_id).first()
+    if query is None:
+        raise UnknownRequest(request_id)
+    integration = query.app.integration
+    protocol.verify(headers, body, secrets_for_key_id=lambda key_id: integration_secrets(integration, key_id),
+                    replay_scope=f"callback:{integration.pk}")
+    accounts = fanout.account_rows(protocol.parse_account_lookup_answer(body), query.lookup.holder_since)
+    now = timezone.now()
+    with transaction.atomic():
+        query = LookupQuery.objects.select_for_update().get(pk=query.pk)
+        if query.is_settled:
+            return query
+        query.state = LookupQuery.State.ANSWERED if accounts else LookupQuery.State.NO_ACCOUNT
+        query.accounts, query.error, query.finished_at = accounts, "", now
+        query.accounts_total = len(accounts)
+        query.accounts_previous = sum(1 for a in accounts if a["likely_previous"])
+        query.save()
+        integration.__class__.objects.filter(pk=integration.pk).update(last_success_at=now, consecutive_failures=0)
+    fanout.finish_lookups({str(query.lookup_id)})
+    return query

@@ -14,6 +14,12 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("staff/sms-outbox/", views.sms_outbox, name="sms_outbox"),
+    path("staff/lookups/", views.staff_lookups, name="staff_lookups"),
+    path("lookup/", views.lookup_start, name="lookup_start"),
+    path("lookup/verify/", views.lookup_verify, name="lookup_verify"),
+    path("lookup/<uuid:lookup_id>/", views.lookup_results, name="lookup_results"),
+    path("lookup/<uuid:lookup_id>/status", views.lookup_status, name="lookup_status"),
+    path("captcha/", include("captcha.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
@@ -22,4 +28,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("api/v1/", include("registry.api.urls")),
+    path("api/v1/", include("portal.api.urls")),
 ]

@@ -1,9 +1,15 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
-from portal import selectors
+from portal import selectors, services
+from portal.forms import LookupCodeForm, LookupStartForm
+from portal.models import Lookup
+from portal.phone import mask_phone
 
 
 def home(request):
@@ -27,3 +33,82 @@ def sms_outbox(request):
         "portal/sms_outbox.html",
         {"messages_out": selectors.sms_outbox(), "show_text": selectors.sms_outbox_shows_text()},
     )
+
+
+# --- The citizen lookup (一证通查) ----------------------------------------------------------------------
+
+SESSION_LOOKUPS = "lookups"
+
+
+def client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _refused(form, error):
+    form.add_error(None, error.message if isinstance(error, services.Refusal) else error)
+
+
+def lookup_start(request):
+    """Step 1: number, last 6 ID characters and the picture check; then the SMS code is sent."""
+    if request.method == "POST" and request.POST.get("edit"):
+        form = LookupStartForm(initial={k: request.POST.get(k, "") for k in ("phone_number", "id_last6")})
+    elif request.method == "POST":
+        form = LookupStartForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.verification_code_send(phone_number=data["phone_number"], client_ip=client_ip(request))
+            except services.Refusal as refusal:
+                _refused(form, refusal)
+            else:
+                code_form = LookupCodeForm(initial={"phone_number": data["phone_number"], "id_last6": data["id_last6"]})
+                return _code_page(request, code_form, data["phone_number"])
+    else:
+        form = LookupStartForm()
+    return render(request, "portal/lookup_start.html", {"form": form})
+
+
+def _code_page(request, form, phone_number, status=200):
+    context = {"form": form, "masked": mask_phone(phone_number), "resend_seconds": settings.LOOKUP_CODE_RESEND_SECONDS}
+    return render(request, "portal/lookup_code.html", context, status=status)
+
+
+@require_POST
+def lookup_verify(request):
+    """Step 2: the SMS code; a right code starts the lookup."""
+    form = LookupCodeForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            lookup, _token = services.lookup_start(phone_number=data["phone_number"], id_last6=data["id_last6"], code=data["code"])
+        except (services.Refusal, ValidationError) as error:
+            _refused(form, error)
+        else:
+            request.session[SESSION_LOOKUPS] = [*request.session.get(SESSION_LOOKUPS, [])[-9:], str(lookup.pk)]
+            return redirect("lookup_results", lookup_id=lookup.pk)
+    return _code_page(request, form, request.POST.get("phone_number", ""), status=400)
+
+
+def _own_lookup(request, lookup_id):
+    if str(lookup_id) not in request.session.get(SESSION_LOOKUPS, []):
+        raise Http404
+    return get_object_or_404(Lookup, pk=lookup_id)
+
+
+@never_cache
+def lookup_results(request, lookup_id):
+    lookup = _own_lookup(request, lookup_id)
+    return render(request, "portal/lookup_results.html", {"result": selectors.lookup_result(lookup), "lookup": lookup})
+
+
+@never_cache
+def lookup_status(request, lookup_id):
+    return JsonResponse(selectors.lookup_result(_own_lookup(request, lookup_id)))
+
+
+@login_required
+def staff_lookups(request):
+    """Administrators see every lookup's state, with masked numbers only."""
+    if not request.user.is_administrator:
+        raise Http404
+    return render(request, "portal/staff_lookups.html", {"lookups": selectors.lookup_list_recent()})

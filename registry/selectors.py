@@ -25,3 +25,10 @@ def member_app_directory() -> list[tuple[str, list[MemberApp]]]:
 def member_app_list_for_user(*, user) -> QuerySet[MemberApp]:
     return scope_for_user(MemberApp.objects.select_related("organisation", "integration"), user).order_by("name")
 
+
+
+def lookup_query_log(*, user, app: MemberApp, limit: int = 200):
+    """An app's part of recent lookups, as its staff see it: when, state, duration, error; no numbers."""
+    from portal.models import LookupQuery
+
+    return scope_for_user(LookupQuery.objects.filter(app=app), user).order_by("-pk")[:limit]

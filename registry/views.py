@@ -40,3 +40,10 @@ def staff_app_check_endpoint(request, pk: int):
         raise Http404
     points = services.integration_check_endpoint(integration=integration)
     return render(request, "registry/staff/app_detail.html", {"app": app, "check_points": points})
+
+
+@login_required
+def staff_app_queries(request, pk: int):
+    app = get_object_or_404(selectors.member_app_list_for_user(user=request.user), pk=pk)
+    queries = selectors.lookup_query_log(user=request.user, app=app)
+    return render(request, "registry/staff/app_queries.html", {"app": app, "queries": queries})

@@ -9,6 +9,7 @@ from .base import *  # noqa: F403
 from .base import REDIS_URL, env
 
 DEBUG = False
+CAPTCHA_TEST_MODE = False  # never: it would accept any answer
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("SECRET_KEY must be set (50 characters or more) in production.")

@@ -1,0 +1,71 @@
+"""Members' callbacks, and what staff see of lookups."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from portal import services
+from portal.models import LookupQuery
+from registry import protocol
+from registry import services as registry_services
+from registry.models import StaffUser
+from tests.portal.lookup_helpers import latest_code
+from tests.registry.factories import IntegrationFactory, StaffUserFactory, platform_staff
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def started():
+    integration = IntegrationFactory()
+    key, secret = registry_services.integration_key_issue(integration=integration, by=None)
+    services.verification_code_send(phone_number="13812345678", client_ip="127.0.0.1")
+    lookup, _ = services.lookup_start(phone_number="13812345678", id_last6="40213X", code=latest_code())
+    query = lookup.queries.get()
+    LookupQuery.objects.filter(pk=query.pk).update(state="running", error="awaiting callback (202)", attempts=1)
+    return {"lookup": lookup, "query": query, "key": key, "secret": secret, "integration": integration}
+
+
+def callback(client, started, payload, secret=None):
+    body = json.dumps(payload).encode()
+    headers = protocol.sign(body, key_id=started["key"].key_id, secret=secret or started["secret"])
+    return client.post(
+        reverse("api_platform_lookup_results", args=[started["query"].request_id]), body, content_type="application/json",
+        **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()},
+    )
+
+
+def test_a_signed_callback_settles_the_row_and_completes_the_lookup(client, started):
+    payload = {"accounts": [{"account_ref": "u1", "registered_on": "2018-01-01", "real_name_match": "false"}]}
+    assert callback(client, started, payload).status_code == 204
+    query = LookupQuery.objects.get(pk=started["query"].pk)
+    assert (query.state, query.accounts_total, query.accounts_previous) == ("answered", 1, 1)
+    started["lookup"].refresh_from_db()
+    assert started["lookup"].state == "completed" and started["lookup"].accounts_previous == 1
+    # a second callback changes nothing
+    assert callback(client, started, {"accounts": []}).status_code == 204
+    assert LookupQuery.objects.get(pk=started["query"].pk).accounts_total == 1
+
+
+def test_a_forged_or_malformed_callback_is_refused(client, started):
+    assert callback(client, started, {"accounts": []}, secret="forged").status_code == 401
+    assert callback(client, started, {"accounts": "many"}).status_code == 400
+    assert LookupQuery.objects.get(pk=started["query"].pk).state == "running"
+
+
+def test_platform_staff_see_their_apps_query_log_and_no_one_elses(client, started):
+    own = platform_staff(started["integration"].app.organisation)
+    client.force_login(own)
+    page = client.get(reverse("staff_app_queries", args=[started["integration"].app.pk])).content.decode()
+    assert str(started["query"].request_id) in page and "13812345678" not in page and "138****" not in page
+    client.force_login(platform_staff())
+    assert client.get(reverse("staff_app_queries", args=[started["integration"].app.pk])).status_code == 404
+
+
+def test_administrators_see_every_lookup_with_masked_numbers(client, started):
+    client.force_login(StaffUserFactory(role=StaffUser.Role.ADMINISTRATOR))
+    page = client.get(reverse("staff_lookups")).content.decode()
+    assert "138****5678" in page and "13812345678" not in page
+    client.force_login(platform_staff())
+    assert client.get(reverse("staff_lookups")).status_code == 404
