@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import httpx
+import aiohttp
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
@@ -61,7 +61,7 @@ class Outcome:
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_pid: int | None = None
-_client: httpx.AsyncClient | None = None
+_session: aiohttp.ClientSession | None = None
 _limiter = None
 
 
@@ -71,7 +71,9 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     import os
 
     if _loop is None or _loop_pid != os.getpid():
-        _loop = asyncio.new_event_loop()
+        import uvloop
+
+        _loop = uvloop.new_event_loop()
         _loop_pid = os.getpid()
         threading.Thread(target=_loop.run_forever, name="fanout-loop", daemon=True).start()
     return _loop
@@ -103,19 +105,20 @@ class RateLimiter:
 
 
 async def _call_one(call: Call, report) -> None:
-    global _client, _limiter
-    if _client is None:
-        _client = httpx.AsyncClient(limits=httpx.Limits(max_connections=2000, max_keepalive_connections=1000))
+    global _session, _limiter
+    if _session is None:
+        # one session per worker process: connections to members stay open between lookups
+        _session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300))
         _limiter = RateLimiter()
     started = time.monotonic()
     try:
         await _limiter.wait(call.integration_id, call.rps)
         headers = {"Content-Type": "application/json", **protocol.sign(call.body, key_id=call.key_id, secret=call.secret)}
-        reply = await protocol.apost(_client, call.url, call.body, headers, timeout_s=call.timeout_s)
+        reply = await protocol.apost(_session, call.url, call.body, headers, timeout_s=call.timeout_s)
         outcome = _judge(call, reply)
-    except httpx.TimeoutException:
+    except asyncio.TimeoutError:
         outcome = Outcome(call.query_id, State.TIMED_OUT, f"no answer within {int(call.timeout_s * 1000)} ms")
-    except httpx.TransportError as error:
+    except aiohttp.ClientError as error:
         outcome = Outcome(call.query_id, State.ERROR, f"could not connect: {error.__class__.__name__}", retryable=True)
     except protocol.ProtocolError as error:
         outcome = Outcome(call.query_id, State.ERROR, error.reason)

@@ -152,36 +152,41 @@ def verification_code_send(*, phone_number: str, client_ip: str, purpose: str = 
     return verification
 
 
-@transaction.atomic
 def verification_code_check(*, phone_number: str, code: str, purpose: str = "lookup") -> None:
-    """Accept the latest code for the number once; wrong tries are counted and a code dies after five."""
+    """Accept the latest code for the number once; wrong tries are counted and a code dies after five.
+    The count is committed before the refusal is raised, so a caller's rollback cannot undo it."""
     phone_hash = keyed_hash("phone", normalize_phone(phone_number))
-    verification = (
-        VerificationCode.objects.select_for_update()
-        .filter(phone_hash=phone_hash, purpose=purpose, used_at__isnull=True)
-        .order_by("-created_at")
-        .first()
-    )
-    if verification is None:
-        raise Refusal(_("No code was sent to this number, or it was already used. Ask for a new code."), code="no_code")
-    if verification.wrong_tries >= settings.LOOKUP_CODE_MAX_WRONG:
-        raise Refusal(_("This code was entered wrongly too many times and no longer works. Ask for a new code."), code="code_dead")
-    if timezone.now() > verification.expires_at:
-        raise Refusal(_("This code has expired (codes are valid for 5 minutes). Ask for a new code."), code="code_expired")
-    code = (code or "").strip()
-    if not hmac.compare_digest(verification.code_hash, keyed_hash("code", f"{phone_hash}:{code}")):
-        verification.wrong_tries += 1
-        verification.save(update_fields=["wrong_tries"])
-        left = settings.LOOKUP_CODE_MAX_WRONG - verification.wrong_tries
-        if left <= 0:
-            raise Refusal(_("Wrong code. This code no longer works: ask for a new one."), code="code_dead")
-        raise Refusal(
-            ngettext("Wrong code. You have %(left)d more try.", "Wrong code. You have %(left)d more tries.", left)
-            % {"left": left},
-            code="code_wrong",
+    refusal = None
+    with transaction.atomic():
+        verification = (
+            VerificationCode.objects.select_for_update()
+            .filter(phone_hash=phone_hash, purpose=purpose, used_at__isnull=True)
+            .order_by("-created_at")
+            .first()
         )
-    verification.used_at = timezone.now()
-    verification.save(update_fields=["used_at"])
+        if verification is None:
+            refusal = Refusal(_("No code was sent to this number, or it was already used. Ask for a new code."), code="no_code")
+        elif verification.wrong_tries >= settings.LOOKUP_CODE_MAX_WRONG:
+            refusal = Refusal(_("This code was entered wrongly too many times and no longer works. Ask for a new code."), code="code_dead")
+        elif timezone.now() > verification.expires_at:
+            refusal = Refusal(_("This code has expired (codes are valid for 5 minutes). Ask for a new code."), code="code_expired")
+        elif not hmac.compare_digest(verification.code_hash, keyed_hash("code", f"{phone_hash}:{(code or '').strip()}")):
+            verification.wrong_tries += 1
+            verification.save(update_fields=["wrong_tries"])
+            left = settings.LOOKUP_CODE_MAX_WRONG - verification.wrong_tries
+            if left <= 0:
+                refusal = Refusal(_("Wrong code. This code no longer works: ask for a new one."), code="code_dead")
+            else:
+                refusal = Refusal(
+                    ngettext("Wrong code. You have %(left)d more try.", "Wrong code. You have %(left)d more tries.", left)
+                    % {"left": left},
+                    code="code_wrong",
+                )
+        else:
+            verification.used_at = timezone.now()
+            verification.save(update_fields=["used_at"])
+    if refusal:
+        raise refusal
 
 
 # --- Lookups --------------------------------------------------------------------------------------------
@@ -225,9 +230,9 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
     phone_number = normalize_phone(phone_number)
     id_last6 = normalize_id_last6(id_last6)
     phone_hash = keyed_hash("phone", phone_number)
+    _one_lookup_per_day(phone_hash)
+    verification_code_check(phone_number=phone_number, code=code)  # commits its own count of wrong tries
     with transaction.atomic():
-        _one_lookup_per_day(phone_hash)
-        verification_code_check(phone_number=phone_number, code=code)
         token = secrets.token_urlsafe(32)
         now = timezone.now()
         lookup = Lookup.objects.create(

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -32,6 +33,7 @@ class SimulatorConfig:
     apps: int = 16
     default: AppBehaviour = field(default_factory=AppBehaviour)
     per_app: dict[str, AppBehaviour] = field(default_factory=dict)
+    key_id_format: str = "demo_{slug}"
 
     def behaviour(self, slug: str) -> AppBehaviour:
         return self.per_app.get(slug, self.default)
@@ -67,6 +69,16 @@ class Simulator:
     def __init__(self, config: SimulatorConfig):
         self.config = config
         self.slugs = set(config.slugs())
+        self.seen: dict[str, float] = {}  # signatures already accepted, like a member's own replay guard
+
+    def _refuse_replay(self, headers: dict[str, str]) -> None:
+        now = time.time()
+        if len(self.seen) > 100_000:
+            self.seen = {sig: t for sig, t in self.seen.items() if now - t < 2 * protocol.MAX_SKEW_SECONDS}
+        signature = headers.get(protocol.HEADER_SIGNATURE.lower(), "")
+        if signature in self.seen:
+            raise protocol.SignatureError("signature already used (replay)")
+        self.seen[signature] = now
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -86,8 +98,10 @@ class Simulator:
         secret = demo_key_secret(slug)
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         try:
-            protocol.verify(headers, body, secrets_for_key_id=lambda key_id: [secret] if key_id == f"demo_{slug}" else [],
-                            replay_scope=f"simulator:{slug}")
+            key_id = self.config.key_id_format.format(slug=slug)
+            protocol.verify(headers, body, secrets_for_key_id=lambda k: [secret] if k == key_id else [],
+                            remember=False)
+            self._refuse_replay(headers)
             request = json.loads(body)
             holder_since = date.fromisoformat(request["holder_since"]) if request.get("holder_since") else None
             phone_number = request["phone_number"]
@@ -104,15 +118,15 @@ class Simulator:
         if behaviour.error_rate and random.random() < behaviour.error_rate:
             return await self._reply(send, 503, {"error": "simulated outage"})
         if behaviour.garbage:
-            return await self._reply(send, 200, {"accounts": "lots"}, secret=secret, slug=slug)
+            return await self._reply(send, 200, {"accounts": "lots"}, secret=secret, key_id=key_id)
         payload = {"accounts": simulated_accounts(slug, phone_number, holder_since)}
-        return await self._reply(send, 200, payload, secret=secret, slug=slug)
+        return await self._reply(send, 200, payload, secret=secret, key_id=key_id)
 
-    async def _reply(self, send, status: int, payload: dict, *, secret: str | None = None, slug: str = ""):
+    async def _reply(self, send, status: int, payload: dict, *, secret: str | None = None, key_id: str = ""):
         body = protocol.encode(payload)
         headers = [(b"content-type", b"application/json")]
         if secret:
-            signed = protocol.sign(body, key_id=f"demo_{slug}", secret=secret)
+            signed = protocol.sign(body, key_id=key_id, secret=secret)
             headers += [(k.lower().encode(), v.encode()) for k, v in signed.items()]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

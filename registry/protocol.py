@@ -201,14 +201,22 @@ def post_signed(url: str, payload: dict, *, key_id: str, secret: str, timeout_s:
             client.close()
 
 
-async def apost(client, url: str, body: bytes, headers: dict[str, str], *, timeout_s: float) -> Reply:
-    """The asynchronous POST of an already signed body, reading the answer only up to the cap."""
+
+async def apost(session, url: str, body: bytes, headers: dict[str, str], *, timeout_s: float) -> Reply:
+    """The asynchronous POST (aiohttp) of an already signed body, reading the answer only up to the cap.
+
+    Raises asyncio.TimeoutError for the member's timeout, aiohttp.ClientError for the network and
+    ProtocolError for an answer over the cap."""
+    import aiohttp
+
     started = time.monotonic()
-    async with client.stream("POST", url, content=body, headers=headers, timeout=timeout_s) as response:
+    async with session.post(url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+        if (response.content_length or 0) > MAX_BODY_BYTES:
+            raise ProtocolError(f"answer of {response.content_length} bytes is over the {MAX_BODY_BYTES}-byte cap")
         chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.content.iter_chunked(65536):
             size += len(chunk)
             if size > MAX_BODY_BYTES:
                 raise ProtocolError(f"answer is over the {MAX_BODY_BYTES}-byte cap")
             chunks.append(chunk)
-        return Reply(response.status_code, dict(response.headers), b"".join(chunks), int((time.monotonic() - started) * 1000))
+        return Reply(response.status, dict(response.headers), b"".join(chunks), int((time.monotonic() - started) * 1000))

@@ -16,11 +16,12 @@ class Command(BaseCommand):
         parser.add_argument("--slow", action="append", default=[], metavar="APP=MS", help="one app's own latency")
         parser.add_argument("--hang", action="append", default=[], metavar="APP", help="an app that never answers")
         parser.add_argument("--failing", action="append", default=[], metavar="APP", help="an app that always answers 503")
+        parser.add_argument("--key-id-format", default="demo_{slug}", help="the key id each app signs with")
         parser.add_argument("--garbage", action="append", default=[], metavar="APP", help="an app whose answers break the protocol")
 
-    def handle(self, *args, port, host, apps, latency_ms, error_rate, slow, hang, failing, garbage, **options):
+    def handle(self, *args, port, host, apps, latency_ms, error_rate, slow, hang, failing, garbage, key_id_format, **options):
         default = AppBehaviour(latency_ms=latency_ms, error_rate=error_rate)
-        config = SimulatorConfig(apps=apps, default=default)
+        config = SimulatorConfig(apps=apps, default=default, key_id_format=key_id_format)
         for item in slow:
             slug, _, ms = item.partition("=")
             config.per_app[slug] = AppBehaviour(latency_ms=int(ms), error_rate=error_rate)
@@ -32,5 +33,6 @@ class Command(BaseCommand):
             config.per_app[slug] = AppBehaviour(latency_ms=latency_ms, garbage=True)
         self.stdout.write(f"platform simulator: {apps} apps on http://{host}:{port}/app01 .. /app{apps:02d}")
         uvicorn.run(
-            Simulator(config), host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+            Simulator(config), host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1,
+            loop="uvloop", http="httptools", access_log=False, backlog=4096
         )

@@ -1,0 +1,161 @@
+"""Lookup fan-out benchmark (issue: Lookup, section 8).
+
+With the platform simulator answering after L ms, times a lookup from submission (code check, rows
+created, jobs dispatched) to every row settled, for 16 and 200 member apps, and prints the ratio
+time / L (target: <= 1.25 with 16 apps, <= 1.5 with 200 apps at L = 200 ms). Then keeps 16 apps at
+L = 50 ms under sustained load and prints completed lookups per second.
+
+Runs against real PostgreSQL, Redis, a real Celery worker and the simulator:
+    .venv/bin/python bench/lookup_fanout.py [--latency-ms 200] [--trials 15] [--sustain-seconds 15]
+Uses its own database (portal_bench) and Redis database 13; both are emptied first.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal_bench")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
+os.environ["DEBUG"] = "false"
+os.environ["LOOKUP_CODES_PER_CLIENT_PER_DAY"] = "1000000"
+os.environ["LOG_LEVEL"] = "WARNING"
+
+
+def prepare_database():
+    import psycopg
+
+    name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
+    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True)
+
+
+def start(cmd):
+    return subprocess.Popen([sys.executable, *cmd], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-ms", type=int, default=200)
+    parser.add_argument("--trials", type=int, default=15)
+    parser.add_argument("--sustain-seconds", type=int, default=15)
+    parser.add_argument("--sustain-latency-ms", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes (one per core)")
+    args = parser.parse_args()
+
+    prepare_database()
+    import django
+
+    django.setup()
+    import redis
+    from django.conf import settings
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    from portal.celery import app as celery_app
+    from portal.models import LookupQuery, SmsMessage
+    from portal import services
+    from registry import services as registry_services
+    from registry.demo import demo_key_secret
+    from registry.models import Integration, MemberApp, Organisation
+    from registry.validators import uscc_check_character
+
+    org = Organisation.objects.create(kind="internet_platform", legal_name="压测平台", credit_code="91110000MA0BENCH0" + uscc_check_character("91110000MA0BENCH0"),
+                                      contact_name="x", contact_email="x@example.com", status="active")
+
+    def register_apps(n, port):
+        Integration.objects.update(enabled=False)  # only this round's apps are asked
+        for i in range(1, n + 1):
+            slug = f"app{i:02d}"
+            app, _ = MemberApp.objects.get_or_create(organisation=org, name=f"{port}-{slug}", defaults={"category": "social", "go_live_date": "2026-01-01"})
+            integration, made = Integration.objects.get_or_create(app=app, defaults={"base_url": f"http://127.0.0.1:{port}/{slug}", "timeout_ms": 5000, "max_requests_per_second": 10000})
+            if made:
+                registry_services.integration_key_issue(integration=integration, by=None, key_id=f"bench{port}_{slug}", secret=demo_key_secret(slug))
+
+    def simulator(apps, latency, port):
+        return start(["manage.py", "run_simulator", "--port", str(port), "--apps", str(apps), "--latency-ms", str(latency),
+                      "--key-id-format", f"bench{port}_{{slug}}"])
+
+    def fresh_number():
+        return f"1{random.choice('3456789')}{random.randrange(10**9):09d}"
+
+    def submit():
+        phone = fresh_number()
+        services.verification_code_send(phone_number=phone, client_ip="10.0.0.1")
+        code = SmsMessage.objects.filter(phone_number=phone).latest("pk").text.split("验证码 ")[1][:6]
+        started = time.perf_counter()
+        lookup, _ = services.lookup_start(phone_number=phone, id_last6="40213X", code=code)
+        return lookup, started
+
+    def settled_after(lookup, started):
+        pending = lookup.queries.exclude(state__in=LookupQuery.SETTLED)
+        while pending.exists():
+            time.sleep(0.002)
+        return time.perf_counter() - started
+
+    worker = start(["-m", "celery", "-A", "portal", "worker", "-l", "WARNING", "--concurrency", str(args.concurrency),
+                    "-n", "bench@%h", "--without-gossip", "--without-mingle"])
+    deadline = time.time() + 30
+    while not celery_app.control.ping(timeout=0.5) and time.time() < deadline:
+        time.sleep(0.2)
+
+    results = {}
+    port = 8911
+    for apps in (16, 200):
+        port += 1
+        sim = simulator(apps, args.latency_ms, port)
+        register_apps(apps, port)
+        time.sleep(2)
+        times = []
+        for trial in range(args.trials + 2):
+            lookup, started = submit()
+            elapsed = settled_after(lookup, started)
+            assert lookup.queries.filter(state__in=["answered", "no_account"]).count() == apps, "a member failed"
+            if trial >= 2:  # two warm-up lookups open the connections
+                times.append(elapsed)
+            time.sleep(0.3)
+        median = statistics.median(times)
+        results[apps] = median
+        print(f"{apps:4d} apps, L = {args.latency_ms} ms: median {median * 1000:6.1f} ms, "
+              f"p90 {sorted(times)[int(len(times) * 0.9) - 1] * 1000:6.1f} ms -> ratio {median * 1000 / args.latency_ms:.2f}", flush=True)
+        sim.terminate(); sim.wait()
+
+    # Sustained load: 16 apps at a shorter latency, several lookups in flight.
+    port += 1
+    sim = simulator(16, args.sustain_latency_ms, port)
+    register_apps(16, port)
+    time.sleep(2)
+    done, stop = [], time.time() + args.sustain_seconds
+
+    def client_loop():
+        from django.db import connection
+
+        while time.time() < stop:
+            lookup, started = submit()
+            settled_after(lookup, started)
+            done.append(time.time())
+        connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(8):
+            pool.submit(client_loop)
+    rate = len(done) / args.sustain_seconds
+    print(f"sustained: 16 apps, L = {args.sustain_latency_ms} ms, 8 holders at once: {rate:.1f} completed lookups/s "
+          f"({len(done)} in {args.sustain_seconds} s)", flush=True)
+    sim.terminate(); worker.terminate(); sim.wait(); worker.wait()
+    print(f"RESULT ratio16={results[16] * 1000 / args.latency_ms:.2f} (target 1.25) "
+          f"ratio200={results[200] * 1000 / args.latency_ms:.2f} (target 1.5) lookups_per_s={rate:.1f}")
+
+
+if __name__ == "__main__":
+    main()
