@@ -95,6 +95,8 @@ def main():
         code = SmsMessage.objects.filter(phone_number=phone).latest("pk").text.split("验证码 ")[1][:6]
         started = time.perf_counter()
         lookup, _ = services.lookup_start(phone_number=phone, id_last6="40213X", code=code)
+        if os.environ.get("BENCH_DEBUG"):
+            print(f"  lookup_start {(time.perf_counter() - started) * 1000:.0f} ms", flush=True)
         return lookup, started
 
     def settled_after(lookup, started):

@@ -20,3 +20,10 @@ def encrypt(plaintext: str) -> str:
 
 def decrypt(token: str) -> str:
     return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS)).decrypt(token.encode()).decode()
+
+
+@lru_cache(maxsize=4096)
+def decrypt_cached(token: str) -> str:
+    """For tokens read on every request (members' signing secrets): a token never changes meaning,
+    so the clear text is kept in this process's memory only."""
+    return decrypt(token)

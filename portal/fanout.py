@@ -9,6 +9,7 @@ to waiting with a later deadline, and the sweeper (services.lookup_sweep) re-sen
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import queue
 import threading
@@ -22,10 +23,11 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from portal.models import LookupQuery
+from portal.crypto import decrypt_cached
+from portal.models import Lookup, LookupQuery
 from portal.phone import to_e164
 from registry import protocol
-from registry.models import Integration
+from registry.models import Integration, IntegrationKey
 
 logger = logging.getLogger(__name__)
 State = LookupQuery.State
@@ -44,6 +46,7 @@ class Call:
     timeout_s: float
     rps: int
     holder_since: date | None
+    attempt: int = 1
 
 
 @dataclass
@@ -192,49 +195,63 @@ def _circuit_open(integration: Integration, now) -> bool:
 
 
 def _claim(query_ids: list[int]) -> list[Call]:
+    """waiting/running -> running, one more attempt, a new deadline; in three statements whatever
+    the batch size (the per-row work is Python, not round trips)."""
     now = timezone.now()
-    calls, skipped, secrets_cache = [], [], {}
+    calls, refused = [], []
     with transaction.atomic():
-        rows = (
-            LookupQuery.objects.select_for_update(
-                skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",)
-            )
+        rows = list(
+            LookupQuery.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",))
             .filter(pk__in=query_ids, state__in=[State.WAITING, State.RUNNING])
-            .select_related("app__integration", "lookup")
+            .values("pk", "lookup_id", "request_id", "id_check", "attempts", "app__integration__pk")
         )
-        for q in rows:
-            integration = q.app.integration
+        if not rows:
+            return []
+        integrations = {i.pk: i for i in Integration.objects.filter(pk__in={r["app__integration__pk"] for r in rows})}
+        lookups = {
+            str(pk): (phone, since)
+            for pk, phone, since in Lookup.objects.filter(pk__in={r["lookup_id"] for r in rows}).values_list("pk", "phone_number", "holder_since")
+        }
+        secrets_by_integration: dict[int, dict[str, list[str]]] = {}
+        for integration_id, key_id, encrypted in IntegrationKey.objects.filter(
+            integration_id__in=integrations, revoked_at__isnull=True
+        ).values_list("integration_id", "key_id", "secret_encrypted"):
+            secrets_by_integration.setdefault(integration_id, {})[key_id] = [decrypt_cached(encrypted)]
+        longest_timeout_ms = 0
+        for row in rows:
+            integration = integrations[row["app__integration__pk"]]
+            answer_secrets = secrets_by_integration.get(integration.pk, {})
+            key_id = row["id_check"].get("key_id", "")
             if _circuit_open(integration, now):
-                q.state, q.finished_at = State.UNAVAILABLE, now
-                q.error = f"member unavailable: {integration.consecutive_failures} failures in a row"
-                skipped.append(q)
+                refused.append((row, State.UNAVAILABLE, f"member unavailable: {integration.consecutive_failures} failures in a row"))
                 continue
-            if integration.pk not in secrets_cache:
-                secrets_cache[integration.pk] = {k.key_id: [k.secret()] for k in integration.keys.filter(revoked_at__isnull=True)}
-            answer_secrets = secrets_cache[integration.pk]
-            key_id = q.id_check.get("key_id", "")
             if key_id not in answer_secrets:  # the key was revoked since the lookup started
-                q.state, q.finished_at, q.error = State.ERROR, now, "signing key revoked during the lookup"
-                skipped.append(q)
+                refused.append((row, State.ERROR, "signing key revoked during the lookup"))
                 continue
-            q.state, q.attempts, q.started_at = State.RUNNING, q.attempts + 1, now
-            q.deadline_at = now + timedelta(milliseconds=integration.timeout_ms, seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
+            longest_timeout_ms = max(longest_timeout_ms, integration.timeout_ms)
+            phone_number, holder_since = lookups[str(row["lookup_id"])]
             payload = {
-                "request_id": str(q.request_id),
-                "phone_number": to_e164(q.lookup.phone_number),
-                "holder_since": q.lookup.holder_since.isoformat() if q.lookup.holder_since else None,
-                "id_check": {k: v for k, v in q.id_check.items() if k != "key_id"},
+                "request_id": str(row["request_id"]),
+                "phone_number": to_e164(phone_number),
+                "holder_since": holder_since.isoformat() if holder_since else None,
+                "id_check": {k: v for k, v in row["id_check"].items() if k != "key_id"},
             }
             calls.append(Call(
-                query_id=q.pk, lookup_id=str(q.lookup_id), integration_id=integration.pk,
+                query_id=row["pk"], lookup_id=str(row["lookup_id"]), integration_id=integration.pk,
                 url=integration.base_url.rstrip("/") + protocol.ACCOUNT_LOOKUP_PATH, body=protocol.encode(payload),
                 key_id=key_id, secret=answer_secrets[key_id][0], answer_secrets=answer_secrets,
                 timeout_s=integration.timeout_ms / 1000, rps=integration.max_requests_per_second,
-                holder_since=q.lookup.holder_since,
+                holder_since=holder_since, attempt=row["attempts"] + 1,
             ))
-            skipped.append(q)  # saved below with its new state
-        LookupQuery.objects.bulk_update(skipped, ["state", "attempts", "started_at", "deadline_at", "finished_at", "error"])
-    finish_lookups({str(q.lookup_id) for q in skipped if q.state in LookupQuery.SETTLED})
+        if calls:
+            # one deadline for the batch: the longest member timeout (the sweeper only needs an upper bound)
+            LookupQuery.objects.filter(pk__in=[c.query_id for c in calls]).update(
+                state=State.RUNNING, attempts=F("attempts") + 1, started_at=now,
+                deadline_at=now + timedelta(milliseconds=longest_timeout_ms, seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS),
+            )
+        for row, state, error in refused:
+            LookupQuery.objects.filter(pk=row["pk"]).update(state=state, error=error, finished_at=now)
+    finish_lookups({str(row["lookup_id"]) for row, _state, _error in refused})
     return calls
 
 
@@ -242,35 +259,57 @@ def _record(batch: list[Outcome], calls: dict[int, Call]) -> None:
     from portal.tasks import lookup_queries_run
 
     now = timezone.now()
-    retry = []
+    values, retry = [], []
+    for outcome in batch:
+        call = calls[outcome.query_id]
+        attempts = call.attempt
+        state, error, finished_at, deadline_at = outcome.state, outcome.error[:300], now, None
+        if outcome.retryable and attempts < settings.LOOKUP_MAX_ATTEMPTS:
+            state, error, finished_at = State.WAITING, f"{outcome.error[:250]}; retrying", None
+            deadline_at = now + timedelta(seconds=attempts + call.timeout_s + settings.LOOKUP_DEADLINE_GRACE_SECONDS)
+            retry.append((outcome.query_id, attempts))
+        elif outcome.state == State.RUNNING:  # 202: the member answers later by callback
+            finished_at, deadline_at = None, now + timedelta(seconds=settings.LOOKUP_CALLBACK_SECONDS)
+        previous = sum(1 for a in outcome.accounts if a["likely_previous"])
+        values.append((outcome.query_id, state, error, outcome.duration_ms, finished_at, deadline_at,
+                       outcome.accounts, len(outcome.accounts), previous))
     with transaction.atomic():
-        rows = {q.pk: q for q in LookupQuery.objects.filter(pk__in=[o.query_id for o in batch], state=State.RUNNING)}
-        changed = []
-        for outcome in batch:
-            q = rows.get(outcome.query_id)
-            if q is None:  # settled meanwhile (a callback, a duplicate run): the first answer stands
-                continue
-            q.duration_ms, q.error = outcome.duration_ms, outcome.error[:300]
-            if outcome.retryable and q.attempts < settings.LOOKUP_MAX_ATTEMPTS:
-                backoff = timedelta(seconds=q.attempts)
-                q.state, q.error = State.WAITING, f"{outcome.error[:250]}; retrying"
-                q.deadline_at = now + backoff + timedelta(seconds=calls[q.pk].timeout_s + settings.LOOKUP_DEADLINE_GRACE_SECONDS)
-                retry.append((q.pk, q.attempts))
-            elif outcome.state == State.RUNNING:  # 202: the member answers later by callback
-                q.deadline_at = now + timedelta(seconds=settings.LOOKUP_CALLBACK_SECONDS)
-            else:
-                q.state, q.finished_at = outcome.state, now
-                q.accounts = outcome.accounts
-                q.accounts_total = len(outcome.accounts)
-                q.accounts_previous = sum(1 for a in outcome.accounts if a["likely_previous"])
-            changed.append(q)
-        LookupQuery.objects.bulk_update(
-            changed, ["state", "error", "duration_ms", "finished_at", "deadline_at", "accounts", "accounts_total", "accounts_previous"]
-        )
-        _record_member_health(batch, calls, now)
+        updated = _update_running_rows(values)
+        _record_member_health([o for o in batch if o.query_id in updated], calls, now)
     for query_id, attempts in retry:
-        lookup_queries_run.apply_async(([query_id],), countdown=attempts)
+        if query_id in updated:
+            lookup_queries_run.apply_async(([query_id],), countdown=attempts)
     finish_lookups({calls[o.query_id].lookup_id for o in batch})
+
+
+def _update_running_rows(values: list[tuple]) -> set[int]:
+    """Write many outcomes in one statement; only rows still running take them (a callback or a
+    duplicate run that got there first wins)."""
+    if connection.vendor == "postgresql":
+        row = "(%s::bigint, %s, %s, %s::integer, %s::timestamptz, %s::timestamptz, %s::jsonb, %s::integer, %s::integer)"
+        params = []
+        for query_id, state, error, duration, finished, deadline, accounts, total, previous in values:
+            params += [query_id, state, error, duration, finished, deadline, json.dumps(accounts), total, previous]
+        sql = (
+            "UPDATE portal_lookupquery AS q SET state = v.state, error = v.error, duration_ms = v.duration_ms, "
+            "finished_at = v.finished_at, deadline_at = COALESCE(v.deadline_at, q.deadline_at), accounts = v.accounts, "
+            "accounts_total = v.total, accounts_previous = v.previous "
+            f"FROM (VALUES {', '.join([row] * len(values))}) "
+            "AS v(id, state, error, duration_ms, finished_at, deadline_at, accounts, total, previous) "
+            "WHERE q.id = v.id AND q.state = 'running' RETURNING q.id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return {r[0] for r in cursor.fetchall()}
+    updated = set()  # SQLite (development): one statement a row is fast enough there
+    for query_id, state, error, duration, finished, deadline, accounts, total, previous in values:
+        fields = dict(state=state, error=error, duration_ms=duration, finished_at=finished, accounts=accounts,
+                      accounts_total=total, accounts_previous=previous)
+        if deadline:
+            fields["deadline_at"] = deadline
+        if LookupQuery.objects.filter(pk=query_id, state=State.RUNNING).update(**fields):
+            updated.add(query_id)
+    return updated
 
 
 def _record_member_health(batch: list[Outcome], calls: dict[int, Call], now) -> None:

@@ -222,6 +222,23 @@ def lookup_apps():
     )
 
 
+def lookup_app_keys() -> list[tuple[int, int, str, str]]:
+    """(app id, timeout ms, key id, secret) for every app a lookup asks, with the newest valid key.
+    Plain values, not model instances: this runs for every lookup and every member app."""
+    from portal.crypto import decrypt_cached
+    from registry.models import IntegrationKey
+
+    app_ids = lookup_apps().values_list("pk", flat=True)
+    newest = {}
+    for app_id, timeout_ms, key_id, encrypted in (
+        IntegrationKey.objects.filter(integration__app_id__in=app_ids, revoked_at__isnull=True)
+        .order_by("created_at", "pk")
+        .values_list("integration__app_id", "integration__timeout_ms", "key_id", "secret_encrypted")
+    ):
+        newest[app_id] = (app_id, timeout_ms, key_id, encrypted)  # ordered oldest first: the last one wins
+    return [(a, t, k, decrypt_cached(e)) for a, t, k, e in newest.values()]
+
+
 def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup, str]:
     """Check the code and start a lookup: one query row per member app, dispatched after commit.
     Returns the lookup and its access token (shown once; only its hash is kept)."""
@@ -243,16 +260,15 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
             created_at=now,
         )
         queries = []
-        for app in lookup_apps().prefetch_related("integration__keys"):
-            key = max((k for k in app.integration.keys.all() if k.revoked_at is None), key=lambda k: (k.created_at, k.pk))
+        deadline_grace = timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
+        for app_id, timeout_ms, key_id, secret in lookup_app_keys():
             queries.append(
                 LookupQuery(
                     lookup=lookup,
-                    app=app,
+                    app_id=app_id,
                     # keyed with the member's own secret: the ID digits themselves are never stored
-                    id_check=protocol.id_check(id_last6, secret=key.secret()) | {"key_id": key.key_id},
-                    deadline_at=now + timedelta(milliseconds=app.integration.timeout_ms)
-                    + timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS),
+                    id_check=protocol.id_check(id_last6, secret=secret) | {"key_id": key_id},
+                    deadline_at=now + timedelta(milliseconds=timeout_ms) + deadline_grace,
                 )
             )
         LookupQuery.objects.bulk_create(queries)

@@ -206,9 +206,9 @@ class IntegrationKey(models.Model):
         return self.revoked_at is None
 
     def secret(self) -> str:
-        from portal.crypto import decrypt
+        from portal.crypto import decrypt_cached
 
-        return decrypt(self.secret_encrypted)
+        return decrypt_cached(self.secret_encrypted)
 
 
 class StaffUserManager(BaseUserManager):
