@@ -103,6 +103,9 @@ class Lookup(models.Model):
     phone_hash = models.CharField(max_length=64, db_index=True)
     phone_number = models.CharField(_("phone number"), max_length=11, blank=True)  # purged after retention
     holder_since = models.DateField(_("holder since"), null=True, blank=True)
+    # what the number's carrier said of the ID characters: true / not_available, or skipped (no
+    # carrier integration); a "false" stops the lookup before it is created
+    identity_check = models.CharField(_("identity check"), max_length=16, blank=True)
     access_token_hash = models.CharField(max_length=64)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.RUNNING)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)

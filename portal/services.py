@@ -222,6 +222,58 @@ def lookup_apps():
     )
 
 
+def carrier_identity_app(phone_number: str):
+    """The member app of the carrier that issued the number (longest matching segment), if it checks
+    identities."""
+    from registry.models import MemberApp, Organisation
+
+    best, best_length = None, 0
+    apps = MemberApp.objects.filter(
+        supports_identity_check=True,
+        organisation__status=Organisation.Status.ACTIVE,
+        organisation__kind__in=[Organisation.Kind.BASIC_CARRIER, Organisation.Kind.MVNO],
+        integration__enabled=True,
+    ).select_related("organisation", "integration")
+    for app in apps:
+        for segment in app.organisation.number_segments.split():
+            if phone_number.startswith(segment) and len(segment) > best_length:
+                best, best_length = app, len(segment)
+    return best
+
+
+def identity_check(*, phone_number: str, id_last6: str) -> str:
+    """Ask the number's carrier whether the ID characters match its real-name record (as CAMARA KYC
+    Match answers): "true", "false" or "not_available"; "skipped" when the carrier does not check.
+    A carrier that is down or answers badly gives "not_available": the lookup goes on."""
+    import logging
+
+    import httpx
+
+    from registry import protocol
+    from registry.services import integration_secrets
+
+    app = carrier_identity_app(phone_number)
+    if app is None:
+        return "skipped"
+    integration = app.integration
+    key = integration.keys.filter(revoked_at__isnull=True).order_by("-created_at", "-pk").first()
+    if key is None:
+        return "not_available"
+    secret = key.secret()
+    payload = {"request_id": secrets.token_hex(16), "phone_number": "+86" + phone_number,
+               "id_check": protocol.id_check(id_last6, secret=secret)}
+    url = integration.base_url.rstrip("/") + protocol.IDENTITY_CHECK_PATH
+    try:
+        reply = protocol.post_signed(url, payload, key_id=key.key_id, secret=secret, timeout_s=integration.timeout_ms / 1000)
+        if reply.status != 200:
+            raise protocol.ProtocolError(f"HTTP {reply.status}")
+        protocol.verify(reply.headers, reply.body, secrets_for_key_id=lambda k: integration_secrets(integration, k), remember=False)
+        return protocol.parse_identity_check_answer(reply.body)
+    except (httpx.HTTPError, protocol.ProtocolError) as error:
+        logging.getLogger(__name__).warning("identity check at %s failed: %s", app, error)
+        return "not_available"
+
+
 def lookup_app_keys() -> list[tuple[int, int, str, str]]:
     """(app id, timeout ms, key id, secret) for every app a lookup asks, with the newest valid key.
     Plain values, not model instances: this runs for every lookup and every member app."""
@@ -249,6 +301,14 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
     phone_hash = keyed_hash("phone", phone_number)
     _one_lookup_per_day(phone_hash)
     verification_code_check(phone_number=phone_number, code=code)  # commits its own count of wrong tries
+    # After the code, so every guess at the ID characters costs a new SMS code (and its limits).
+    identity = identity_check(phone_number=phone_number, id_last6=id_last6)
+    if identity == "false":
+        raise Refusal(
+            _("The last 6 characters of the ID card do not match the carrier's real-name record for this number. "
+              "Check them and ask for a new code."),
+            code="identity_mismatch",
+        )
     with transaction.atomic():
         token = secrets.token_urlsafe(32)
         now = timezone.now()
@@ -256,6 +316,7 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
             phone_hash=phone_hash,
             phone_number=phone_number,
             holder_since=None,  # filled from carriers' number history once carriers report it
+            identity_check=identity,
             access_token_hash=token_hash(token),
             created_at=now,
         )

@@ -47,8 +47,10 @@ def _seed(*parts: str) -> int:
 
 
 def simulated_accounts(slug: str, phone_number: str, holder_since: date | None) -> list[dict]:
-    """0 to 2 accounts per app and number, with registration dates spread over ten years."""
+    """0 to 2 accounts per app and number, with registration dates spread over ten years. Accounts
+    older than the number's (simulated) re-assignment carry another person's real name."""
     seed = _seed(slug, phone_number)
+    holder_since = holder_since or date(2019, 1, 1) + timedelta(days=_seed(phone_number) % 2000)
     accounts = []
     for index in range(seed % 3):
         registered_on = date(2016, 1, 1) + timedelta(days=_seed(slug, phone_number, str(index)) % 3650)
@@ -93,7 +95,8 @@ class Simulator:
                 break
         parts = scope["path"].strip("/").split("/", 1)
         slug = parts[0]
-        if scope["method"] != "POST" or slug not in self.slugs or "/" + parts[-1] != protocol.ACCOUNT_LOOKUP_PATH:
+        path = "/" + parts[-1]
+        if scope["method"] != "POST" or slug not in self.slugs or path not in (protocol.ACCOUNT_LOOKUP_PATH, protocol.IDENTITY_CHECK_PATH):
             return await self._reply(send, 404, {"error": "no such endpoint"})
         secret = demo_key_secret(slug)
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
@@ -119,6 +122,11 @@ class Simulator:
             return await self._reply(send, 503, {"error": "simulated outage"})
         if behaviour.garbage:
             return await self._reply(send, 200, {"accounts": "lots"}, secret=secret, key_id=key_id)
+        if path == protocol.IDENTITY_CHECK_PATH:
+            # The simulated carrier's real-name record: the ID ends with the number's last five digits, then X.
+            on_record = "0" * 12 + phone_number[-5:] + "X"
+            match = protocol.id_check_matches(request.get("id_check") or {}, on_record, secret=secret)
+            return await self._reply(send, 200, {"id_last6_match": "true" if match else "false"}, secret=secret, key_id=key_id)
         payload = {"accounts": simulated_accounts(slug, phone_number, holder_since)}
         return await self._reply(send, 200, payload, secret=secret, key_id=key_id)
 

@@ -29,6 +29,11 @@ ORGANISATIONS = [
     ("91110000MA0DEM006", Kind.MVNO, "示例转售通信有限公司", "赵磊"),
 ]
 
+# The demo carrier issues China Mobile's segments; its app checks identities at the simulator, whose
+# record says a number's holder has an ID ending in the number's last five digits and X.
+CARRIER_SEGMENTS = {"91110000MA0DEM005": "134 135 136 137 138 139 147 150 151 152 157 158 159 172 178 182 183 184 187 188 195 197 198"}
+IDENTITY_CHECK_APPS = {"示例营业厅"}
+
 APPS = [
     # (organisation index, name, category, unbind, notices)
     (0, "示例聊天", Cat.SOCIAL, True, True),
@@ -80,6 +85,7 @@ def load_demo() -> dict:
                 "contact_name": contact,
                 "contact_email": f"contact+{prefix[-2:]}@demo.portal",
                 "status": Organisation.Status.APPLIED,
+                "number_segments": CARRIER_SEGMENTS.get(prefix, ""),
             },
         )
         if made:
@@ -99,6 +105,7 @@ def load_demo() -> dict:
                 "supports_lookup": True,
                 "supports_unbind": unbind,
                 "supports_recycling_notices": notices,
+                "supports_identity_check": name in IDENTITY_CHECK_APPS,
                 "go_live_date": date(2026, 1, 1),
                 "unbind_instructions": f"打开「{name}」→ 我的 → 设置 → 账号与安全 → 解绑手机号。客服热线 95000-{index + 1:02d}。",
                 "unbind_url": f"https://example.com/{slug}/unbind",

@@ -55,6 +55,12 @@ class Organisation(models.Model):
         related_name="+",
     )
     notes = models.TextField(_("notes"), blank=True)
+    number_segments = models.CharField(
+        _("number segments"),
+        max_length=500,
+        blank=True,
+        help_text=_("Carriers only: the mobile number segments they issue, separated by spaces (e.g. 134 135 1703)."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -123,6 +129,10 @@ class MemberApp(models.Model):
     supports_lookup = models.BooleanField(_("account lookup"), default=True)
     supports_unbind = models.BooleanField(_("unbinding"), default=False)
     supports_recycling_notices = models.BooleanField(_("recycled-number notices"), default=False)
+    supports_identity_check = models.BooleanField(
+        _("identity check"), default=False,
+        help_text=_("Carriers only: checks the last 6 ID characters against the real-name record of the number."),
+    )
     go_live_date = models.DateField(_("go-live date"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -146,6 +156,8 @@ class MemberApp(models.Model):
             names.append(str(_("unbinding")))
         if self.supports_recycling_notices:
             names.append(str(_("recycled-number notices")))
+        if self.supports_identity_check:
+            names.append(str(_("identity check")))
         return names
 
 

@@ -29,6 +29,7 @@ MAX_BODY_BYTES = 256 * 1024  # a lookup answer is a few accounts; anything bigge
 MAX_ACCOUNTS = 1000
 ACCOUNT_LOOKUP_PATH = "/v1/account-lookup"
 UNBIND_PATH = "/v1/unbind"
+IDENTITY_CHECK_PATH = "/v1/identity-check"
 REAL_NAME_MATCH = ("true", "false", "not_available")
 _ACCOUNT_REF = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
 
@@ -121,6 +122,19 @@ def account_lookup_request(
         "holder_since": holder_since.isoformat() if holder_since else None,
         "id_check": id_check(id_last6, secret=secret),
     }
+
+
+def parse_identity_check_answer(body: bytes) -> str:
+    """A carrier's answer `{"id_last6_match": "true"|"false"|"not_available"}` (as CAMARA KYC Match)."""
+    if len(body) > MAX_BODY_BYTES:
+        raise ProtocolError("answer over the cap")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ProtocolError(f"answer is not JSON: {error}") from error
+    if not isinstance(payload, dict) or set(payload) != {"id_last6_match"} or payload["id_last6_match"] not in REAL_NAME_MATCH:
+        raise ProtocolError('answer must be exactly {"id_last6_match": "true" | "false" | "not_available"}')
+    return payload["id_last6_match"]
 
 
 @dataclass(frozen=True)

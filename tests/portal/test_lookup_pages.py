@@ -140,3 +140,35 @@ def test_retention_purge_keeps_only_counts(client, one_app):
     assert lookup.phone_number == "" and lookup.phone_hash == "" and lookup.accounts_previous == 1
     assert lookup.queries.get().accounts == [] and lookup.queries.get().id_check == {}
     assert not SmsMessage.objects.exists()
+
+
+@pytest.fixture
+def carrier_checking_identities(simulator):
+    from registry import services as registry_services
+    from registry.demo import demo_key_secret
+    from tests.registry.factories import MemberAppFactory, OrganisationFactory
+
+    carrier = OrganisationFactory(kind="basic_carrier", number_segments="138 1390")
+    app = MemberAppFactory(organisation=carrier, category="telecom", supports_identity_check=True, supports_lookup=False)
+    integration = IntegrationFactory(app=app, base_url=f"{simulator}/app01")
+    registry_services.integration_key_issue(integration=integration, by=None, key_id="demo_app01", secret=demo_key_secret("app01"))
+    return app
+
+
+def test_an_id_that_does_not_match_the_carriers_record_stops_the_lookup(client, one_app, carrier_checking_identities):
+    ask_code(client, phone="13812345678")
+    page = client.post(reverse("lookup_verify"), {"phone_number": "13812345678", "id_last6": "40213X", "code": latest_code()}).content.decode()
+    assert "实名" in page and not Lookup.objects.exists()
+
+
+def test_an_id_that_matches_the_carriers_record_starts_the_lookup(client, one_app, carrier_checking_identities):
+    ask_code(client, phone="13812345678")
+    response = client.post(reverse("lookup_verify"), {"phone_number": "13812345678", "id_last6": "45678x", "code": latest_code()})
+    assert response.status_code == 302
+    assert Lookup.objects.get().identity_check == "true"
+
+
+def test_numbers_of_other_carriers_are_not_checked(client, one_app, carrier_checking_identities):
+    ask_code(client, phone="13312345678")
+    client.post(reverse("lookup_verify"), {"phone_number": "13312345678", "id_last6": "40213X", "code": latest_code()})
+    assert Lookup.objects.get().identity_check == "skipped"
