@@ -20,7 +20,7 @@ from datetime import date, timedelta
 import aiohttp
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from portal.crypto import decrypt_cached
@@ -165,8 +165,72 @@ async def _call_all(calls: list[Call], report) -> None:
 AWAITING_CALLBACK = "awaiting callback (202)"
 
 
+def call_spec(*, query_id, lookup_id, request_id, id_check, integration_id, base_url, timeout_ms, rps,
+              phone_number, holder_since, attempt) -> dict:
+    """Everything a worker needs to call one member for one row, as JSON for a task message. The
+    signing secret is not in it: workers look it up by key id."""
+    payload = {
+        "request_id": str(request_id),
+        "phone_number": to_e164(phone_number),
+        "holder_since": holder_since.isoformat() if holder_since else None,
+        "id_check": {k: v for k, v in id_check.items() if k != "key_id"},
+    }
+    return {
+        "query_id": query_id, "lookup_id": str(lookup_id), "integration_id": integration_id,
+        "url": base_url.rstrip("/") + protocol.ACCOUNT_LOOKUP_PATH, "body": protocol.encode(payload).decode(),
+        "key_id": id_check.get("key_id", ""), "timeout_s": timeout_ms / 1000, "rps": rps,
+        "holder_since": payload["holder_since"], "attempt": attempt,
+    }
+
+
+_secrets: dict[int, tuple[float, dict[str, list[str]]]] = {}
+SECRETS_TTL_SECONDS = 30  # a revoked key stops working in a worker within this long
+
+
+def integration_secrets(integration_id: int, *, fresh: bool = False) -> dict[str, list[str]]:
+    """key id -> [secret] of an integration's valid keys, kept a short while in this process."""
+    cached = _secrets.get(integration_id)
+    if fresh or cached is None or time.monotonic() - cached[0] > SECRETS_TTL_SECONDS:
+        keys = IntegrationKey.objects.filter(integration_id=integration_id, revoked_at__isnull=True)
+        cached = (time.monotonic(), {k: [decrypt_cached(e)] for k, e in keys.values_list("key_id", "secret_encrypted")})
+        _secrets[integration_id] = cached
+    return cached[1]
+
+
+def run_specs(specs: list[dict]) -> None:
+    """A new lookup's first attempt: the rows are already running; call at once."""
+    calls, refused = [], []
+    for spec in specs:
+        secrets_ = integration_secrets(spec["integration_id"])
+        if spec["key_id"] not in secrets_:
+            secrets_ = integration_secrets(spec["integration_id"], fresh=True)
+        if spec["key_id"] not in secrets_:
+            refused.append(spec["query_id"])
+            continue
+        calls.append(_call(spec, secrets_))
+    if refused:
+        LookupQuery.objects.filter(pk__in=refused, state=State.RUNNING).update(
+            state=State.ERROR, error="signing key revoked during the lookup", finished_at=timezone.now()
+        )
+        finish_lookups({s["lookup_id"] for s in specs if s["query_id"] in refused})
+    _execute(calls)
+
+
+def _call(spec: dict, answer_secrets: dict[str, list[str]]) -> Call:
+    return Call(
+        query_id=spec["query_id"], lookup_id=spec["lookup_id"], integration_id=spec["integration_id"],
+        url=spec["url"], body=spec["body"].encode(), key_id=spec["key_id"], secret=answer_secrets[spec["key_id"]][0],
+        answer_secrets=answer_secrets, timeout_s=spec["timeout_s"], rps=spec["rps"],
+        holder_since=date.fromisoformat(spec["holder_since"]) if spec["holder_since"] else None, attempt=spec["attempt"],
+    )
+
+
 def run(query_ids: list[int]) -> None:
-    calls = _claim(query_ids)
+    """Retries and the sweeper: claim the rows from the database, then call."""
+    _execute(_claim(query_ids))
+
+
+def _execute(calls: list[Call]) -> None:
     if not calls:
         return
     outcomes: queue.Queue[Outcome] = queue.Queue()
@@ -175,8 +239,7 @@ def run(query_ids: list[int]) -> None:
     pending = len(calls)
     while pending:
         batch = [outcomes.get()]
-        time.sleep(0.002)  # let answers arriving together share one write
-        while True:
+        while True:  # answers that arrived meanwhile share this write
             try:
                 batch.append(outcomes.get_nowait())
             except queue.Empty:
@@ -212,15 +275,12 @@ def _claim(query_ids: list[int]) -> list[Call]:
             str(pk): (phone, since)
             for pk, phone, since in Lookup.objects.filter(pk__in={r["lookup_id"] for r in rows}).values_list("pk", "phone_number", "holder_since")
         }
-        secrets_by_integration: dict[int, dict[str, list[str]]] = {}
-        for integration_id, key_id, encrypted in IntegrationKey.objects.filter(
-            integration_id__in=integrations, revoked_at__isnull=True
-        ).values_list("integration_id", "key_id", "secret_encrypted"):
-            secrets_by_integration.setdefault(integration_id, {})[key_id] = [decrypt_cached(encrypted)]
-        longest_timeout_ms = 0
+        longest_timeout_ms, fresh = 0, {}
         for row in rows:
             integration = integrations[row["app__integration__pk"]]
-            answer_secrets = secrets_by_integration.get(integration.pk, {})
+            if integration.pk not in fresh:  # the recovery path reads keys anew: one may have been revoked
+                fresh[integration.pk] = integration_secrets(integration.pk, fresh=True)
+            answer_secrets = fresh[integration.pk]
             key_id = row["id_check"].get("key_id", "")
             if _circuit_open(integration, now):
                 refused.append((row, State.UNAVAILABLE, f"member unavailable: {integration.consecutive_failures} failures in a row"))
@@ -230,19 +290,13 @@ def _claim(query_ids: list[int]) -> list[Call]:
                 continue
             longest_timeout_ms = max(longest_timeout_ms, integration.timeout_ms)
             phone_number, holder_since = lookups[str(row["lookup_id"])]
-            payload = {
-                "request_id": str(row["request_id"]),
-                "phone_number": to_e164(phone_number),
-                "holder_since": holder_since.isoformat() if holder_since else None,
-                "id_check": {k: v for k, v in row["id_check"].items() if k != "key_id"},
-            }
-            calls.append(Call(
-                query_id=row["pk"], lookup_id=str(row["lookup_id"]), integration_id=integration.pk,
-                url=integration.base_url.rstrip("/") + protocol.ACCOUNT_LOOKUP_PATH, body=protocol.encode(payload),
-                key_id=key_id, secret=answer_secrets[key_id][0], answer_secrets=answer_secrets,
-                timeout_s=integration.timeout_ms / 1000, rps=integration.max_requests_per_second,
-                holder_since=holder_since, attempt=row["attempts"] + 1,
-            ))
+            spec = call_spec(
+                query_id=row["pk"], lookup_id=row["lookup_id"], request_id=row["request_id"], id_check=row["id_check"],
+                integration_id=integration.pk, base_url=integration.base_url, timeout_ms=integration.timeout_ms,
+                rps=integration.max_requests_per_second, phone_number=phone_number, holder_since=holder_since,
+                attempt=row["attempts"] + 1,
+            )
+            calls.append(_call(spec, answer_secrets))
         if calls:
             # one deadline for the batch: the longest member timeout (the sweeper only needs an upper bound)
             LookupQuery.objects.filter(pk__in=[c.query_id for c in calls]).update(
@@ -316,7 +370,10 @@ def _record_member_health(batch: list[Outcome], calls: dict[int, Call], now) -> 
     ok = {calls[o.query_id].integration_id for o in batch if o.member_ok}
     failed = {calls[o.query_id].integration_id: o.error for o in batch if not o.member_ok}
     if ok:
-        Integration.objects.filter(pk__in=ok).update(last_success_at=now, consecutive_failures=0)
+        # a healthy member's row is rewritten at most every few seconds, not on every lookup
+        Integration.objects.filter(pk__in=ok).filter(
+            Q(consecutive_failures__gt=0) | Q(last_success_at__isnull=True) | Q(last_success_at__lt=now - timedelta(seconds=5))
+        ).update(last_success_at=now, consecutive_failures=0)
     for integration_id, error in failed.items():
         if integration_id not in ok:
             Integration.objects.filter(pk=integration_id).update(

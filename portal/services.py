@@ -274,21 +274,22 @@ def identity_check(*, phone_number: str, id_last6: str) -> str:
         return "not_available"
 
 
-def lookup_app_keys() -> list[tuple[int, int, str, str]]:
-    """(app id, timeout ms, key id, secret) for every app a lookup asks, with the newest valid key.
+def lookup_app_keys() -> list[dict]:
+    """For every app a lookup asks: its integration and newest valid key (with the secret).
     Plain values, not model instances: this runs for every lookup and every member app."""
     from portal.crypto import decrypt_cached
     from registry.models import IntegrationKey
 
     app_ids = lookup_apps().values_list("pk", flat=True)
     newest = {}
-    for app_id, timeout_ms, key_id, encrypted in (
+    for row in (
         IntegrationKey.objects.filter(integration__app_id__in=app_ids, revoked_at__isnull=True)
         .order_by("created_at", "pk")
-        .values_list("integration__app_id", "integration__timeout_ms", "key_id", "secret_encrypted")
+        .values("key_id", "secret_encrypted", "integration_id", "integration__app_id", "integration__base_url",
+                "integration__timeout_ms", "integration__max_requests_per_second")
     ):
-        newest[app_id] = (app_id, timeout_ms, key_id, encrypted)  # ordered oldest first: the last one wins
-    return [(a, t, k, decrypt_cached(e)) for a, t, k, e in newest.values()]
+        newest[row["integration__app_id"]] = row  # ordered oldest first: the newest key wins
+    return [row | {"secret": decrypt_cached(row["secret_encrypted"])} for row in newest.values()]
 
 
 def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup, str]:
@@ -309,6 +310,7 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
               "Check them and ask for a new code."),
             code="identity_mismatch",
         )
+    apps = lookup_app_keys()
     with transaction.atomic():
         token = secrets.token_urlsafe(32)
         now = timezone.now()
@@ -319,27 +321,47 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
             identity_check=identity,
             access_token_hash=token_hash(token),
             created_at=now,
+            apps_total=len(apps),
         )
-        queries = []
-        deadline_grace = timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
-        for app_id, timeout_ms, key_id, secret in lookup_app_keys():
-            queries.append(
-                LookupQuery(
-                    lookup=lookup,
-                    app_id=app_id,
-                    # keyed with the member's own secret: the ID digits themselves are never stored
-                    id_check=protocol.id_check(id_last6, secret=secret) | {"key_id": key_id},
-                    deadline_at=now + timedelta(milliseconds=timeout_ms) + deadline_grace,
-                )
+        grace = timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
+        queries = [
+            LookupQuery(
+                lookup=lookup,
+                app_id=app["integration__app_id"],
+                # keyed with the member's own secret: the ID digits themselves are never stored
+                id_check=protocol.id_check(id_last6, secret=app["secret"]) | {"key_id": app["key_id"]},
+                # handed to a worker as soon as this commits: running, first attempt
+                state=LookupQuery.State.RUNNING,
+                attempts=1,
+                started_at=now,
+                deadline_at=now + timedelta(milliseconds=app["integration__timeout_ms"]) + grace,
             )
+            for app in apps
+        ]
         LookupQuery.objects.bulk_create(queries)
-        lookup.apps_total = len(queries)
-        lookup.save(update_fields=["apps_total"])
-        ids = [q.pk for q in queries]
-        transaction.on_commit(lambda: lookup_dispatch(query_ids=ids))
+        specs = [
+            fanout.call_spec(
+                query_id=q.pk, lookup_id=lookup.pk, request_id=q.request_id, id_check=q.id_check,
+                integration_id=app["integration_id"], base_url=app["integration__base_url"],
+                timeout_ms=app["integration__timeout_ms"], rps=app["integration__max_requests_per_second"],
+                phone_number=phone_number, holder_since=lookup.holder_since, attempt=1,
+            )
+            for q, app in zip(queries, apps, strict=True)
+        ]
+        transaction.on_commit(lambda: lookup_dispatch_calls(specs=specs))
         if not queries:
             transaction.on_commit(lambda: lookup_complete_if_settled(lookup_id=lookup.pk))
     return lookup, token
+
+
+def lookup_dispatch_calls(*, specs: list[dict]) -> None:
+    """The first attempt of a new lookup: each task gets its calls ready-made, so a worker starts
+    calling members without reading the rows first (retries and the sweeper go by row ids)."""
+    from portal.tasks import lookup_calls_run
+
+    size = settings.LOOKUP_BATCH_SIZE
+    for start in range(0, len(specs), size):
+        lookup_calls_run.delay(specs[start : start + size])
 
 
 def lookup_dispatch(*, query_ids: list[int]) -> None:

@@ -37,6 +37,14 @@ def lookup_queries_run(query_ids: list[int]) -> None:
     fanout.run(query_ids)
 
 
+@shared_task(acks_late=True)
+def lookup_calls_run(specs: list[dict]) -> None:
+    """The first attempt of a new lookup's calls (built by lookup_start; no secrets in the message)."""
+    from portal import fanout
+
+    fanout.run_specs(specs)
+
+
 @shared_task
 def lookup_sweep() -> int:
     from portal.services import lookup_sweep as sweep
