@@ -122,6 +122,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        "polling_interval": 0.1,  # the default (1 s) would make every lookup wait for the poll
     }
 else:
     # With late acknowledgement, Redis hands an unacknowledged task to another worker after this long.

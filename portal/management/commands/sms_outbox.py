@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from portal import selectors
 
@@ -16,4 +17,4 @@ class Command(BaseCommand):
             self.stdout.write("No SMS yet.")
         for m in messages:
             text = m.text if show_text else "(text hidden: not the development outbox)"
-            self.stdout.write(f"{m.created_at:%Y-%m-%d %H:%M:%S}  {m.masked_phone_number}  {m.status:7}  {text}")
+            self.stdout.write(f"{timezone.localtime(m.created_at):%Y-%m-%d %H:%M:%S}  {m.masked_phone_number}  {m.status:7}  {text}")
