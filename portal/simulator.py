@@ -26,6 +26,7 @@ class AppBehaviour:
     error_rate: float = 0.0  # share of requests answered 503
     hang: bool = False  # never answers (the portal's timeout must fire)
     garbage: bool = False  # answers 200 with a body that is not protocol v1
+    huge: bool = False  # answers 200 with a body far over the protocol's cap
 
 
 @dataclass
@@ -120,6 +121,9 @@ class Simulator:
             await asyncio.sleep(behaviour.latency_ms / 1000)
         if behaviour.error_rate and random.random() < behaviour.error_rate:
             return await self._reply(send, 503, {"error": "simulated outage"})
+        if behaviour.huge:
+            filler = [{"account_ref": "x" * 100, "registered_on": "2020-01-01", "real_name_match": "true"}] * 20000
+            return await self._reply(send, 200, {"accounts": filler}, secret=secret, key_id=key_id)
         if behaviour.garbage:
             return await self._reply(send, 200, {"accounts": "lots"}, secret=secret, key_id=key_id)
         if path == protocol.IDENTITY_CHECK_PATH:

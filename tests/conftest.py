@@ -107,11 +107,12 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def simulator():
-    """The platform simulator: app02 hangs, app03 always fails, app04 answers garbage, the others behave."""
+    """The platform simulator: app02 hangs, app03 always fails, app04 answers garbage, app08 answers
+    far too much, the others behave."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_simulator", "--port", str(port), "--apps", "8",
-         "--latency-ms", "20", "--hang", "app02", "--failing", "app03", "--garbage", "app04"],
+         "--latency-ms", "20", "--hang", "app02", "--failing", "app03", "--garbage", "app04", "--huge", "app08"],
         cwd=ROOT, env=worker_env(), stdout=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"

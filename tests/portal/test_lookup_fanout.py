@@ -23,7 +23,7 @@ def start_lookup(phone="13812345678", id_last6="40213X"):
 def test_slow_failing_and_garbage_members_cost_only_their_own_rows(celery_workers, simulator):
     simulated_apps(simulator, ["app01"])
     simulated_apps(simulator, ["app02"], timeout_ms=3000)  # hangs
-    simulated_apps(simulator, ["app03", "app04"])  # 503 always; garbage
+    simulated_apps(simulator, ["app03", "app04", "app08"])  # 503 always; garbage; a huge body
     celery_workers.start("fanout", "--concurrency", "2")
     celery_workers.wait_until_ready(1)
 
@@ -36,6 +36,7 @@ def test_slow_failing_and_garbage_members_cost_only_their_own_rows(celery_worker
     assert rows["模拟app03"].state == "error" and "503" in rows["模拟app03"].error
     assert rows["模拟app03"].attempts == settings.LOOKUP_MAX_ATTEMPTS
     assert rows["模拟app04"].state == "error" and "accounts" in rows["模拟app04"].error
+    assert rows["模拟app08"].state == "error" and "cap" in rows["模拟app08"].error
     # the good member's answer did not wait for the hanging one
     assert (rows["模拟app01"].finished_at - lookup.created_at).total_seconds() < 2.5
     # the holder gets the summary by SMS
@@ -73,3 +74,26 @@ def test_a_flushed_broker_loses_nothing(celery_workers, simulator):
         time.sleep(0.5)
     assert wait_until_completed(lookup.pk).apps_total == 2
     assert not lookup.queries.exclude(state__in=["answered", "no_account"]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_member_failing_again_and_again_is_skipped_and_shown_unavailable(simulator):
+    from django.utils import timezone
+
+    from portal import fanout
+
+    (app,) = simulated_apps(simulator, ["app01"])
+    app.integration.__class__.objects.filter(pk=app.integration.pk).update(
+        consecutive_failures=settings.LOOKUP_CIRCUIT_FAILURES, last_failure_at=timezone.now()
+    )
+    lookup = start_lookup(phone="13900003333")
+    fanout.run(list(lookup.queries.values_list("pk", flat=True)))  # what a worker runs
+
+    query = lookup.queries.get()
+    assert query.state == "unavailable" and "failures in a row" in query.error
+    assert query.attempts == 1  # no call was made: the first attempt was the lookup's own dispatch
+    lookup.refresh_from_db()
+    assert lookup.state == "completed"
+    from portal.celery import app as celery_app
+
+    celery_app.control.purge()  # no worker ran here: leave no message for the next test's workers
