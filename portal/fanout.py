@@ -70,12 +70,13 @@ _limiter = None
 
 def _event_loop() -> asyncio.AbstractEventLoop:
     """One loop thread per process, started on first use (after the worker forked)."""
-    global _loop, _loop_pid
+    global _loop, _loop_pid, _session, _limiter
     import os
 
     if _loop is None or _loop_pid != os.getpid():
         import uvloop
 
+        _session = _limiter = None  # a forked child must not reuse its parent's connections
         _loop = uvloop.new_event_loop()
         _loop_pid = os.getpid()
         threading.Thread(target=_loop.run_forever, name="fanout-loop", daemon=True).start()

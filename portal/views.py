@@ -41,6 +41,10 @@ SESSION_LOOKUPS = "lookups"
 
 
 def client_ip(request) -> str:
+    """The client's address for the daily caps. Behind a proxy, CLIENT_IP_HEADER names the header it
+    sets (e.g. HTTP_X_REAL_IP); it is trusted only when configured."""
+    if settings.CLIENT_IP_HEADER and request.META.get(settings.CLIENT_IP_HEADER):
+        return request.META[settings.CLIENT_IP_HEADER].split(",")[0].strip()
     return request.META.get("REMOTE_ADDR", "")
 
 

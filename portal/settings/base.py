@@ -192,6 +192,7 @@ SMS_HTTP_TOKEN = env.str("SMS_HTTP_TOKEN", default="")
 SMS_HTTP_TIMEOUT_SECONDS = env.float("SMS_HTTP_TIMEOUT_SECONDS", default=5.0)
 
 # --- Lookup (一证通查) ------------------------------------------------------------------------------
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")  # e.g. HTTP_X_REAL_IP behind a proxy
 LOOKUP_CODE_TTL_SECONDS = env.int("LOOKUP_CODE_TTL_SECONDS", default=300)
 LOOKUP_CODE_MAX_WRONG = 5
 LOOKUP_CODE_RESEND_SECONDS = env.int("LOOKUP_CODE_RESEND_SECONDS", default=60)

@@ -172,3 +172,12 @@ def test_numbers_of_other_carriers_are_not_checked(client, one_app, carrier_chec
     ask_code(client, phone="13312345678")
     client.post(reverse("lookup_verify"), {"phone_number": "13312345678", "id_last6": "40213X", "code": latest_code()})
     assert Lookup.objects.get().identity_check == "skipped"
+
+
+def test_behind_a_proxy_the_configured_header_gives_the_client_address(rf, settings):
+    from portal.views import client_ip
+
+    request = rf.get("/", HTTP_X_REAL_IP="203.0.113.7", REMOTE_ADDR="10.0.0.1")
+    assert client_ip(request) == "10.0.0.1"  # not trusted unless configured
+    settings.CLIENT_IP_HEADER = "HTTP_X_REAL_IP"
+    assert client_ip(request) == "203.0.113.7"
