@@ -1,4 +1,5 @@
 import hmac
+import json
 import re
 import secrets
 from datetime import timedelta
@@ -338,7 +339,7 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
             )
             for app in apps
         ]
-        LookupQuery.objects.bulk_create(queries)
+        _lookup_queries_insert(queries)
         specs = [
             fanout.call_spec(
                 query_id=q.pk, lookup_id=lookup.pk, request_id=q.request_id, id_check=q.id_check,
@@ -352,6 +353,30 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
         if not queries:
             transaction.on_commit(lambda: lookup_complete_if_settled(lookup_id=lookup.pk))
     return lookup, token
+
+
+def _lookup_queries_insert(queries: list[LookupQuery]) -> None:
+    """Insert a lookup's rows. On PostgreSQL with COPY (ids taken from the sequence first): with a few
+    hundred member apps, bulk_create's per-value preparation was most of a lookup's start."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or not queries:
+        LookupQuery.objects.bulk_create(queries)
+        return
+    table = LookupQuery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [len(queries)]
+        )
+        for query, (pk,) in zip(queries, cursor.fetchall(), strict=True):
+            query.pk = query.id = pk
+        columns = ("id", "lookup_id", "app_id", "request_id", "id_check", "state", "error", "attempts", "duration_ms",
+                   "started_at", "finished_at", "deadline_at", "accounts", "accounts_total", "accounts_previous")
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for q in queries:
+                copy.write_row((q.pk, q.lookup_id, q.app_id, q.request_id, json.dumps(q.id_check), q.state, q.error,
+                                q.attempts, q.duration_ms, q.started_at, q.finished_at, q.deadline_at,
+                                json.dumps(q.accounts), q.accounts_total, q.accounts_previous))
 
 
 def lookup_dispatch_calls(*, specs: list[dict]) -> None:
