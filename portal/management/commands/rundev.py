@@ -24,7 +24,8 @@ class Command(BaseCommand):
         var = str(settings.VAR_DIR)
         processes = {
             "web": [python, "manage.py", "runserver", f"{host}:{port}"],
-            "worker": [python, "-m", "celery", "-A", "portal", "worker", "-l", "INFO", "-n", "worker@%h"],
+            "worker": [python, "-m", "celery", "-A", "portal", "worker", "-l", "INFO", "-n", "worker@%h",
+                       "--concurrency", "4"],
             "beat": [python, "-m", "celery", "-A", "portal", "beat", "-l", "INFO", "-s", f"{var}/celerybeat-schedule"],
             # the demo's 16 member apps (registry.demo points their integrations here)
             "simulator": [python, "manage.py", "run_simulator", "--port", "8900", "--apps", "16", "--latency-ms", "150"],
