@@ -1,5 +1,6 @@
 """Reads for the portal itself: the health of the parts the site depends on."""
 
+import hmac
 import logging
 from datetime import timedelta
 
@@ -8,7 +9,8 @@ from django.db import connection
 from django.utils import timezone
 from kombu import Connection
 
-from portal.models import WorkerHeartbeat
+from portal.models import Lookup, LookupQuery, SmsMessage, WorkerHeartbeat
+from portal.privacy import token_hash
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +57,6 @@ def health_report() -> dict:
 
 
 def sms_outbox(*, limit: int = 50):
-    from portal.models import SmsMessage
-
     return SmsMessage.objects.order_by("-created_at", "-pk")[:limit]
 
 
@@ -67,8 +67,6 @@ def sms_outbox_shows_text() -> bool:
 
 def lookup_result(lookup) -> dict:
     """What the holder sees of a lookup, for the page, its live updates and the API alike."""
-    from portal.models import LookupQuery
-
     rows = []
     for q in lookup.queries.select_related("app").order_by("app__category", "app__name"):
         rows.append({
@@ -101,6 +99,70 @@ def lookup_result(lookup) -> dict:
 
 
 def lookup_list_recent(*, limit: int = 200):
-    from portal.models import Lookup
-
     return Lookup.objects.order_by("-created_at")[:limit]
+
+
+# --- Lookups ---------------------------------------------------------------------------------------------
+
+
+def lookup_apps():
+    """The member apps a lookup asks: active members, live, with the lookup capability and a keyed
+    integration that is switched on."""
+    from registry.models import MemberApp, Organisation
+
+    return (
+        MemberApp.objects.filter(
+            organisation__status=Organisation.Status.ACTIVE,
+            go_live_date__lte=timezone.localdate(),
+            supports_lookup=True,
+            integration__enabled=True,
+            integration__keys__revoked_at__isnull=True,
+        )
+        .distinct()
+        .select_related("integration")
+        .order_by("category", "name")
+    )
+
+
+def carrier_identity_app(phone_number: str):
+    """The member app of the carrier that issued the number (longest matching segment), if it checks
+    identities."""
+    from registry.models import MemberApp, Organisation
+
+    best, best_length = None, 0
+    apps = MemberApp.objects.filter(
+        supports_identity_check=True,
+        organisation__status=Organisation.Status.ACTIVE,
+        organisation__kind__in=[Organisation.Kind.BASIC_CARRIER, Organisation.Kind.MVNO],
+        integration__enabled=True,
+    ).select_related("organisation", "integration")
+    for app in apps:
+        for segment in app.organisation.number_segments.split():
+            if phone_number.startswith(segment) and len(segment) > best_length:
+                best, best_length = app, len(segment)
+    return best
+
+
+def lookup_app_keys() -> list[dict]:
+    """For every app a lookup asks: its integration and newest valid key (with the secret).
+    Plain values, not model instances: this runs for every lookup and every member app."""
+    from portal.crypto import decrypt_cached
+    from registry.models import IntegrationKey
+
+    app_ids = lookup_apps().values_list("pk", flat=True)
+    newest = {}
+    for row in (
+        IntegrationKey.objects.filter(integration__app_id__in=app_ids, revoked_at__isnull=True)
+        .order_by("created_at", "pk")
+        .values("key_id", "secret_encrypted", "integration_id", "integration__app_id", "integration__base_url",
+                "integration__timeout_ms", "integration__max_requests_per_second")
+    ):
+        newest[row["integration__app_id"]] = row  # ordered oldest first: the newest key wins
+    return [row | {"secret": decrypt_cached(row["secret_encrypted"])} for row in newest.values()]
+
+
+def lookup_for_token(*, lookup_id, token: str) -> Lookup | None:
+    lookup = Lookup.objects.filter(pk=lookup_id).first()
+    if lookup and token and hmac.compare_digest(lookup.access_token_hash, token_hash(token)):
+        return lookup
+    return None

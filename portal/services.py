@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from portal import fanout
+from portal import fanout, selectors
 from portal.models import Lookup, LookupQuery, SmsMessage, VerificationCode, WorkerHeartbeat
 from portal.phone import normalize_phone
 from portal.privacy import keyed_hash, token_hash
@@ -204,44 +204,6 @@ def normalize_id_last6(raw: str) -> str:
     return value
 
 
-def lookup_apps():
-    """The member apps a lookup asks: active members, live, with the lookup capability and a keyed
-    integration that is switched on."""
-    from registry.models import MemberApp, Organisation
-
-    return (
-        MemberApp.objects.filter(
-            organisation__status=Organisation.Status.ACTIVE,
-            go_live_date__lte=timezone.localdate(),
-            supports_lookup=True,
-            integration__enabled=True,
-            integration__keys__revoked_at__isnull=True,
-        )
-        .distinct()
-        .select_related("integration")
-        .order_by("category", "name")
-    )
-
-
-def carrier_identity_app(phone_number: str):
-    """The member app of the carrier that issued the number (longest matching segment), if it checks
-    identities."""
-    from registry.models import MemberApp, Organisation
-
-    best, best_length = None, 0
-    apps = MemberApp.objects.filter(
-        supports_identity_check=True,
-        organisation__status=Organisation.Status.ACTIVE,
-        organisation__kind__in=[Organisation.Kind.BASIC_CARRIER, Organisation.Kind.MVNO],
-        integration__enabled=True,
-    ).select_related("organisation", "integration")
-    for app in apps:
-        for segment in app.organisation.number_segments.split():
-            if phone_number.startswith(segment) and len(segment) > best_length:
-                best, best_length = app, len(segment)
-    return best
-
-
 def identity_check(*, phone_number: str, id_last6: str) -> str:
     """Ask the number's carrier whether the ID characters match its real-name record (as CAMARA KYC
     Match answers): "true", "false" or "not_available"; "skipped" when the carrier does not check.
@@ -253,7 +215,7 @@ def identity_check(*, phone_number: str, id_last6: str) -> str:
     from registry import protocol
     from registry.services import integration_secrets
 
-    app = carrier_identity_app(phone_number)
+    app = selectors.carrier_identity_app(phone_number)
     if app is None:
         return "skipped"
     integration = app.integration
@@ -275,24 +237,6 @@ def identity_check(*, phone_number: str, id_last6: str) -> str:
         return "not_available"
 
 
-def lookup_app_keys() -> list[dict]:
-    """For every app a lookup asks: its integration and newest valid key (with the secret).
-    Plain values, not model instances: this runs for every lookup and every member app."""
-    from portal.crypto import decrypt_cached
-    from registry.models import IntegrationKey
-
-    app_ids = lookup_apps().values_list("pk", flat=True)
-    newest = {}
-    for row in (
-        IntegrationKey.objects.filter(integration__app_id__in=app_ids, revoked_at__isnull=True)
-        .order_by("created_at", "pk")
-        .values("key_id", "secret_encrypted", "integration_id", "integration__app_id", "integration__base_url",
-                "integration__timeout_ms", "integration__max_requests_per_second")
-    ):
-        newest[row["integration__app_id"]] = row  # ordered oldest first: the newest key wins
-    return [row | {"secret": decrypt_cached(row["secret_encrypted"])} for row in newest.values()]
-
-
 def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup, str]:
     """Check the code and start a lookup: one query row per member app, dispatched after commit.
     Returns the lookup and its access token (shown once; only its hash is kept)."""
@@ -311,7 +255,7 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
               "Check them and ask for a new code."),
             code="identity_mismatch",
         )
-    apps = lookup_app_keys()
+    apps = selectors.lookup_app_keys()
     with transaction.atomic():
         token = secrets.token_urlsafe(32)
         now = timezone.now()
@@ -396,13 +340,6 @@ def lookup_dispatch(*, query_ids: list[int]) -> None:
     size = settings.LOOKUP_BATCH_SIZE
     for start in range(0, len(query_ids), size):
         lookup_queries_run.delay(query_ids[start : start + size])
-
-
-def lookup_for_token(*, lookup_id, token: str) -> Lookup | None:
-    lookup = Lookup.objects.filter(pk=lookup_id).first()
-    if lookup and token and hmac.compare_digest(lookup.access_token_hash, token_hash(token)):
-        return lookup
-    return None
 
 
 def lookup_complete_if_settled(*, lookup_id) -> Lookup | None:

@@ -78,7 +78,7 @@ class LookupDetailView(CitizenAPIView):
     def get(self, request, lookup_id):
         header = request.headers.get("Authorization", "")
         token = header[7:] if header.startswith("Bearer ") else ""
-        lookup = services.lookup_for_token(lookup_id=lookup_id, token=token)
+        lookup = selectors.lookup_for_token(lookup_id=lookup_id, token=token)
         if lookup is None:
             raise Http404
         return Response(s.LookupResultSerializer(selectors.lookup_result(lookup)).data)
