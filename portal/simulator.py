@@ -27,6 +27,7 @@ class AppBehaviour:
     hang: bool = False  # never answers (the portal's timeout must fire)
     garbage: bool = False  # answers 200 with a body that is not protocol v1
     huge: bool = False  # answers 200 with a body far over the protocol's cap
+    forged: bool = False  # signs its answers with the wrong secret
 
 
 @dataclass
@@ -132,7 +133,7 @@ class Simulator:
             match = protocol.id_check_matches(request.get("id_check") or {}, on_record, secret=secret)
             return await self._reply(send, 200, {"id_last6_match": "true" if match else "false"}, secret=secret, key_id=key_id)
         payload = {"accounts": simulated_accounts(slug, phone_number, holder_since)}
-        return await self._reply(send, 200, payload, secret=secret, key_id=key_id)
+        return await self._reply(send, 200, payload, secret="forged" if behaviour.forged else secret, key_id=key_id)
 
     async def _reply(self, send, status: int, payload: dict, *, secret: str | None = None, key_id: str = ""):
         body = protocol.encode(payload)

@@ -23,7 +23,9 @@ def start_lookup(phone="13812345678", id_last6="40213X"):
 def test_slow_failing_and_garbage_members_cost_only_their_own_rows(celery_workers, simulator):
     simulated_apps(simulator, ["app01"])
     simulated_apps(simulator, ["app02"], timeout_ms=3000)  # hangs
-    simulated_apps(simulator, ["app03", "app04", "app08"])  # 503 always; garbage; a huge body
+    simulated_apps(simulator, ["app03", "app04", "app08", "app09"])  # 503 always; garbage; a huge body; forged
+    down = simulated_apps(simulator, ["app05"])[0]  # ...registered at a port where nothing listens
+    type(down.integration).objects.filter(pk=down.integration.pk).update(base_url="http://127.0.0.1:9/app05")
     celery_workers.start("fanout", "--concurrency", "2")
     celery_workers.wait_until_ready(1)
 
@@ -37,6 +39,9 @@ def test_slow_failing_and_garbage_members_cost_only_their_own_rows(celery_worker
     assert rows["模拟app03"].attempts == settings.LOOKUP_MAX_ATTEMPTS
     assert rows["模拟app04"].state == "error" and "accounts" in rows["模拟app04"].error
     assert rows["模拟app08"].state == "error" and "cap" in rows["模拟app08"].error
+    assert rows["模拟app09"].state == "error" and "signature" in rows["模拟app09"].error
+    assert rows["模拟app05"].state == "error" and "could not connect" in rows["模拟app05"].error
+    assert rows["模拟app05"].attempts == settings.LOOKUP_MAX_ATTEMPTS
     # the good member's answer did not wait for the hanging one
     assert (rows["模拟app01"].finished_at - lookup.created_at).total_seconds() < 2.5
     # the holder gets the summary by SMS

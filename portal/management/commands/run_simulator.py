@@ -17,10 +17,11 @@ class Command(BaseCommand):
         parser.add_argument("--hang", action="append", default=[], metavar="APP", help="an app that never answers")
         parser.add_argument("--failing", action="append", default=[], metavar="APP", help="an app that always answers 503")
         parser.add_argument("--huge", action="append", default=[], metavar="APP", help="an app whose answers are far too big")
+        parser.add_argument("--forged", action="append", default=[], metavar="APP", help="an app signing with the wrong secret")
         parser.add_argument("--key-id-format", default="demo_{slug}", help="the key id each app signs with")
         parser.add_argument("--garbage", action="append", default=[], metavar="APP", help="an app whose answers break the protocol")
 
-    def handle(self, *args, port, host, apps, latency_ms, error_rate, slow, hang, failing, garbage, huge, key_id_format, **options):
+    def handle(self, *args, port, host, apps, latency_ms, error_rate, slow, hang, failing, garbage, huge, forged, key_id_format, **options):
         default = AppBehaviour(latency_ms=latency_ms, error_rate=error_rate)
         config = SimulatorConfig(apps=apps, default=default, key_id_format=key_id_format)
         for item in slow:
@@ -30,6 +31,8 @@ class Command(BaseCommand):
             config.per_app[slug] = AppBehaviour(hang=True)
         for slug in failing:
             config.per_app[slug] = AppBehaviour(latency_ms=latency_ms, error_rate=1.0)
+        for slug in forged:
+            config.per_app[slug] = AppBehaviour(latency_ms=latency_ms, forged=True)
         for slug in huge:
             config.per_app[slug] = AppBehaviour(latency_ms=latency_ms, huge=True)
         for slug in garbage:
