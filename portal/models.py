@@ -170,3 +170,41 @@ class LookupQuery(models.Model):
     @property
     def is_settled(self) -> bool:
         return self.state in self.SETTLED
+
+
+class NumberEvent(models.Model):
+    """What a carrier reported of one number: cancelled, re-assigned, ported out or in. The events of a
+    number are its history; the latest re-assignment is when the current holder got it."""
+
+    class Type(models.TextChoices):
+        CANCELLED = "cancelled", _("cancelled")
+        REASSIGNED = "reassigned", _("re-assigned")
+        PORTED_OUT = "ported_out", _("ported out")
+        PORTED_IN = "ported_in", _("ported in")
+
+    FREEZE_DAYS = 90  # a cancelled number must rest this long before it is sold again
+    organisation_field = "carrier"
+
+    carrier = models.ForeignKey(
+        "registry.Organisation", verbose_name=_("carrier"), on_delete=models.PROTECT, related_name="number_events"
+    )
+    event_id = models.CharField(_("event id"), max_length=100)
+    phone_number = models.CharField(_("phone number"), max_length=11)
+    type = models.CharField(_("type"), max_length=16, choices=Type.choices)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    # set on a re-assignment that came sooner than FREEZE_DAYS after the number's last cancellation
+    freeze_breach = models.BooleanField(_("freeze-period breach"), default=False)
+    days_since_cancellation = models.PositiveIntegerField(_("days since cancellation"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("number event")
+        verbose_name_plural = _("number events")
+        constraints = [models.UniqueConstraint(fields=["carrier", "event_id"], name="portal_number_event_once_per_carrier")]
+        indexes = [
+            models.Index(fields=["phone_number", "occurred_at"]),
+            models.Index(fields=["carrier", "freeze_breach"]),
+        ]
+
+    def __str__(self):
+        return f"{self.event_id} {self.type}"

@@ -166,3 +166,17 @@ def lookup_for_token(*, lookup_id, token: str) -> Lookup | None:
     if lookup and token and hmac.compare_digest(lookup.access_token_hash, token_hash(token)):
         return lookup
     return None
+
+
+def holder_since(phone_number: str):
+    """When the current holder got the number: the date of its latest re-assignment a carrier
+    reported, or None when no carrier said."""
+    from portal.models import NumberEvent
+
+    latest = (
+        NumberEvent.objects.filter(phone_number=phone_number, type=NumberEvent.Type.REASSIGNED, occurred_at__lte=timezone.now())
+        .order_by("-occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    return timezone.localtime(latest).date() if latest else None

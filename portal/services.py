@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from portal import fanout, selectors
-from portal.models import Lookup, LookupQuery, SmsMessage, VerificationCode, WorkerHeartbeat
+from portal.models import Lookup, LookupQuery, NumberEvent, SmsMessage, VerificationCode, WorkerHeartbeat
 from portal.phone import normalize_phone
 from portal.privacy import keyed_hash, token_hash
 
@@ -262,7 +262,7 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
         lookup = Lookup.objects.create(
             phone_hash=phone_hash,
             phone_number=phone_number,
-            holder_since=None,  # filled from carriers' number history once carriers report it
+            holder_since=selectors.holder_since(phone_number),  # from the carriers' reports
             identity_check=identity,
             access_token_hash=token_hash(token),
             created_at=now,
@@ -452,3 +452,78 @@ def lookup_query_callback(*, request_id, headers, body: bytes) -> LookupQuery:
         integration.__class__.objects.filter(pk=integration.pk).update(last_success_at=now, consecutive_failures=0)
     fanout.finish_lookups({str(query.lookup_id)})
     return query
+
+
+# --- Carriers' number events ---------------------------------------------------------------------------
+
+NUMBER_EVENTS_MAX_BATCH = 10_000
+
+
+def _parse_number_event(index: int, raw) -> tuple[dict | None, str]:
+    from django.utils.dateparse import parse_datetime
+
+    if not isinstance(raw, dict):
+        return None, "an event must be an object"
+    missing = [k for k in ("event_id", "phone_number", "type", "occurred_at") if k not in raw]
+    if missing:
+        return None, f"missing {', '.join(missing)}"
+    event_id = raw["event_id"]
+    if not isinstance(event_id, str) or not 1 <= len(event_id) <= 100:
+        return None, "event_id must be a string of 1 to 100 characters"
+    try:
+        phone_number = normalize_phone(str(raw["phone_number"]))
+    except ValidationError:
+        return None, "phone_number is not a mainland mobile number (+86 and 11 digits starting 1[3-9])"
+    if raw["type"] not in NumberEvent.Type.values:
+        return None, f"type must be one of {', '.join(NumberEvent.Type.values)}"
+    occurred_at = parse_datetime(raw["occurred_at"]) if isinstance(raw["occurred_at"], str) else None
+    if occurred_at is None or occurred_at.tzinfo is None:
+        return None, "occurred_at must be an ISO 8601 time with its offset, e.g. 2026-05-01T08:00:00+08:00"
+    if occurred_at > timezone.now() + timedelta(days=1):
+        return None, "occurred_at is in the future"
+    return {"event_id": event_id, "phone_number": phone_number, "type": raw["type"], "occurred_at": occurred_at}, ""
+
+
+def number_events_ingest(*, carrier, events: list) -> dict:
+    """Keep a carrier's batch of number events. Idempotent on (carrier, event_id); each bad row is
+    reported with its index and reason and the good rows are kept. A re-assignment sooner than 90 days
+    after the number's last cancellation is flagged as a freeze-period breach."""
+    if len(events) > NUMBER_EVENTS_MAX_BATCH:
+        raise Refusal(f"at most {NUMBER_EVENTS_MAX_BATCH} events a batch; this one has {len(events)}", code="batch_too_large")
+    rejected, good, seen = [], [], set()
+    for index, raw in enumerate(events):
+        event, reason = _parse_number_event(index, raw)
+        if event is None:
+            rejected.append({"index": index, "reason": reason})
+        elif event["event_id"] not in seen:
+            seen.add(event["event_id"])
+            good.append(event)
+    existing = set(
+        NumberEvent.objects.filter(carrier=carrier, event_id__in=[e["event_id"] for e in good]).values_list("event_id", flat=True)
+    )
+    new = [e for e in good if e["event_id"] not in existing]
+    cancellations: dict[str, list] = {}
+    for phone, at in NumberEvent.objects.filter(
+        phone_number__in={e["phone_number"] for e in new if e["type"] == NumberEvent.Type.REASSIGNED},
+        type=NumberEvent.Type.CANCELLED,
+    ).values_list("phone_number", "occurred_at"):
+        cancellations.setdefault(phone, []).append(at)
+    for e in new:
+        if e["type"] == NumberEvent.Type.CANCELLED:
+            cancellations.setdefault(e["phone_number"], []).append(e["occurred_at"])
+    rows = []
+    for e in new:
+        row = NumberEvent(carrier=carrier, **e)
+        if e["type"] == NumberEvent.Type.REASSIGNED:
+            before = [at for at in cancellations.get(e["phone_number"], []) if at <= e["occurred_at"]]
+            if before:
+                row.days_since_cancellation = (e["occurred_at"] - max(before)).days
+                row.freeze_breach = row.days_since_cancellation < NumberEvent.FREEZE_DAYS
+        rows.append(row)
+    NumberEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)  # a concurrent resend is a no-op
+    return {
+        "accepted": len(rows),
+        "duplicates": len(events) - len(rejected) - len(rows),
+        "rejected": rejected,
+        "freeze_breaches": sum(1 for r in rows if r.freeze_breach),
+    }

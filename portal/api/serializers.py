@@ -62,3 +62,26 @@ class LookupResultSerializer(serializers.Serializer):
     progress = ProgressSerializer()
     summary = SummarySerializer()
     apps = LookupAppSerializer(many=True)
+
+
+class NumberEventSerializer(serializers.Serializer):
+    event_id = serializers.CharField(max_length=100)
+    phone_number = serializers.CharField(help_text="E.164, e.g. +8613812345678 (11 digits also accepted)")
+    type = serializers.ChoiceField(choices=["cancelled", "reassigned", "ported_out", "ported_in"])
+    occurred_at = serializers.DateTimeField()
+
+
+class NumberEventBatchSerializer(serializers.Serializer):
+    events = NumberEventSerializer(many=True, help_text="at most 10,000")
+
+
+class RejectedEventSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class NumberEventResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField(help_text="already received (same carrier and event_id)")
+    rejected = RejectedEventSerializer(many=True)
+    freeze_breaches = serializers.IntegerField(help_text="re-assignments sooner than 90 days after cancellation")

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from portal import selectors, services
 from portal.api import serializers as s
 from portal.views import client_ip
+from registry.api.authentication import IsActiveCarrier, MemberSignatureAuthentication
 
 REFUSAL_STATUS = {"lookup_daily_limit": 429, "resend_too_soon": 429, "daily_cap": 429}
 
@@ -108,3 +109,26 @@ class PlatformLookupCallbackView(APIView):
         except protocol.ProtocolError as error:
             return Response({"error": error.reason}, status=400)
         return Response(status=204)
+
+
+class NumberEventsView(APIView):
+    """Carriers and MVNOs report cancelled, re-assigned and ported numbers, up to 10,000 a batch."""
+
+    authentication_classes = [MemberSignatureAuthentication]
+    permission_classes = [IsActiveCarrier]
+
+    @extend_schema(
+        request=s.NumberEventBatchSerializer,
+        responses={200: s.NumberEventResultSerializer, 400: s.RefusalSerializer, 401: OpenApiResponse(description="bad signature"),
+                   403: OpenApiResponse(description="not an active carrier or MVNO")},
+        summary="Report number events (signed like protocol v1 with the carrier's key)",
+    )
+    def post(self, request):
+        events = request.data.get("events") if isinstance(request.data, dict) else None
+        if not isinstance(events, list):
+            return Response({"code": "invalid", "detail": 'the body must be {"events": [...]}', "retry_at": None}, status=400)
+        try:
+            result = services.number_events_ingest(carrier=request.user.organisation, events=events)
+        except services.Refusal as refusal:
+            return refusal_response(refusal)
+        return Response(s.NumberEventResultSerializer(result).data)

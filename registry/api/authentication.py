@@ -1,0 +1,74 @@
+"""Members' systems authenticate to the API by signing each request like protocol v1, with their
+integration's key: `request.auth` is then the IntegrationKey (and through it the organisation)."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from registry import protocol
+from registry.models import IntegrationKey
+
+
+class MemberSignatureAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        key_id = request.headers.get(protocol.HEADER_KEY_ID)
+        if not key_id:
+            return None
+        key = (
+            IntegrationKey.objects.select_related("integration__app__organisation")
+            .filter(key_id=key_id, revoked_at__isnull=True)
+            .first()
+        )
+        try:
+            protocol.verify(
+                request.headers, request.body,
+                secrets_for_key_id=lambda k: [key.secret()] if key and k == key.key_id else [],
+                replay_scope="member-api",
+            )
+        except protocol.SignatureError as error:
+            raise exceptions.AuthenticationFailed(error.reason) from error
+        return (MemberSystem(key), key)
+
+    def authenticate_header(self, request):
+        return "X-Portal-Signature"
+
+
+class MemberSystem:
+    """The member's system, as the request's user: authenticated, but no staff account."""
+
+    is_authenticated = True
+    is_active = True
+    is_staff = False
+
+    def __init__(self, key: IntegrationKey):
+        self.key = key
+        self.organisation = key.integration.app.organisation
+
+    def __str__(self):
+        return f"{self.organisation} ({self.key.key_id})"
+
+
+class IsActiveCarrier:
+    """Only active basic carriers and MVNOs report number events."""
+
+    message = "Only an active carrier or MVNO member may report number events."
+
+    def has_permission(self, request, view):
+        system = request.user
+        return isinstance(system, MemberSystem) and system.organisation.is_carrier and system.organisation.status == "active"
+
+    def has_object_permission(self, request, view, obj):
+        return self.has_permission(request, view)
+
+
+class MemberSignatureScheme(OpenApiAuthenticationExtension):
+    target_class = MemberSignatureAuthentication
+    name = "memberSignature"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": protocol.HEADER_SIGNATURE,
+            "description": "Protocol v1 signature (docs/protocol.md): X-Portal-Key-Id, X-Portal-Timestamp and "
+            "X-Portal-Signature = hex HMAC-SHA256 of timestamp + '.' + body with the integration key's secret.",
+        }
