@@ -180,3 +180,33 @@ def holder_since(phone_number: str):
         .first()
     )
     return timezone.localtime(latest).date() if latest else None
+
+
+def carrier_reports_numbers(phone_number: str) -> bool:
+    """Whether an active carrier member that issues this number's segment reports number events."""
+    from registry.models import Organisation
+
+    carriers = Organisation.objects.filter(
+        status=Organisation.Status.ACTIVE, kind__in=[Organisation.Kind.BASIC_CARRIER, Organisation.Kind.MVNO]
+    ).exclude(number_segments="")
+    return any(phone_number.startswith(seg) for c in carriers.values_list("number_segments", flat=True) for seg in c.split())
+
+
+def number_recycled_since(*, phone_number: str, since) -> bool | None:
+    """CAMARA Number Recycling: has the subscriber changed after `since`? True when the number was
+    cancelled or re-assigned after that date (so also when it was unassigned on it); None when no
+    reporting carrier covers the number."""
+    from datetime import datetime, time as dt_time
+
+    from portal.models import NumberEvent
+
+    if not carrier_reports_numbers(phone_number):
+        return None
+    end_of_day = timezone.make_aware(datetime.combine(since, dt_time.max))
+    events = NumberEvent.objects.filter(
+        phone_number=phone_number, type__in=[NumberEvent.Type.CANCELLED, NumberEvent.Type.REASSIGNED]
+    )
+    last_on_that_day = events.filter(occurred_at__lte=end_of_day).order_by("-occurred_at").values_list("type", flat=True).first()
+    if last_on_that_day == NumberEvent.Type.CANCELLED:
+        return True  # nobody held the number on that date
+    return events.filter(occurred_at__gt=end_of_day).exists()

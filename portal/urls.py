@@ -4,6 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal import views
+from portal.api.views import NumberRecyclingCheckView
+from registry.api.views import TokenView
 
 # The admin signs in through allauth, so it gets the same rate limits and TOTP step as every login.
 admin.site.login = login_required(admin.site.login)
@@ -29,4 +31,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("api/v1/", include("registry.api.urls")),
     path("api/v1/", include("portal.api.urls")),
+    path("oauth/token", TokenView.as_view(), name="oauth_token"),
+    path("number-recycling/v0.2/check", NumberRecyclingCheckView.as_view(), name="camara_number_recycling_check"),
 ]

@@ -331,3 +331,23 @@ class StaffUser(AbstractUser):
     @property
     def is_member_staff(self) -> bool:
         return self.role in (self.Role.PLATFORM_STAFF, self.Role.CARRIER_STAFF)
+
+
+class AccessToken(models.Model):
+    """A short-lived bearer token a member's system got with its key (OAuth 2.0 client credentials),
+    for APIs that follow CAMARA's security profile. Only the token's hash is kept."""
+
+    organisation_field = "key__integration__app__organisation"
+
+    key = models.ForeignKey(IntegrationKey, on_delete=models.CASCADE, related_name="access_tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("access token")
+        verbose_name_plural = _("access tokens")
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes.split()

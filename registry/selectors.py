@@ -32,3 +32,16 @@ def lookup_query_log(*, user, app: MemberApp, limit: int = 200):
     from portal.models import LookupQuery
 
     return scope_for_user(LookupQuery.objects.filter(app=app), user).order_by("-pk")[:limit]
+
+
+def access_token_find(*, token: str):
+    """The token's record, whatever its state (the caller tells expired from unknown)."""
+    import hashlib
+
+    from registry.models import AccessToken
+
+    return (
+        AccessToken.objects.select_related("key__integration__app__organisation")
+        .filter(token_hash=hashlib.sha256(token.encode()).hexdigest())
+        .first()
+    )

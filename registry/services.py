@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from portal.crypto import encrypt
 from registry import protocol
-from registry.models import Integration, IntegrationKey, Organisation, OrganisationStatusChange, StaffUser
+from registry.models import AccessToken, Integration, IntegrationKey, Organisation, OrganisationStatusChange, StaffUser
 
 Status = Organisation.Status
 
@@ -178,3 +178,42 @@ def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
     except httpx.HTTPError as error:
         points.append(CheckPoint(_("Refuses a forged signature"), False, str(error)))
     return points
+
+
+# --- OAuth 2.0 client credentials (members' systems) -----------------------------------------------------
+
+TOKEN_SCOPES = {"number-recycling:check"}
+TOKEN_LIFETIME_SECONDS = 3600
+
+
+class TokenError(Exception):
+    def __init__(self, error: str, description: str, status: int = 400):
+        super().__init__(description)
+        self.error, self.description, self.status = error, description, status
+
+
+def access_token_issue(*, client_id: str, client_secret: str, scope: str) -> tuple[str, AccessToken]:
+    """Exchange a key id and its secret for a bearer token (RFC 6749 client credentials)."""
+    import hashlib
+    from datetime import timedelta
+
+    key = (
+        IntegrationKey.objects.select_related("integration__app__organisation")
+        .filter(key_id=client_id, revoked_at__isnull=True)
+        .first()
+    )
+    if key is None or not secrets.compare_digest(key.secret(), client_secret or ""):
+        raise TokenError("invalid_client", "unknown client or wrong secret", status=401)
+    if key.integration.app.organisation.status != Organisation.Status.ACTIVE:
+        raise TokenError("unauthorized_client", "the member is not active", status=400)
+    requested = set((scope or "").split()) or TOKEN_SCOPES
+    if not requested <= TOKEN_SCOPES:
+        raise TokenError("invalid_scope", f"scopes available: {' '.join(sorted(TOKEN_SCOPES))}")
+    token = secrets.token_urlsafe(32)
+    record = AccessToken.objects.create(
+        key=key,
+        token_hash=hashlib.sha256(token.encode()).hexdigest(),
+        scopes=" ".join(sorted(requested)),
+        expires_at=timezone.now() + timedelta(seconds=TOKEN_LIFETIME_SECONDS),
+    )
+    return token, record

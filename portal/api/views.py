@@ -1,9 +1,14 @@
-"""The citizen API (mini-programs and apps): the same rules as the pages."""
+"""The portal's API: citizens (mini-programs and apps, with the pages' rules), members' callbacks,
+carriers' reports, and the CAMARA Number Recycling check."""
+
+import json
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -12,6 +17,7 @@ from rest_framework.views import APIView
 
 from portal import selectors, services
 from portal.api import serializers as s
+from portal.phone import normalize_phone
 from portal.views import client_ip
 from registry.api.authentication import IsActiveCarrier, MemberSignatureAuthentication
 
@@ -132,3 +138,81 @@ class NumberEventsView(APIView):
         except services.Refusal as refusal:
             return refusal_response(refusal)
         return Response(s.NumberEventResultSerializer(result).data)
+
+
+# --- CAMARA Number Recycling v0.2 (../shared/specs/camara-number-recycling/) ------------------------------
+
+X_CORRELATOR = re.compile(r"^[a-zA-Z0-9\-_:;./<>{}]{0,256}$")
+E164 = re.compile(r"^\+[1-9][0-9]{4,14}$")
+CAMARA_SCOPE = "number-recycling:check"
+
+
+class NumberRecyclingCheckView(APIView):
+    """Has the subscriber of a number changed after a date? Bearer tokens from /oauth/token."""
+
+    authentication_classes: list = []  # CAMARA's error format for every authentication failure, below
+    permission_classes = [AllowAny]
+
+    def error(self, status_code: int, code: str, message: str, correlator: str | None) -> Response:
+        return self.answer({"status": status_code, "code": code, "message": message}, status_code, correlator)
+
+    def answer(self, body: dict, status_code: int, correlator: str | None) -> Response:
+        response = Response(body, status=status_code)
+        if correlator:
+            response["x-correlator"] = correlator
+        return response
+
+    @extend_schema(
+        request={"application/json": {"type": "object", "required": ["specifiedDate"], "properties": {
+            "phoneNumber": {"type": "string", "pattern": r"^\+[1-9][0-9]{4,14}$"}, "specifiedDate": {"type": "string", "format": "date"}}}},
+        responses={200: {"type": "object", "required": ["phoneNumberRecycled"], "properties": {"phoneNumberRecycled": {"type": "boolean"}}},
+                   (400, "application/json"): {"type": "object"}, 401: OpenApiResponse(description="UNAUTHENTICATED"),
+                   403: OpenApiResponse(description="PERMISSION_DENIED"), 422: OpenApiResponse(description="MISSING_IDENTIFIER, SERVICE_NOT_APPLICABLE")},
+        summary="CAMARA Number Recycling v0.2: has the subscriber changed after the date?",
+        tags=["number-recycling"],
+    )
+    def post(self, request):
+        from datetime import date
+
+        from registry.selectors import access_token_find
+
+        correlator = request.headers.get("x-correlator")
+        if correlator is not None and not X_CORRELATOR.match(correlator):
+            return self.error(400, "INVALID_ARGUMENT", "x-correlator does not match its schema.", None)
+        header = request.headers.get("Authorization", "")
+        token = access_token_find(token=header[7:]) if header.startswith("Bearer ") else None
+        if token is None:
+            return self.error(401, "UNAUTHENTICATED", "Request not authenticated due to missing, invalid, or expired credentials.", correlator)
+        if token.expires_at <= timezone.now():
+            return self.error(401, "UNAUTHENTICATED", "The access token has expired. A new authentication is required.", correlator)
+        if not token.has_scope(CAMARA_SCOPE) or token.key.revoked_at is not None:
+            return self.error(403, "PERMISSION_DENIED", "Client does not have sufficient permissions to perform this action.", correlator)
+        try:
+            body = json.loads(request.body or b"")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not body:
+            return self.error(400, "INVALID_ARGUMENT", "Client specified an invalid argument, request body or query param.", correlator)
+        unknown = set(body) - {"phoneNumber", "specifiedDate"}
+        specified = body.get("specifiedDate")
+        try:
+            specified_date = date.fromisoformat(specified) if isinstance(specified, str) and len(specified) == 10 else None
+        except ValueError:
+            specified_date = None
+        if unknown or specified_date is None:
+            return self.error(400, "INVALID_ARGUMENT", "specifiedDate must be a date, YYYY-MM-DD; no other properties are allowed.", correlator)
+        phone = body.get("phoneNumber")
+        if phone is not None and (not isinstance(phone, str) or not E164.match(phone)):
+            return self.error(400, "INVALID_ARGUMENT", "phoneNumber must be in E.164 form, e.g. +8613812345678.", correlator)
+        if specified_date > timezone.localdate():
+            return self.error(400, "OUT_OF_RANGE", "specifiedDate cannot be in the future.", correlator)
+        if phone is None:  # two-legged tokens identify no number
+            return self.error(422, "MISSING_IDENTIFIER", "The phone number cannot be deducted from the access token and it is not included in the request.", correlator)
+        try:
+            national = normalize_phone(phone)
+        except ValidationError:
+            national = None
+        recycled = selectors.number_recycled_since(phone_number=national, since=specified_date) if national else None
+        if recycled is None:
+            return self.error(422, "SERVICE_NOT_APPLICABLE", "The service is not available for the provided phone number.", correlator)
+        return self.answer({"phoneNumberRecycled": recycled}, 200, correlator)
