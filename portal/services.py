@@ -527,3 +527,25 @@ def number_events_ingest(*, carrier, events: list) -> dict:
         "rejected": rejected,
         "freeze_breaches": sum(1 for r in rows if r.freeze_breach),
     }
+
+
+NUMBER_CHECKS_MAX_BATCH = 1000
+
+
+def number_checks(*, checks: list) -> list[dict]:
+    """Answer each `{phone_number, date}`: yes (changed hands since), no, no_data, or invalid with a reason."""
+    from datetime import date as date_type
+
+    results = []
+    for index, item in enumerate(checks):
+        raw_phone = item.get("phone_number") if isinstance(item, dict) else None
+        result = {"index": index, "phone_number": str(raw_phone or "")}
+        try:
+            phone = normalize_phone(str(raw_phone or ""))
+            since = date_type.fromisoformat(item.get("date", ""))
+        except (ValidationError, ValueError, TypeError, AttributeError):
+            results.append(result | {"answer": "invalid", "reason": "phone_number must be E.164 (+86...) and date YYYY-MM-DD"})
+            continue
+        recycled = selectors.number_recycled_since(phone_number=phone, since=since)
+        results.append(result | {"answer": "no_data" if recycled is None else ("yes" if recycled else "no")})
+    return results

@@ -19,7 +19,7 @@ from portal import selectors, services
 from portal.api import serializers as s
 from portal.phone import normalize_phone
 from portal.views import client_ip
-from registry.api.authentication import IsActiveCarrier, MemberSignatureAuthentication
+from registry.api.authentication import IsActiveCarrier, IsActiveMember, MemberSignatureAuthentication
 
 REFUSAL_STATUS = {"lookup_daily_limit": 429, "resend_too_soon": 429, "daily_cap": 429}
 
@@ -216,3 +216,23 @@ class NumberRecyclingCheckView(APIView):
         if recycled is None:
             return self.error(422, "SERVICE_NOT_APPLICABLE", "The service is not available for the provided phone number.", correlator)
         return self.answer({"phoneNumberRecycled": recycled}, 200, correlator)
+
+
+class NumberChecksView(APIView):
+    """Bulk recycling check for members (as the US reassigned-numbers database answers): up to 1,000
+    `{phone_number, date}` a call, each answered yes / no / no_data."""
+
+    authentication_classes = [MemberSignatureAuthentication]
+    permission_classes = [IsActiveMember]
+
+    @extend_schema(
+        request=s.NumberCheckBatchSerializer,
+        responses={200: s.NumberCheckResultSerializer, 400: s.RefusalSerializer},
+        summary="Were these numbers re-assigned after these dates? (signed like protocol v1)",
+    )
+    def post(self, request):
+        checks = request.data.get("checks") if isinstance(request.data, dict) else None
+        if not isinstance(checks, list) or len(checks) > services.NUMBER_CHECKS_MAX_BATCH:
+            detail = f'the body must be {{"checks": [...]}} with at most {services.NUMBER_CHECKS_MAX_BATCH} items'
+            return Response({"code": "invalid", "detail": detail, "retry_at": None}, status=400)
+        return Response(s.NumberCheckResultSerializer({"results": services.number_checks(checks=checks)}).data)

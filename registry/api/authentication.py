@@ -47,6 +47,16 @@ class MemberSystem:
         return f"{self.organisation} ({self.key.key_id})"
 
 
+class IsActiveMember:
+    """Any active member's system."""
+
+    message = "Only an active member may use this API."
+
+    def has_permission(self, request, view):
+        system = request.user
+        return isinstance(system, MemberSystem) and system.organisation.status == "active"
+
+
 class IsActiveCarrier:
     """Only active basic carriers and MVNOs report number events."""
 

@@ -103,3 +103,27 @@ def test_a_replayed_request_is_refused(client):
 
 def test_carrier_api_is_in_the_openapi_schema(client):
     assert "/api/v1/carrier/number-events" in client.get("/api/schema/").content.decode()
+
+
+def test_members_check_up_to_a_thousand_numbers_at_once(client):
+    carrier, key, secret = member_key()
+    carrier.number_segments = "138"
+    carrier.save()
+    post(client, {"events": [event("c1", days_ago=300), event("r1", kind="reassigned", days_ago=100)]}, key, secret)
+    _platform, pkey, psecret = member_key(kind="internet_platform")
+    long_ago = (timezone.localdate() - timedelta(days=400)).isoformat()
+    recently = (timezone.localdate() - timedelta(days=50)).isoformat()
+    checks = [
+        {"phone_number": "+8613812345678", "date": long_ago},
+        {"phone_number": "+8613812345678", "date": recently},
+        {"phone_number": "+8613312345678", "date": long_ago},
+        {"phone_number": "12", "date": long_ago},
+    ]
+    body = json.dumps({"checks": checks}).encode()
+    headers = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in protocol.sign(body, key_id=pkey.key_id, secret=psecret).items()}
+    results = client.post("/api/v1/platform/number-checks", body, content_type="application/json", **headers).json()["results"]
+    assert [r["answer"] for r in results] == ["yes", "no", "no_data", "invalid"]
+
+    too_many = json.dumps({"checks": checks * 251}).encode()
+    headers = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in protocol.sign(too_many, key_id=pkey.key_id, secret=psecret).items()}
+    assert client.post("/api/v1/platform/number-checks", too_many, content_type="application/json", **headers).status_code == 400
