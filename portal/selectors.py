@@ -210,3 +210,18 @@ def number_recycled_since(*, phone_number: str, since) -> bool | None:
     if last_on_that_day == NumberEvent.Type.CANCELLED:
         return True  # nobody held the number on that date
     return events.filter(occurred_at__gt=end_of_day).exists()
+
+
+FEED_SETTLE_SECONDS = 2  # events are served once their batch surely committed, so a cursor never skips one
+
+
+def number_event_feed(*, after_id: int, limit: int, types: list[str] | None = None):
+    """Carriers' events in id order after a cursor, for members that pull instead of taking webhooks."""
+    from portal.models import NumberEvent
+
+    events = NumberEvent.objects.filter(
+        pk__gt=after_id, received_at__lte=timezone.now() - timedelta(seconds=FEED_SETTLE_SECONDS)
+    ).select_related("carrier")
+    if types:
+        events = events.filter(type__in=types)
+    return list(events.order_by("pk")[:limit])

@@ -93,6 +93,12 @@ def verify(
     return key_id
 
 
+def signed_bytes(method: str, target: str, body: bytes) -> bytes:
+    """What a request's signature covers: its body, or for a request without one (GET) its target,
+    the path with the query string, so two different pages never share a signature."""
+    return body if method not in ("GET", "HEAD") else target.encode()
+
+
 def encode(payload: dict) -> bytes:
     """Compact UTF-8 JSON: the exact bytes that are signed are the bytes that are sent."""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()

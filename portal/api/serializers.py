@@ -106,3 +106,17 @@ class NumberCheckAnswerSerializer(serializers.Serializer):
 
 class NumberCheckResultSerializer(serializers.Serializer):
     results = NumberCheckAnswerSerializer(many=True)
+
+
+class FeedEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    carrier = serializers.CharField()
+    phone_number = serializers.CharField()
+    type = serializers.ChoiceField(choices=["cancelled", "reassigned", "ported_out", "ported_in"])
+    occurred_at = serializers.DateTimeField()
+
+
+class NumberEventPageSerializer(serializers.Serializer):
+    events = FeedEventSerializer(many=True)
+    next_cursor = serializers.CharField()
+    has_more = serializers.BooleanField()

@@ -7,6 +7,7 @@ urlpatterns = [
     path("lookups", views.LookupCreateView.as_view(), name="api_lookups"),
     path("lookups/<uuid:lookup_id>", views.LookupDetailView.as_view(), name="api_lookup"),
     path("carrier/number-events", views.NumberEventsView.as_view(), name="api_carrier_number_events"),
+    path("platform/number-events", views.NumberEventFeedView.as_view(), name="api_platform_number_events"),
     path("platform/number-checks", views.NumberChecksView.as_view(), name="api_platform_number_checks"),
     path("platform/lookups/<uuid:request_id>/results", views.PlatformLookupCallbackView.as_view(), name="api_platform_lookup_results"),
 ]

@@ -1,6 +1,7 @@
 """The portal's API: citizens (mini-programs and apps, with the pages' rules), members' callbacks,
 carriers' reports, and the CAMARA Number Recycling check."""
 
+import base64
 import json
 import re
 
@@ -9,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -236,3 +237,39 @@ class NumberChecksView(APIView):
             detail = f'the body must be {{"checks": [...]}} with at most {services.NUMBER_CHECKS_MAX_BATCH} items'
             return Response({"code": "invalid", "detail": detail, "retry_at": None}, status=400)
         return Response(s.NumberCheckResultSerializer({"results": services.number_checks(checks=checks)}).data)
+
+
+class NumberEventFeedView(APIView):
+    """The pull feed of carriers' number events for members without webhooks: a stable cursor
+    (`next_cursor`), at most `limit` events a page (default 500, at most 5,000)."""
+
+    authentication_classes = [MemberSignatureAuthentication]
+    permission_classes = [IsActiveMember]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("cursor", str, description="next_cursor of the previous page; empty for the start"),
+            OpenApiParameter("limit", int, description="events a page, 1 to 5000 (default 500)"),
+            OpenApiParameter("type", str, many=True, description="only these types (cancelled, reassigned, ported_out, ported_in)"),
+        ],
+        responses={200: s.NumberEventPageSerializer, 400: s.RefusalSerializer},
+        summary="Carriers' number events after a cursor (signed like protocol v1)",
+    )
+    def get(self, request):
+        try:
+            after_id = int(base64.urlsafe_b64decode(request.query_params.get("cursor", "") + "==").decode() or 0)
+            limit = int(request.query_params.get("limit", 500))
+            if not 1 <= limit <= 5000:
+                raise ValueError
+        except (ValueError, UnicodeDecodeError):
+            return Response({"code": "invalid", "detail": "cursor must come from next_cursor; limit is 1 to 5000", "retry_at": None}, status=400)
+        types = request.query_params.getlist("type") or None
+        events = selectors.number_event_feed(after_id=after_id, limit=limit, types=types)
+        last = events[-1].pk if events else after_id
+        page = {
+            "events": [{"id": e.pk, "carrier": e.carrier.legal_name, "phone_number": "+86" + e.phone_number, "type": e.type,
+                        "occurred_at": e.occurred_at} for e in events],
+            "next_cursor": base64.urlsafe_b64encode(str(last).encode()).decode().rstrip("="),
+            "has_more": len(events) == limit,
+        }
+        return Response(s.NumberEventPageSerializer(page).data)

@@ -20,7 +20,7 @@ class MemberSignatureAuthentication(authentication.BaseAuthentication):
         )
         try:
             protocol.verify(
-                request.headers, request.body,
+                request.headers, protocol.signed_bytes(request.method, request.get_full_path(), request.body),
                 secrets_for_key_id=lambda k: [key.secret()] if key and k == key.key_id else [],
                 replay_scope="member-api",
             )

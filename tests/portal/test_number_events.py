@@ -127,3 +127,26 @@ def test_members_check_up_to_a_thousand_numbers_at_once(client):
     too_many = json.dumps({"checks": checks * 251}).encode()
     headers = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in protocol.sign(too_many, key_id=pkey.key_id, secret=psecret).items()}
     assert client.post("/api/v1/platform/number-checks", too_many, content_type="application/json", **headers).status_code == 400
+
+
+def test_members_pull_the_events_page_by_page_with_a_stable_cursor(client):
+    _carrier, key, secret = member_key()
+    post(client, {"events": [event(f"e{i}", phone=f"+86138000000{i:02d}", days_ago=10 + i) for i in range(5)]}, key, secret)
+    NumberEvent.objects.update(received_at=timezone.now() - timedelta(seconds=10))
+    _platform, pkey, psecret = member_key(kind="internet_platform")
+
+    def page(cursor="", limit=2):
+        target = f"/api/v1/platform/number-events?cursor={cursor}&limit={limit}"
+        signed = protocol.signed_bytes("GET", target, b"")
+        headers = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in protocol.sign(signed, key_id=pkey.key_id, secret=psecret).items()}
+        return client.get(target, **headers).json()
+
+    seen, cursor = [], ""
+    for _ in range(4):
+        result = page(cursor)
+        seen += [e["phone_number"] for e in result["events"]]
+        cursor = result["next_cursor"]
+        if not result["has_more"]:
+            break
+    assert sorted(seen) == [f"+86138000000{i:02d}" for i in range(5)]
+    assert page(cursor)["events"] == []  # nothing new: the same cursor comes back
