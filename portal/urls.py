@@ -17,6 +17,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("staff/sms-outbox/", views.sms_outbox, name="sms_outbox"),
     path("staff/lookups/", views.staff_lookups, name="staff_lookups"),
+    path("before-giving-up/", views.before_giving_up, name="before_giving_up"),
     path("lookup/", views.lookup_start, name="lookup_start"),
     path("lookup/verify/", views.lookup_verify, name="lookup_verify"),
     path("lookup/<uuid:lookup_id>/", views.lookup_results, name="lookup_results"),

@@ -44,3 +44,9 @@ def test_demo_data_loads_twice_without_changing_anything():
     assert first["apps"] == 16 and first["staff"] == 4
     assert second == {"organisations": 0, "apps": 0, "staff": 0}
     assert [m.objects.count() for m in (Organisation, MemberApp, StaffUser, IntegrationKey)] == counts
+
+
+def test_before_giving_up_a_number_lists_the_seven_kinds_of_account(client):
+    page = client.get("/before-giving-up/").content.decode()
+    assert page.count("<li><strong>") == 7 and "/lookup/" in page
+    assert "银行" in page and "网盘" in page
