@@ -67,8 +67,11 @@ def sms_outbox_shows_text() -> bool:
 
 def lookup_result(lookup) -> dict:
     """What the holder sees of a lookup, for the page, its live updates and the API alike."""
+    from registry.models import MemberApp
+
+    order = {value: index for index, value in enumerate(MemberApp.Category.values)}  # the directory's order
     rows = []
-    for q in lookup.queries.select_related("app").order_by("app__category", "app__name"):
+    for q in sorted(lookup.queries.select_related("app"), key=lambda q: (order.get(q.app.category, 99), q.app.name)):
         rows.append({
             "app": q.app.name,
             "app_id": q.app_id,

@@ -213,7 +213,7 @@ CAPTCHA_TEST_MODE = env.bool("CAPTCHA_TEST_MODE", default=False)
 # --- Language and time ---------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "portal" / "locale"]  # the one catalog for the whole site
 USE_I18N = True
 TIME_ZONE = "Asia/Shanghai"
 USE_TZ = True
