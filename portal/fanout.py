@@ -20,7 +20,7 @@ from datetime import date, timedelta
 import aiohttp
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from portal.crypto import decrypt_cached
@@ -28,6 +28,7 @@ from portal.models import Lookup, LookupQuery
 from portal.phone import to_e164
 from registry import protocol
 from registry.models import Integration, IntegrationKey
+from registry.services import integration_health_record
 
 logger = logging.getLogger(__name__)
 State = LookupQuery.State
@@ -41,8 +42,7 @@ class Call:
     url: str
     body: bytes
     key_id: str
-    secret: str
-    answer_secrets: dict[str, list[str]]
+    answer_secrets: dict[str, list[str]]  # key id -> [secret]; the call signs with its own key's
     timeout_s: float
     rps: int
     holder_since: date | None
@@ -117,7 +117,7 @@ async def _call_one(call: Call, report) -> None:
     started = time.monotonic()
     try:
         await _limiter.wait(call.integration_id, call.rps)
-        headers = {"Content-Type": "application/json", **protocol.sign(call.body, key_id=call.key_id, secret=call.secret)}
+        headers = {"Content-Type": "application/json", **protocol.sign(call.body, key_id=call.key_id, secret=call.answer_secrets[call.key_id][0])}
         reply = await protocol.apost(_session, call.url, call.body, headers, timeout_s=call.timeout_s)
         outcome = _judge(call, reply)
     except asyncio.TimeoutError:
@@ -188,7 +188,7 @@ _secrets: dict[int, tuple[float, dict[str, list[str]]]] = {}
 SECRETS_TTL_SECONDS = 30  # a revoked key stops working in a worker within this long
 
 
-def integration_secrets(integration_id: int, *, fresh: bool = False) -> dict[str, list[str]]:
+def key_secrets(integration_id: int, *, fresh: bool = False) -> dict[str, list[str]]:
     """key id -> [secret] of an integration's valid keys, kept a short while in this process."""
     cached = _secrets.get(integration_id)
     if fresh or cached is None or time.monotonic() - cached[0] > SECRETS_TTL_SECONDS:
@@ -202,9 +202,9 @@ def run_specs(specs: list[dict]) -> None:
     """A new lookup's first attempt: the rows are already running; call at once."""
     calls, refused = [], []
     for spec in specs:
-        secrets_ = integration_secrets(spec["integration_id"])
+        secrets_ = key_secrets(spec["integration_id"])
         if spec["key_id"] not in secrets_:
-            secrets_ = integration_secrets(spec["integration_id"], fresh=True)
+            secrets_ = key_secrets(spec["integration_id"], fresh=True)
         if spec["key_id"] not in secrets_:
             refused.append(spec["query_id"])
             continue
@@ -220,8 +220,7 @@ def run_specs(specs: list[dict]) -> None:
 def _call(spec: dict, answer_secrets: dict[str, list[str]]) -> Call:
     return Call(
         query_id=spec["query_id"], lookup_id=spec["lookup_id"], integration_id=spec["integration_id"],
-        url=spec["url"], body=spec["body"].encode(), key_id=spec["key_id"], secret=answer_secrets[spec["key_id"]][0],
-        answer_secrets=answer_secrets, timeout_s=spec["timeout_s"], rps=spec["rps"],
+        url=spec["url"], body=spec["body"].encode(), key_id=spec["key_id"], answer_secrets=answer_secrets, timeout_s=spec["timeout_s"], rps=spec["rps"],
         holder_since=date.fromisoformat(spec["holder_since"]) if spec["holder_since"] else None, attempt=spec["attempt"],
     )
 
@@ -280,7 +279,7 @@ def _claim(query_ids: list[int]) -> list[Call]:
         for row in rows:
             integration = integrations[row["app__integration__pk"]]
             if integration.pk not in fresh:  # the recovery path reads keys anew: one may have been revoked
-                fresh[integration.pk] = integration_secrets(integration.pk, fresh=True)
+                fresh[integration.pk] = key_secrets(integration.pk, fresh=True)
             answer_secrets = fresh[integration.pk]
             key_id = row["id_check"].get("key_id", "")
             if _circuit_open(integration, now):
@@ -368,18 +367,11 @@ def _update_running_rows(values: list[tuple]) -> set[int]:
 
 
 def _record_member_health(batch: list[Outcome], calls: dict[int, Call], now) -> None:
-    ok = {calls[o.query_id].integration_id for o in batch if o.member_ok}
-    failed = {calls[o.query_id].integration_id: o.error for o in batch if not o.member_ok}
-    if ok:
-        # a healthy member's row is rewritten at most every few seconds, not on every lookup
-        Integration.objects.filter(pk__in=ok).filter(
-            Q(consecutive_failures__gt=0) | Q(last_success_at__isnull=True) | Q(last_success_at__lt=now - timedelta(seconds=5))
-        ).update(last_success_at=now, consecutive_failures=0)
-    for integration_id, error in failed.items():
-        if integration_id not in ok:
-            Integration.objects.filter(pk=integration_id).update(
-                last_failure_at=now, last_error=error[:500], consecutive_failures=F("consecutive_failures") + 1
-            )
+    integration_health_record(
+        succeeded={calls[o.query_id].integration_id for o in batch if o.member_ok},
+        failed={calls[o.query_id].integration_id: o.error for o in batch if not o.member_ok},
+        now=now,
+    )
 
 
 def finish_lookups(lookup_ids: set[str]) -> None:

@@ -127,23 +127,28 @@ def lookup_apps():
     )
 
 
-def carrier_identity_app(phone_number: str):
-    """The member app of the carrier that issued the number (longest matching segment), if it checks
-    identities."""
-    from registry.models import MemberApp, Organisation
+def carrier_for_number(phone_number: str):
+    """The active carrier or MVNO member that issued the number: the one whose segment is the longest
+    prefix of it (an MVNO's 1703 beats a carrier's 170), or None."""
+    from registry.models import Organisation
 
     best, best_length = None, 0
-    apps = MemberApp.objects.filter(
-        supports_identity_check=True,
-        organisation__status=Organisation.Status.ACTIVE,
-        organisation__kind__in=[Organisation.Kind.BASIC_CARRIER, Organisation.Kind.MVNO],
-        integration__enabled=True,
-    ).select_related("organisation", "integration")
-    for app in apps:
-        for segment in app.organisation.number_segments.split():
+    carriers = Organisation.objects.filter(
+        status=Organisation.Status.ACTIVE, kind__in=[Organisation.Kind.BASIC_CARRIER, Organisation.Kind.MVNO]
+    ).exclude(number_segments="")
+    for carrier in carriers:
+        for segment in carrier.number_segments.split():
             if phone_number.startswith(segment) and len(segment) > best_length:
-                best, best_length = app, len(segment)
+                best, best_length = carrier, len(segment)
     return best
+
+
+def carrier_identity_app(phone_number: str):
+    """The app of the number's carrier that checks identities, if it has one switched on."""
+    carrier = carrier_for_number(phone_number)
+    if carrier is None:
+        return None
+    return carrier.apps.filter(supports_identity_check=True, integration__enabled=True).select_related("integration").first()
 
 
 def lookup_app_keys() -> list[dict]:
@@ -185,16 +190,6 @@ def holder_since(phone_number: str):
     return timezone.localtime(latest).date() if latest else None
 
 
-def carrier_reports_numbers(phone_number: str) -> bool:
-    """Whether an active carrier member that issues this number's segment reports number events."""
-    from registry.models import Organisation
-
-    carriers = Organisation.objects.filter(
-        status=Organisation.Status.ACTIVE, kind__in=[Organisation.Kind.BASIC_CARRIER, Organisation.Kind.MVNO]
-    ).exclude(number_segments="")
-    return any(phone_number.startswith(seg) for c in carriers.values_list("number_segments", flat=True) for seg in c.split())
-
-
 def number_recycled_since(*, phone_number: str, since) -> bool | None:
     """CAMARA Number Recycling: has the subscriber changed after `since`? True when the number was
     cancelled or re-assigned after that date (so also when it was unassigned on it); None when no
@@ -203,7 +198,7 @@ def number_recycled_since(*, phone_number: str, since) -> bool | None:
 
     from portal.models import NumberEvent
 
-    if not carrier_reports_numbers(phone_number):
+    if carrier_for_number(phone_number) is None:  # no member carrier reports this number's events
         return None
     end_of_day = timezone.make_aware(datetime.combine(since, dt_time.max))
     events = NumberEvent.objects.filter(

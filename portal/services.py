@@ -1,9 +1,11 @@
 import hmac
 import json
+import logging
 import re
 import secrets
 from datetime import timedelta
 
+import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -15,6 +17,10 @@ from portal import fanout, selectors
 from portal.models import Lookup, LookupQuery, NumberEvent, SmsMessage, VerificationCode, WorkerHeartbeat
 from portal.phone import normalize_phone
 from portal.privacy import keyed_hash, token_hash
+from registry import protocol
+from registry.services import integration_health_record, integration_secrets
+
+logger = logging.getLogger(__name__)
 
 
 def worker_heartbeat_record(*, hostname: str) -> None:
@@ -208,18 +214,11 @@ def identity_check(*, phone_number: str, id_last6: str) -> str:
     """Ask the number's carrier whether the ID characters match its real-name record (as CAMARA KYC
     Match answers): "true", "false" or "not_available"; "skipped" when the carrier does not check.
     A carrier that is down or answers badly gives "not_available": the lookup goes on."""
-    import logging
-
-    import httpx
-
-    from registry import protocol
-    from registry.services import integration_secrets
-
     app = selectors.carrier_identity_app(phone_number)
     if app is None:
         return "skipped"
     integration = app.integration
-    key = integration.keys.filter(revoked_at__isnull=True).order_by("-created_at", "-pk").first()
+    key = integration.signing_key()
     if key is None:
         return "not_available"
     secret = key.secret()
@@ -233,15 +232,13 @@ def identity_check(*, phone_number: str, id_last6: str) -> str:
         protocol.verify(reply.headers, reply.body, secrets_for_key_id=lambda k: integration_secrets(integration, k), remember=False)
         return protocol.parse_identity_check_answer(reply.body)
     except (httpx.HTTPError, protocol.ProtocolError) as error:
-        logging.getLogger(__name__).warning("identity check at %s failed: %s", app, error)
+        logger.warning("identity check at %s failed: %s", app, error)
         return "not_available"
 
 
 def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup, str]:
     """Check the code and start a lookup: one query row per member app, dispatched after commit.
     Returns the lookup and its access token (shown once; only its hash is kept)."""
-    from registry import protocol
-
     phone_number = normalize_phone(phone_number)
     id_last6 = normalize_id_last6(id_last6)
     phone_hash = keyed_hash("phone", phone_number)
@@ -429,8 +426,6 @@ class UnknownRequest(Exception):
 def lookup_query_callback(*, request_id, headers, body: bytes) -> LookupQuery:
     """A member that answered 202 sends its answer later, signed (protocol v1). The first answer
     stands; a repeated callback changes nothing."""
-    from registry import protocol
-    from registry.services import integration_secrets
 
     query = LookupQuery.objects.select_related("app__integration", "lookup").filter(request_id=request_id).first()
     if query is None:
@@ -449,7 +444,7 @@ def lookup_query_callback(*, request_id, headers, body: bytes) -> LookupQuery:
         query.accounts_total = len(accounts)
         query.accounts_previous = sum(1 for a in accounts if a["likely_previous"])
         query.save()
-        integration.__class__.objects.filter(pk=integration.pk).update(last_success_at=now, consecutive_failures=0)
+        integration_health_record(succeeded={integration.pk}, failed={}, now=now)
     fanout.finish_lookups({str(query.lookup_id)})
     return query
 

@@ -188,6 +188,10 @@ class Integration(models.Model):
     def __str__(self):
         return f"{self.app} → {self.base_url}"
 
+    def signing_key(self):
+        """The newest valid key: the one the portal signs with (the previous one still verifies)."""
+        return self.keys.filter(revoked_at__isnull=True).order_by("-created_at", "-pk").first()
+
 
 class IntegrationKey(models.Model):
     """A signing key (key id + secret). At most two are valid at once, so a member can rotate without

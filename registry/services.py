@@ -119,6 +119,28 @@ def integration_secrets(integration: Integration, key_id: str) -> list[str]:
     return [k.secret() for k in integration.keys.filter(key_id=key_id, revoked_at__isnull=True)]
 
 
+HEALTHY_REWRITE_SECONDS = 5  # a healthy member's row is rewritten at most this often, not on every call
+
+
+def integration_health_record(*, succeeded: set[int], failed: dict[int, str], now) -> None:
+    """After calls to members: successes reset the failure count, failures add to it (the circuit
+    breaker reads it). A member that both succeeded and failed in one batch counts as healthy."""
+    from datetime import timedelta
+
+    from django.db.models import F, Q
+
+    if succeeded:
+        Integration.objects.filter(pk__in=succeeded).filter(
+            Q(consecutive_failures__gt=0) | Q(last_success_at__isnull=True)
+            | Q(last_success_at__lt=now - timedelta(seconds=HEALTHY_REWRITE_SECONDS))
+        ).update(last_success_at=now, consecutive_failures=0)
+    for integration_id, error in failed.items():
+        if integration_id not in succeeded:
+            Integration.objects.filter(pk=integration_id).update(
+                last_failure_at=now, last_error=error[:500], consecutive_failures=F("consecutive_failures") + 1
+            )
+
+
 # "Test my endpoint": checks a member's integration against protocol v1, point by point.
 TEST_NUMBER = "+8613800000000"  # a number no one holds: the member answers, nothing is looked up for real
 
@@ -131,7 +153,7 @@ class CheckPoint:
 
 
 def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
-    key = integration.keys.filter(revoked_at__isnull=True).order_by("-created_at", "-pk").first()
+    key = integration.signing_key()
     if key is None:
         return [CheckPoint(_("Signing key"), False, _("This integration has no valid key; ask the working group for one."))]
     secret = key.secret()

@@ -7,10 +7,10 @@ from django.urls import reverse
 
 from portal import services
 from portal.models import LookupQuery
-from registry import protocol
 from registry import services as registry_services
 from registry.models import StaffUser
 from tests.portal.lookup_helpers import latest_code
+from tests.signing import signed_headers
 from tests.registry.factories import IntegrationFactory, StaffUserFactory, platform_staff
 
 pytestmark = pytest.mark.django_db
@@ -29,10 +29,9 @@ def started():
 
 def callback(client, started, payload, secret=None):
     body = json.dumps(payload).encode()
-    headers = protocol.sign(body, key_id=started["key"].key_id, secret=secret or started["secret"])
     return client.post(
         reverse("api_platform_lookup_results", args=[started["query"].request_id]), body, content_type="application/json",
-        **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()},
+        **signed_headers(body, key_id=started["key"].key_id, secret=secret or started["secret"]),
     )
 
 

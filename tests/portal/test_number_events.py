@@ -1,7 +1,6 @@
 """Carriers report number events; each number gets a history that feeds lookups."""
 
 import json
-import time
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from registry import protocol
 from registry import services as registry_services
 from tests.portal.lookup_helpers import latest_code
 from tests.registry.factories import IntegrationFactory, MemberAppFactory, OrganisationFactory
+from tests.signing import signed_headers
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/carrier/number-events"
@@ -27,9 +27,8 @@ def member_key(kind="basic_carrier", status="active"):
 
 def post(client, payload, key, secret, seconds_ago=0):
     body = json.dumps(payload).encode()
-    headers = protocol.sign(body, key_id=key.key_id, secret=secret, timestamp=int(time.time()) - seconds_ago)
     return client.post(URL, body, content_type="application/json",
-                       **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()})
+                       **signed_headers(body, key_id=key.key_id, secret=secret, seconds_ago=seconds_ago))
 
 
 def event(event_id, phone="+8613812345678", kind="cancelled", days_ago=200):
@@ -95,7 +94,7 @@ def test_the_history_gives_lookups_the_date_the_holder_got_the_number(client):
 def test_a_replayed_request_is_refused(client):
     _carrier, key, secret = member_key()
     body = json.dumps({"events": [event("x")]}).encode()
-    headers = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in protocol.sign(body, key_id=key.key_id, secret=secret).items()}
+    headers = signed_headers(body, key_id=key.key_id, secret=secret)
     assert client.post(URL, body, content_type="application/json", **headers).status_code == 200
     replay = client.post(URL, body, content_type="application/json", **headers)
     assert replay.status_code == 401 and "replay" in replay.json()["detail"]
@@ -120,12 +119,12 @@ def test_members_check_up_to_a_thousand_numbers_at_once(client):
         {"phone_number": "12", "date": long_ago},
     ]
     body = json.dumps({"checks": checks}).encode()
-    headers = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in protocol.sign(body, key_id=pkey.key_id, secret=psecret).items()}
+    headers = signed_headers(body, key_id=pkey.key_id, secret=psecret)
     results = client.post("/api/v1/platform/number-checks", body, content_type="application/json", **headers).json()["results"]
     assert [r["answer"] for r in results] == ["yes", "no", "no_data", "invalid"]
 
     too_many = json.dumps({"checks": checks * 251}).encode()
-    headers = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in protocol.sign(too_many, key_id=pkey.key_id, secret=psecret).items()}
+    headers = signed_headers(too_many, key_id=pkey.key_id, secret=psecret)
     assert client.post("/api/v1/platform/number-checks", too_many, content_type="application/json", **headers).status_code == 400
 
 
@@ -138,7 +137,7 @@ def test_members_pull_the_events_page_by_page_with_a_stable_cursor(client):
     def page(cursor="", limit=2):
         target = f"/api/v1/platform/number-events?cursor={cursor}&limit={limit}"
         signed = protocol.signed_bytes("GET", target, b"")
-        headers = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in protocol.sign(signed, key_id=pkey.key_id, secret=psecret).items()}
+        headers = signed_headers(signed, key_id=pkey.key_id, secret=psecret)
         return client.get(target, **headers).json()
 
     seen, cursor = [], ""

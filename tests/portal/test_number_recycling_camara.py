@@ -11,7 +11,7 @@ from django.utils import timezone
 from portal.models import NumberEvent
 from registry import services as registry_services
 from registry.models import AccessToken
-from tests.registry.factories import IntegrationFactory, MemberAppFactory, OrganisationFactory
+from tests.registry.factories import IntegrationFactory, OrganisationFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/number-recycling/v0.2/check"
