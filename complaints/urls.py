@@ -2,6 +2,19 @@ from django.urls import path
 
 from complaints import views
 
+app_name = "complaints"
+
 urlpatterns = [
-    path("", views.index, name="complaints_index"),
+    path("complaints/", views.index, name="index"),
+    path("complaints/new/", views.file_start, name="file"),
+    path("complaints/new/details/", views.complaint_form, name="form"),
+    path("complaints/verify/", views.verify, name="verify"),
+    path("complaints/follow/", views.follow_start, name="follow"),
+    path("complaints/evidence/<uuid:evidence_id>", views.evidence_file, name="evidence"),
+    path("complaints/<str:reference>/", views.detail, name="detail"),
+    path("complaints/<str:reference>/feedback/", views.feedback, name="feedback"),
+    path("staff/complaints/", views.staff_list, name="staff_list"),
+    path("staff/complaints/export.csv", views.staff_export, name="staff_export"),
+    path("staff/complaints/<str:reference>/", views.staff_detail, name="staff_detail"),
+    path("staff/complaints/<str:reference>/<slug:action>/", views.staff_action, name="staff_action"),
 ]

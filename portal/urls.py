@@ -27,11 +27,12 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("", include("registry.urls")),
-    path("complaints/", include("complaints.urls")),
+    path("", include("complaints.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("api/v1/", include("registry.api.urls")),
     path("api/v1/", include("portal.api.urls")),
+    path("api/v1/", include("complaints.api.urls")),
     path("oauth/token", TokenView.as_view(), name="oauth_token"),
     path("number-recycling/v0.2/check", NumberRecyclingCheckView.as_view(), name="camara_number_recycling_check"),
 ]

@@ -31,6 +31,7 @@ class Organisation(models.Model):
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
     organisation_field = "pk"
+    CARRIER_KINDS = (Kind.BASIC_CARRIER, Kind.MVNO)
 
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     legal_name = models.CharField(_("legal name"), max_length=200)
@@ -78,7 +79,7 @@ class Organisation(models.Model):
 
     @property
     def is_carrier(self) -> bool:
-        return self.kind in (self.Kind.BASIC_CARRIER, self.Kind.MVNO)
+        return self.kind in self.CARRIER_KINDS
 
 
 class OrganisationStatusChange(models.Model):

@@ -145,6 +145,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sms-resend-stuck": {"task": "portal.tasks.sms_resend_stuck", "schedule": 60.0},
     "lookup-sweep": {"task": "portal.tasks.lookup_sweep", "schedule": 5.0},
     "lookup-purge": {"task": "portal.tasks.lookup_purge", "schedule": 3600.0},
+    # Complaints: mark late answers, escalate unanswered cases, close cases whose feedback window ended.
+    "complaint-deadlines": {"task": "complaints.tasks.complaint_deadlines_enforce", "schedule": 600.0},
+    "complaint-purge": {"task": "complaints.tasks.complaint_purge", "schedule": 3600.0},
 }
 # A worker writes a heartbeat row this often; /healthz calls the worker down after WORKER_STALE_AFTER.
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
@@ -205,6 +208,19 @@ LOOKUP_DEADLINE_GRACE_SECONDS = env.int("LOOKUP_DEADLINE_GRACE_SECONDS", default
 LOOKUP_CALLBACK_SECONDS = env.int("LOOKUP_CALLBACK_SECONDS", default=120)  # for members answering 202
 LOOKUP_CIRCUIT_FAILURES = env.int("LOOKUP_CIRCUIT_FAILURES", default=5)
 LOOKUP_CIRCUIT_SECONDS = env.int("LOOKUP_CIRCUIT_SECONDS", default=60)
+
+# Complaints (12300 / CFPB rules): the platform answers within 15 days, "in progress" becomes final within
+# 60; the holder may rate or dispute for 30 days; same number, app and category within 30 days is a likely
+# duplicate. Personal details are purged a year after the case closes; the counted fields stay.
+COMPLAINT_ANSWER_DAYS = env.int("COMPLAINT_ANSWER_DAYS", default=15)
+COMPLAINT_FINAL_DAYS = env.int("COMPLAINT_FINAL_DAYS", default=60)
+COMPLAINT_FEEDBACK_DAYS = env.int("COMPLAINT_FEEDBACK_DAYS", default=30)
+COMPLAINT_DUPLICATE_DAYS = 30
+COMPLAINT_RETENTION_DAYS = env.int("COMPLAINT_RETENTION_DAYS", default=365)
+COMPLAINT_EVIDENCE_FILES = 5
+COMPLAINT_EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
+COMPLAINT_EVIDENCE_DIR = env.str("COMPLAINT_EVIDENCE_DIR", default=str(VAR_DIR / "evidence"))  # never under the web root
+COMPLAINT_VERIFIED_MINUTES = 30  # how long a proven number may file or follow without a new SMS code
 CAPTCHA_LENGTH = 4
 CAPTCHA_IMAGE_SIZE = (120, 44)
 CAPTCHA_FONT_SIZE = 30
@@ -244,6 +260,10 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ComplaintAnswerEnum": "complaints.models.Complaint.Answer",
+        "NumberCheckAnswerEnum": ["yes", "no", "no_data", "invalid"],
+    },
 }
 
 LOGGING = {

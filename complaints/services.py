@@ -1,0 +1,436 @@
+"""Writes for complaints: filing, triage, the platform's answer, the holder's feedback, deadlines, purge.
+
+Every change goes through `_change`, which keeps the history (who, when, what, old and new value) and, when
+it concerns the holder, tells them by SMS (and e-mail if they gave one)."""
+
+import hashlib
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from complaints.models import Complaint, ComplaintEvent, Evidence, ReferenceCounter
+from portal.crypto import encrypt
+from portal.phone import normalize_phone
+from portal.privacy import keyed_hash
+from portal.services import sms_send
+
+logger = logging.getLogger(__name__)
+
+State = Complaint.State
+Answer = Complaint.Answer
+
+
+class NotAllowed(Exception):
+    """The complaint is not in a state where this can be done; `message` says why."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# --- Who did it ------------------------------------------------------------------------------------------
+
+HOLDER = "holder"
+SYSTEM = "system"
+
+
+def _actor(by) -> tuple:
+    """(staff user or None, label) for the history: a staff user, a member's system, the holder, the system."""
+    if by is None or by == SYSTEM:
+        return None, SYSTEM
+    if by == HOLDER:
+        return None, HOLDER
+    if getattr(by, "pk", None) and hasattr(by, "email"):
+        return by, by.email
+    return None, str(by)  # a member's system (signed API call)
+
+
+def _change(complaint: Complaint, *, by, action: str, changes: dict | None = None, note: str = "",
+            for_holder: bool = True, tell_holder: str = "") -> None:
+    """Apply `changes` to the complaint, save, and keep one history row per changed field (or one row
+    for an action that changes nothing)."""
+    user, label = _actor(by)
+    now = timezone.now()
+    rows = []
+    for field, new in (changes or {}).items():
+        old = getattr(complaint, field)
+        setattr(complaint, field, new)
+        if old != new:
+            rows.append(ComplaintEvent(
+                complaint=complaint, at=now, actor=user, actor_label=label, action=action, field=field,
+                old_value=_text(old), new_value=_text(new), note=note, for_holder=for_holder,
+            ))
+    if changes:
+        complaint.save(update_fields=list(changes))
+    if not rows:
+        rows.append(ComplaintEvent(complaint=complaint, at=now, actor=user, actor_label=label, action=action,
+                                   note=note, for_holder=for_holder))
+    ComplaintEvent.objects.bulk_create(rows)
+    if tell_holder:
+        _notify_holder(complaint, tell_holder)
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return timezone.localtime(value).isoformat(timespec="minutes") if hasattr(value, "tzinfo") and value.tzinfo else value.isoformat()
+    return str(getattr(value, "pk", value))[:500]
+
+
+def _notify_holder(complaint: Complaint, text: str) -> None:
+    if not complaint.phone_encrypted:
+        return
+    sms_send(phone_number=complaint.phone_number, text=f"【码号服务】{text}", purpose="complaint")
+    if complaint.email_encrypted:
+        email = complaint.email
+        transaction.on_commit(lambda: _send_email(email, complaint.reference, text))
+
+
+def _send_email(address: str, reference: str, text: str) -> None:
+    try:
+        send_mail(f"码号服务门户 · 投诉 {reference}", text, None, [address])
+    except Exception:  # the SMS went; a mail server's trouble must not undo the change
+        logger.exception("complaint e-mail to holder failed for %s", reference)
+
+
+# --- Evidence -------------------------------------------------------------------------------------------
+
+def evidence_content_type(upload) -> str:
+    """The real type of an uploaded file, read from its content (never its name): image/jpeg, image/png or
+    application/pdf; anything else is refused with a message naming the file."""
+    name = upload.name
+    if upload.size > settings.COMPLAINT_EVIDENCE_MAX_BYTES:
+        raise ValidationError(
+            _("“%(name)s” is larger than %(mb)d MB.") % {"name": name, "mb": settings.COMPLAINT_EVIDENCE_MAX_BYTES // 2**20},
+            code="evidence_too_big",
+        )
+    upload.seek(0)
+    head = upload.read(8)
+    upload.seek(0)
+    if head.startswith(b"%PDF-"):
+        upload.seek(max(0, upload.size - 1024))
+        tail = upload.read()
+        upload.seek(0)
+        if b"%%EOF" in tail:
+            return "application/pdf"
+    elif head.startswith(b"\xff\xd8\xff") or head.startswith(b"\x89PNG\r\n\x1a\n"):
+        from PIL import Image
+
+        try:
+            with Image.open(upload) as image:
+                image.verify()  # decodes the structure: a renamed or truncated file fails here
+                kind = image.format
+        except Exception:
+            kind = None
+        upload.seek(0)
+        if kind in ("JPEG", "PNG"):
+            return "image/jpeg" if kind == "JPEG" else "image/png"
+    raise ValidationError(
+        _("“%(name)s” is not a JPEG or PNG picture or a PDF document (we checked its content, not its name). "
+          "Attach a photo, a screenshot or a PDF.") % {"name": name},
+        code="evidence_type",
+    )
+
+
+def evidence_check(files: list) -> list[str]:
+    if len(files) > settings.COMPLAINT_EVIDENCE_FILES:
+        raise ValidationError(
+            _("Attach at most %(count)d files.") % {"count": settings.COMPLAINT_EVIDENCE_FILES}, code="evidence_count"
+        )
+    return [evidence_content_type(upload) for upload in files]
+
+
+def _evidence_store(complaint: Complaint, files: list, content_types: list[str]) -> None:
+    for upload, content_type in zip(files, content_types):
+        digest = hashlib.sha256()
+        for chunk in upload.chunks():
+            digest.update(chunk)
+        upload.seek(0)
+        evidence = Evidence(
+            complaint=complaint, content_type=content_type, size=upload.size,
+            original_name=(upload.name or "file")[-200:], sha256=digest.hexdigest(),
+        )
+        evidence.file.save(upload.name or "file", upload, save=False)
+        evidence.save()
+
+
+# --- Filing ---------------------------------------------------------------------------------------------
+
+def _reference_next() -> str:
+    today = timezone.localdate()
+    with transaction.atomic():
+        counter, _created = ReferenceCounter.objects.select_for_update().get_or_create(day=today)
+        counter.last += 1
+        counter.save(update_fields=["last"])
+    return f"TS{today:%Y%m%d}-{counter.last:04d}"
+
+
+def _likely_duplicate(*, phone_hash: str, app, category: str) -> Complaint | None:
+    if app is None:
+        return None
+    since = timezone.now() - timedelta(days=settings.COMPLAINT_DUPLICATE_DAYS)
+    return (
+        Complaint.objects.filter(phone_hash=phone_hash, app=app, category=category, received_at__gte=since,
+                                 merged_into__isnull=True)
+        .order_by("received_at")
+        .first()
+    )
+
+
+@transaction.atomic
+def complaint_file(*, phone_number: str, category: str, app=None, respondent_name: str = "", carrier=None,
+                   province: str, city: str = "", started_on=None, description: str, desired_outcome: str = "",
+                   consent_to_share: bool = False, email: str = "", evidence: list | None = None,
+                   unbind_request_id=None) -> Complaint:
+    """File a complaint for a holder whose number was proven by SMS code. A complaint about a member app
+    that is not a likely duplicate is accepted and sent to the platform at once; duplicates and non-member
+    respondents wait in the administrators' triage queue."""
+    evidence = evidence or []
+    content_types = evidence_check(evidence)
+    phone_number = normalize_phone(phone_number)
+    phone_hash = keyed_hash("phone", phone_number)
+    duplicate = _likely_duplicate(phone_hash=phone_hash, app=app, category=category)
+    complaint = Complaint.objects.create(
+        reference=_reference_next(), category=category, app=app,
+        organisation=app.organisation if app else None, respondent_name="" if app else respondent_name.strip(),
+        carrier=carrier, province=province, city=city.strip(), started_on=started_on,
+        phone_hash=phone_hash, phone_encrypted=encrypt(phone_number),
+        email_encrypted=encrypt(email.strip()) if email.strip() else "",
+        description=description.strip(), desired_outcome=desired_outcome.strip(), consent_to_share=consent_to_share,
+        duplicate_of=duplicate, unbind_request_id=unbind_request_id,
+    )
+    _evidence_store(complaint, evidence, content_types)
+    _change(
+        complaint, by=HOLDER, action="filed",
+        note=_("Likely duplicate of %(reference)s.") % {"reference": duplicate.reference} if duplicate else "",
+        tell_holder=_("Complaint %(reference)s received. Follow it with this reference and your number at the portal. / "
+                      "Complaint %(reference)s received.") % {"reference": complaint.reference},
+    )
+    if app is not None and duplicate is None and app.organisation.status == "active":
+        complaint_accept(complaint=complaint, by=SYSTEM)
+    return complaint
+
+
+# --- Triage (administrators) ----------------------------------------------------------------------------
+
+def _require(complaint: Complaint, states, message: str) -> None:
+    if complaint.state not in states:
+        raise NotAllowed(message)
+
+
+def complaint_accept(*, complaint: Complaint, by) -> Complaint:
+    """Accept a submitted complaint; one about a member app goes on to the platform at once."""
+    _require(complaint, (State.SUBMITTED,), _("Only a submitted complaint can be accepted."))
+    _change(complaint, by=by, action="accepted", changes={"state": State.ACCEPTED, "accepted_at": timezone.now()})
+    if complaint.app_id:
+        complaint_send(complaint=complaint, by=by)
+    else:
+        _notify_holder(complaint, _("Complaint %(reference)s was accepted; the working group handles it. / Complaint accepted.")
+                       % {"reference": complaint.reference})
+    return complaint
+
+
+def complaint_send(*, complaint: Complaint, by) -> Complaint:
+    now = timezone.now()
+    _change(
+        complaint, by=by, action="sent",
+        changes={
+            "state": State.SENT, "sent_at": now,
+            "answer_due_at": now + timedelta(days=settings.COMPLAINT_ANSWER_DAYS),
+            "final_due_at": now + timedelta(days=settings.COMPLAINT_FINAL_DAYS),
+            "first_answer_at": None, "answered_at": None, "answer": "", "relief": "", "answer_text": "", "timely": None,
+        },
+        tell_holder=_("Complaint %(reference)s was sent to %(app)s, which must answer within %(days)d days. / "
+                      "Complaint sent to the platform.")
+        % {"reference": complaint.reference, "app": complaint.app, "days": settings.COMPLAINT_ANSWER_DAYS},
+    )
+    return complaint
+
+
+def complaint_reject(*, complaint: Complaint, by, reason: str) -> Complaint:
+    _require(complaint, (State.SUBMITTED, State.ACCEPTED), _("Only a complaint in triage can be rejected."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("Give the reason the holder will see."), code="reason_required")
+    now = timezone.now()
+    _change(
+        complaint, by=by, action="rejected",
+        changes={"state": State.REJECTED, "rejected_reason": reason[:500], "closed_at": now}, note=reason,
+        tell_holder=_("Complaint %(reference)s was not accepted: %(reason)s") % {"reference": complaint.reference, "reason": reason[:200]},
+    )
+    return complaint
+
+
+def complaint_reroute(*, complaint: Complaint, by, app) -> Complaint:
+    """Send the complaint to another member app (a misrouted case, or one filed against the wrong app)."""
+    _require(complaint, (State.SUBMITTED, State.ACCEPTED, *Complaint.AWAITING_PLATFORM),
+             _("This complaint is closed or answered and cannot be re-routed."))
+    _change(complaint, by=by, action="rerouted", changes={"app": app, "organisation": app.organisation, "respondent_name": ""},
+            for_holder=True)
+    if complaint.accepted_at is None:
+        _change(complaint, by=by, action="accepted", changes={"state": State.ACCEPTED, "accepted_at": timezone.now()})
+    return complaint_send(complaint=complaint, by=by)
+
+
+def complaint_merge(*, complaint: Complaint, into: Complaint, by) -> Complaint:
+    """Close a duplicate by merging it into the earlier case; nothing is deleted."""
+    if into.pk == complaint.pk or into.merged_into_id:
+        raise NotAllowed(_("Merge into a different complaint that was not merged itself."))
+    _require(complaint, (State.SUBMITTED, State.ACCEPTED), _("Only a complaint in triage can be merged."))
+    _change(
+        complaint, by=by, action="merged",
+        changes={"state": State.CLOSED, "merged_into": into, "closed_at": timezone.now()},
+        tell_holder=_("Complaint %(reference)s is the same case as %(into)s and continues there. / Merged into %(into)s.")
+        % {"reference": complaint.reference, "into": into.reference},
+    )
+    return complaint
+
+
+def complaint_close(*, complaint: Complaint, by, note: str) -> Complaint:
+    """The working group closes a case it handled itself (escalated, disputed, or a non-member respondent)."""
+    _require(complaint, (State.ACCEPTED, State.ESCALATED, State.SUBMITTED), _("Only an escalated or accepted case can be closed by the working group."))
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError(_("Say what was done; the holder will see it."), code="note_required")
+    _change(
+        complaint, by=by, action="closed", changes={"state": State.CLOSED, "closed_at": timezone.now()}, note=note,
+        tell_holder=_("Complaint %(reference)s was closed by the working group: %(note)s") % {"reference": complaint.reference, "note": note[:200]},
+    )
+    return complaint
+
+
+# --- The platform's answer ------------------------------------------------------------------------------
+
+@transaction.atomic
+def complaint_answer(*, complaint: Complaint, by, answer: str, text: str, relief: str = "") -> Complaint:
+    """The platform answers: in progress (final within 60 days), closed with explanation, closed with relief
+    (which relief), or misrouted (back to the working group's triage)."""
+    complaint = Complaint.objects.select_for_update().get(pk=complaint.pk)
+    _require(complaint, Complaint.AWAITING_PLATFORM, _("This complaint is not waiting for the platform's answer."))
+    if answer not in Answer.values:
+        raise ValidationError(_("Choose one of the answers."), code="answer_invalid")
+    if answer == Answer.IN_PROGRESS and complaint.state != State.SENT:
+        raise NotAllowed(_("“In progress” was already answered; the next answer must be final."))
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError(_("Explain the answer; the holder will read it."), code="text_required")
+    if answer == Answer.RELIEF and relief not in Complaint.Relief.values:
+        raise ValidationError(_("Say which relief was given."), code="relief_required")
+    now = timezone.now()
+    changes = {"answer": answer, "answer_text": text[:5000], "relief": relief if answer == Answer.RELIEF else ""}
+    if complaint.first_answer_at is None:
+        changes["first_answer_at"] = now
+        changes["timely"] = complaint.timely is not False and now <= complaint.answer_due_at
+    if answer == Answer.IN_PROGRESS:
+        changes["state"] = State.IN_PROGRESS
+        message = _("%(app)s is working on complaint %(reference)s and must give a final answer by %(date)s.")
+    elif answer == Answer.MISROUTED:
+        changes["state"] = State.SUBMITTED
+        message = _("%(app)s says complaint %(reference)s is not about its user; the working group will route it again.")
+    else:
+        changes["state"] = State.ANSWERED
+        changes["answered_at"] = now
+        if complaint.final_due_at and now > complaint.final_due_at:
+            changes["timely"] = False
+        message = _("%(app)s answered complaint %(reference)s. Read the answer and rate it at the portal within %(days)d days.")
+    _change(
+        complaint, by=by, action="answered", changes=changes, note=text[:5000],
+        tell_holder=message % {"app": complaint.app, "reference": complaint.reference, "days": settings.COMPLAINT_FEEDBACK_DAYS,
+                               "date": timezone.localdate(complaint.final_due_at).isoformat() if complaint.final_due_at else ""},
+    )
+    return complaint
+
+
+# --- The holder's feedback ------------------------------------------------------------------------------
+
+@transaction.atomic
+def complaint_feedback(*, complaint: Complaint, score: int | None = None, dispute: bool = False, comment: str = "") -> Complaint:
+    """Within 30 days of the final answer the holder rates it 1-5 (the case closes) or disputes it (the
+    case escalates to the working group)."""
+    complaint = Complaint.objects.select_for_update().get(pk=complaint.pk)
+    _require(complaint, (State.ANSWERED,), _("Feedback can be given once the platform has answered."))
+    if timezone.now() > complaint.feedback_open_until:
+        raise NotAllowed(_("The 30 days for feedback on this answer have passed."))
+    now = timezone.now()
+    comment = (comment or "").strip()[:1000]
+    if dispute:
+        _change(complaint, by=HOLDER, action="disputed", note=comment, changes={
+            "feedback": Complaint.Feedback.DISPUTED, "feedback_comment": comment, "feedback_at": now,
+            "state": State.ESCALATED, "escalated_at": now,
+        }, tell_holder=_("You disputed the answer to complaint %(reference)s; the working group will review it.")
+            % {"reference": complaint.reference})
+        return complaint
+    if score is None or not 1 <= int(score) <= 5:
+        raise ValidationError(_("Choose a rating from 1 to 5."), code="score_invalid")
+    _change(complaint, by=HOLDER, action="rated", changes={
+        "feedback": Complaint.Feedback.SATISFIED, "feedback_score": int(score), "feedback_comment": comment,
+        "feedback_at": now, "state": State.CLOSED, "closed_at": now,
+    })
+    return complaint
+
+
+# --- Deadlines and retention (periodic) -----------------------------------------------------------------
+
+def complaint_deadlines_enforce(*, now=None) -> dict:
+    """Mark late answers untimely and escalate what the platform left unanswered (15 days for an answer,
+    60 for a final one), telling the holder; close answered cases whose feedback window has ended.
+    Idempotent: each case moves once."""
+    now = now or timezone.now()
+    counts = {"escalated": 0, "closed": 0}
+    overdue = (
+        Complaint.objects.filter(state=State.SENT, answer_due_at__lt=now)
+        | Complaint.objects.filter(state=State.IN_PROGRESS, final_due_at__lt=now)
+    )
+    for pk in overdue.values_list("pk", flat=True):
+        with transaction.atomic():
+            complaint = Complaint.objects.select_for_update().get(pk=pk)
+            late_first = complaint.state == State.SENT and complaint.answer_due_at < now
+            late_final = complaint.state == State.IN_PROGRESS and complaint.final_due_at < now
+            if not (late_first or late_final):  # answered meanwhile
+                continue
+            _change(
+                complaint, by=SYSTEM, action="escalated",
+                changes={"state": State.ESCALATED, "escalated_at": now, "timely": False},
+                note=_("No answer within %(days)d days.") % {"days": settings.COMPLAINT_ANSWER_DAYS} if late_first
+                else _("No final answer within %(days)d days.") % {"days": settings.COMPLAINT_FINAL_DAYS},
+                tell_holder=_("%(app)s did not answer complaint %(reference)s in time. It has been escalated to the working group.")
+                % {"app": complaint.app, "reference": complaint.reference},
+            )
+            counts["escalated"] += 1
+    window = now - timedelta(days=settings.COMPLAINT_FEEDBACK_DAYS)
+    for pk in Complaint.objects.filter(state=State.ANSWERED, answered_at__lt=window).values_list("pk", flat=True):
+        with transaction.atomic():
+            complaint = Complaint.objects.select_for_update().get(pk=pk)
+            if complaint.state != State.ANSWERED:
+                continue
+            _change(complaint, by=SYSTEM, action="closed", changes={"state": State.CLOSED, "closed_at": now},
+                    note=_("No feedback within %(days)d days.") % {"days": settings.COMPLAINT_FEEDBACK_DAYS}, for_holder=True)
+            counts["closed"] += 1
+    return counts
+
+
+def complaint_purge(*, now=None) -> int:
+    """Remove the personal details of cases closed longer ago than the retention period; the counted
+    fields stay for statistics."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.COMPLAINT_RETENTION_DAYS)
+    purged = 0
+    for complaint in Complaint.objects.filter(closed_at__lt=cutoff, purged_at__isnull=True).iterator():
+        with transaction.atomic():
+            for evidence in complaint.evidence.all():
+                evidence.file.delete(save=False)
+                evidence.delete()
+            Complaint.objects.filter(pk=complaint.pk).update(
+                phone_hash="", phone_encrypted="", email_encrypted="", description="", desired_outcome="",
+                answer_text="", feedback_comment="", purged_at=now,
+            )
+            ComplaintEvent.objects.filter(complaint=complaint).update(note="")
+        purged += 1
+    return purged

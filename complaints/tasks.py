@@ -1,0 +1,13 @@
+from celery import shared_task
+
+from complaints import services
+
+
+@shared_task(acks_late=True)
+def complaint_deadlines_enforce() -> dict:
+    return services.complaint_deadlines_enforce()
+
+
+@shared_task(acks_late=True)
+def complaint_purge() -> int:
+    return services.complaint_purge()
