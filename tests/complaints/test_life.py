@@ -34,6 +34,7 @@ def test_the_platform_answers_in_its_console_and_the_holder_rates_it(client, fil
     staff = platform_staff(organisation=filed.organisation)
     console = client.__class__()
     console.force_login(staff)
+    assert "/staff/complaints/?queue=open" in console.get("/staff/").content.decode()
     page = console.get("/staff/complaints/?queue=open").content.decode()
     assert filed.reference in page and "14" in page  # the deadline countdown
     detail = console.get(f"/staff/complaints/{filed.reference}/").content.decode()
