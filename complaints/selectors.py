@@ -157,6 +157,9 @@ def unbind_request_id(value) -> uuid.UUID | None:
 
 
 def complaint_prefill(*, phone_number: str, unbind_id=None) -> dict:
-    """Initial values for the complaint form; filed from an overdue unbind request, the app, the category
-    and a description are filled in."""
-    return {}
+    """Initial values for the complaint form: the carrier that issued the number; filed from an overdue
+    unbind request, the app, the category and a description are filled in too."""
+    from portal.selectors import carrier_for_number
+
+    carrier = carrier_for_number(phone_number)
+    return {"carrier": carrier.pk} if carrier else {}

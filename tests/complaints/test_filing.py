@@ -130,3 +130,10 @@ def test_english_errors_for_an_english_reader(client):
     client.cookies["django_language"] = "en"
     response = client.post("/complaints/new/details/", complaint_data(None))
     assert "Choose the app from the list" in response.content.decode()
+
+
+def test_the_form_starts_with_the_numbers_carrier(client):
+    carrier = OrganisationFactory(kind="basic_carrier", legal_name="示例移动", number_segments="138 139")
+    prove_number(client)
+    page = client.get("/complaints/new/details/").content.decode()
+    assert f'<option value="{carrier.pk}" selected>示例移动</option>' in page
