@@ -38,10 +38,14 @@ class MemberSystem:
     is_authenticated = True
     is_active = True
     is_staff = False
+    # registry.scoping reads these: a member's system sees its own organisation's rows, like its staff
+    is_administrator = False
+    is_member_staff = True
 
     def __init__(self, key: IntegrationKey):
         self.key = key
         self.organisation = key.integration.app.organisation
+        self.organisation_id = self.organisation.pk
 
     def __str__(self):
         return f"{self.organisation} ({self.key.key_id})"
