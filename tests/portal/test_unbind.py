@@ -75,11 +75,14 @@ def test_one_app_then_all_at_once_from_the_results_page(client, celery_workers, 
     # app07's platform answers later, signed, through the platform API
     url = reverse("api_platform_unbind_answer", args=[later.public_id])
     assert signed_post(client, url, {"result": "done"}, "app07").status_code == 200
-    again = signed_post(client, url, {"result": "done"}, "app07", seconds_ago=1)  # a new signature: not a replay
+    again = signed_post(client, url, {"result": "done"}, "app07", seconds_ago=30)  # signed anew: not a replay
     assert again.status_code == 200  # the same answer again changes nothing
     assert signed_post(client, url, {"result": "refused", "reason": "x"}, "app07").status_code == 409
     later.refresh_from_db()
     assert later.state == "done" and later.answered_via == "api"
+    from portal.selectors import unbind_statistics
+
+    assert unbind_statistics() == {"requests": 3, "done": 2, "done_on_time": 2, "refused": 1, "overdue": 0}
 
 
 def test_the_citizen_api_sends_and_shows_unbinding(client, simulator):
@@ -296,3 +299,52 @@ def test_unbind_request_body_is_what_the_docs_say():
         "request_id": "r1", "phone_number": "+8613900000001", "holder_since": None,
         "accounts": [{"account_ref": "a", "registered_on": "2019-01-01"}],
     }
+
+
+@pytest.mark.worker
+def test_a_platform_that_accepts_for_later_answers_through_the_api(live_server, celery_workers):
+    """The demo's path: the simulated app answers 202, then posts its signed answer to the portal."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.conftest import ROOT, free_port, worker_env
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_simulator", "--port", str(port), "--apps", "5",
+         "--unbind-later", "app05=0.5", "--portal-url", live_server.url],
+        cwd=ROOT, env=worker_env(), stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}", httpx), what="the simulator")
+        (app,) = simulated_apps(f"http://127.0.0.1:{port}", ["app05"], supports_unbind=True)
+        celery_workers.start("later", "--concurrency", "1")
+        celery_workers.wait_until_ready(1)
+        (request,) = services.unbind_request_create(lookup=_lookup_with_accounts(app))
+        done = wait_for(lambda: UnbindRequest.objects.filter(pk=request.pk, state="done").first(), what="the later answer")
+        assert done.answered_via == "api" and done.sent_at <= done.answered_at
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers(url, httpx) -> bool:
+    try:
+        httpx.get(url, timeout=0.2)
+        return True
+    except httpx.TransportError:
+        return False
+
+
+def test_account_references_are_purged_with_the_lookup(simulator, settings):
+    (app,) = simulated_apps(simulator, ["app05"])
+    lookup = _lookup_with_accounts(app)
+    (request,) = services.unbind_request_create(lookup=lookup)
+    type(lookup).objects.filter(pk=lookup.pk).update(created_at=timezone.now() - timedelta(days=settings.LOOKUP_RETENTION_DAYS + 1))
+    services.lookup_purge()
+    request.refresh_from_db()
+    assert request.accounts == [] and request.accounts_count == 1  # the count stays for statistics
+    with pytest.raises(services.Refusal):
+        services.unbind_request_create(lookup=type(lookup).objects.get(pk=lookup.pk))
