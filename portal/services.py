@@ -572,7 +572,7 @@ def _unbind_delivery_for(app) -> str:
 def unbind_request_create(*, lookup: Lookup, app_ids: list[int] | None = None) -> list[UnbindRequest]:
     """Ask member apps to remove the bindings of the previous holder that a lookup found: the given
     apps, or all of them (一键解绑). One request per lookup and app; asking again returns the request
-    already made. Push deliveries are sent once this commits."""
+    already made (`created_now` tells them apart). Push deliveries are sent once this commits."""
     from portal.workdays import add_working_days
 
     if lookup.purged_at or not lookup.phone_number:
@@ -595,6 +595,7 @@ def unbind_request_create(*, lookup: Lookup, app_ids: list[int] | None = None) -
         existing = {r.app_id: r for r in UnbindRequest.objects.select_for_update().filter(lookup=lookup)}
         for query in candidates:
             if query.app_id in existing:
+                existing[query.app_id].created_now = False
                 made.append(existing[query.app_id])
                 continue
             previous = [a for a in query.accounts if a.get("likely_previous")]
@@ -605,6 +606,7 @@ def unbind_request_create(*, lookup: Lookup, app_ids: list[int] | None = None) -
                 accounts_count=len(previous), created_at=now, deadline_at=deadline,
                 next_attempt_at=now if delivery == UnbindRequest.Delivery.PUSH else None,
             ))
+            made[-1].created_now = True
         push = [r.pk for r in made if r.delivery == UnbindRequest.Delivery.PUSH and r.app_id not in existing]
         transaction.on_commit(lambda: unbind_dispatch(request_ids=push))
     return made
@@ -707,11 +709,14 @@ def unbind_answer(*, unbind_request: UnbindRequest, result: str, reason: str = "
 
 def unbind_requests_mark_fetched(*, requests: list[UnbindRequest]) -> None:
     """A platform fetched queued requests from the pull queue: they are now with it."""
-    ids = [r.pk for r in requests if r.state == UnbindRequest.State.QUEUED]
-    if ids:
-        UnbindRequest.objects.filter(pk__in=ids, state=UnbindRequest.State.QUEUED).update(
-            state=UnbindRequest.State.SENT, sent_at=timezone.now()
+    queued = [r for r in requests if r.state == UnbindRequest.State.QUEUED]
+    if queued:
+        now = timezone.now()
+        UnbindRequest.objects.filter(pk__in=[r.pk for r in queued], state=UnbindRequest.State.QUEUED).update(
+            state=UnbindRequest.State.SENT, sent_at=now, next_attempt_at=None
         )
+        for r in queued:
+            r.state, r.sent_at = UnbindRequest.State.SENT, now
 
 
 def unbind_sweep(*, grace_seconds: int = 5) -> int:

@@ -146,10 +146,14 @@ def lookup_unbind(request, lookup_id):
     except services.Refusal as refusal:
         messages.error(request, refusal.message)
     else:
-        messages.success(request, ngettext(
-            "Sent to %(n)d app for unbinding. It has 5 working days to answer; follow it below or on the unbinding page.",
-            "Sent to %(n)d apps for unbinding. They have 5 working days to answer; follow them below or on the unbinding page.",
-            len(made)) % {"n": len(made)})
+        new = sum(1 for r in made if r.created_now)
+        if new:
+            messages.success(request, ngettext(
+                "Sent to %(n)d app for unbinding. It has 5 working days to answer; follow it below or on the unbinding page.",
+                "Sent to %(n)d apps for unbinding. They have 5 working days to answer; follow them below or on the unbinding page.",
+                new) % {"n": new})
+        else:
+            messages.info(request, _("This was already sent for unbinding; follow it below."))
     return redirect(reverse("lookup_results", args=[lookup.pk]) + "#unbinding")
 
 
@@ -214,7 +218,9 @@ def staff_unbind_requests(request):
 def staff_unbind_request(request, public_id):
     unbind_request = get_object_or_404(selectors.unbind_request_list(user=request.user, state="all"), public_id=public_id)
     form = UnbindAnswerForm(request.POST or None)
-    if request.method == "POST" and unbind_request.is_open and form.is_valid():
+    # The member's own staff answer; administrators see every member's requests but do not answer for them.
+    can_answer = request.user.is_member_staff and unbind_request.is_open
+    if request.method == "POST" and can_answer and form.is_valid():
         try:
             services.unbind_answer(unbind_request=unbind_request, result=form.cleaned_data["result"],
                                    reason=form.cleaned_data["reason"], via="console", by=request.user)
@@ -224,5 +230,5 @@ def staff_unbind_request(request, public_id):
             messages.success(request, _("Answer recorded; the holder is told by SMS."))
         return redirect("staff_unbind_requests")
     row = selectors.unbind_request_rows(user=request.user, state="all", public_id=public_id)[0]
-    return render(request, "portal/staff_unbind_request.html", {"row": row, "form": form},
+    return render(request, "portal/staff_unbind_request.html", {"row": row, "form": form, "can_answer": can_answer},
                   status=400 if form.errors else 200)

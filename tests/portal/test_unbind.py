@@ -118,7 +118,7 @@ def test_pull_queue_fetch_and_answer(client, simulator):
 
     url = reverse("api_platform_unbind_requests") + "?state=open"
     page = signed_get(client, url, "app05").json()["unbind_requests"]
-    assert [r["request_id"] for r in page] == [str(request.public_id)]
+    assert [r["request_id"] for r in page] == [str(request.public_id)] and page[0]["state"] == "sent"
     assert page[0]["phone_number"] == "+86" + lookup.phone_number and page[0]["accounts"][0]["account_ref"]
     request.refresh_from_db()
     assert request.state == "sent" and request.sent_at  # fetched: it is with the platform now
@@ -214,9 +214,13 @@ def test_platform_staff_see_and_answer_only_their_own_requests(client, simulator
     assert app_a.name in client.get(reverse("staff_unbind_requests") + "?state=done").content.decode()
     assert app_a.name not in client.get(reverse("staff_unbind_requests")).content.decode()  # open only
 
-    client.force_login(StaffUserFactory())  # an administrator sees every member's
+    client.force_login(StaffUserFactory())  # an administrator sees every member's, but answers for none
     listing = client.get(reverse("staff_unbind_requests") + "?state=all").content.decode()
     assert app_a.name in listing and app_b.name in listing
+    assert client.get(reverse("staff_unbind_request", args=[request_b.public_id])).status_code == 200
+    client.post(reverse("staff_unbind_request", args=[request_b.public_id]), {"result": "done"})
+    request_b.refresh_from_db()
+    assert request_b.state == "queued"
 
 
 def test_overdue_filter_and_countdown(client, simulator, monkeypatch):
