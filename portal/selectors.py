@@ -277,7 +277,8 @@ def unbind_view(unbind_request) -> dict:
 
 def unbind_requests_for_holder(*, phone_hashes: list[str], lookup_ids: list[str]):
     """A holder's unbind requests: those of the numbers they proved with a code, or of the lookups made
-    in this browser session."""
+    in this browser session. A previous holder's lookups never match: purged lookups lose their
+    phone hash after 30 days, and a number rests at least 90 days before it is re-assigned."""
     from django.db.models import Q
 
     from portal.models import UnbindRequest

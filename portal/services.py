@@ -656,6 +656,7 @@ def unbind_deliver(*, request_id: int) -> str:
         UnbindRequest.objects.filter(pk=request.pk, state=UnbindRequest.State.QUEUED).update(
             last_error=reason[:500], next_attempt_at=None if final else timezone.now() + timedelta(seconds=countdown),
         )
+        integration_health_record(succeeded=set(), failed={integration.pk: f"unbind: {reason}"}, now=timezone.now())
         logger.warning("unbind request %s to %s failed (attempt %d): %s", request.public_id, request.app, request.attempts, reason)
         if final:
             return "failed"

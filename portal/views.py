@@ -177,7 +177,9 @@ def unbind_track(request):
     rows = selectors.unbind_requests_for_holder(
         phone_hashes=_proven_phone_hashes(request), lookup_ids=request.session.get(SESSION_LOOKUPS, [])
     )
-    context = {"form": form, "requests": [selectors.unbind_view(r) | {"phone_number": r.lookup.masked_phone_number} for r in rows],
+    shown = [selectors.unbind_view(r) | {"phone_number": r.lookup.masked_phone_number, "requested": r.created_at, "deadline": r.deadline_at}
+             for r in rows]
+    context = {"form": form, "requests": shown,
                "proven": bool(_proven_phone_hashes(request))}
     return render(request, "portal/unbind_track.html", context, status=400 if form.errors else 200)
 

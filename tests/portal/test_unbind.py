@@ -163,6 +163,7 @@ def test_past_the_deadline_the_holder_is_offered_a_complaint(client, simulator, 
     page = client.post(reverse("unbind_verify"), {"phone_number": lookup.phone_number, "code": latest_code()}, follow=True)
     html = page.content.decode()
     assert app.name in html and "complaints/new/" not in html
+    assert timezone.localtime(request.deadline_at).strftime("%Y-%m-%d %H:%M") in html
 
     # A week and a day later, still no answer. The holder comes back (the code proved the number for
     # an hour, so a new one is needed) and is offered a complaint about this request.
@@ -244,6 +245,8 @@ def test_a_platform_that_is_down_keeps_the_request_queued_with_the_error(simulat
         services.unbind_deliver(request_id=request.pk)
     request.refresh_from_db()
     assert request.state == "queued" and request.attempts == 1 and "connect" in request.last_error.lower()
+    app.integration.refresh_from_db()
+    assert app.integration.consecutive_failures == 1  # the member's health, as staff and the circuit breaker see it
     assert services.unbind_deliver(request_id=request.pk) == "skipped"  # not due yet: a duplicate message is a no-op
     UnbindRequest.objects.filter(pk=request.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=1))
     assert services.unbind_sweep() == 1  # what beat runs: the overdue attempt is nudged again
