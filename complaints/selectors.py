@@ -149,17 +149,47 @@ def _date(value) -> str:
 
 
 
-def unbind_request_id(value) -> uuid.UUID | None:
+def unbind_request_for_holder(*, phone_number: str, unbind_id):
+    """The unbind request a complaint is filed from, if it was made for this holder's number."""
+    from portal.models import UnbindRequest
+
     try:
-        return uuid.UUID(str(value)) if value else None
+        public_id = uuid.UUID(str(unbind_id)) if unbind_id else None
     except ValueError:
         return None
+    if public_id is None:
+        return None
+    return (
+        UnbindRequest.objects.select_related("app")
+        .filter(public_id=public_id, lookup__phone_hash=keyed_hash("phone", normalize_phone(phone_number)))
+        .first()
+    )
 
 
 def complaint_prefill(*, phone_number: str, unbind_id=None) -> dict:
-    """Initial values for the complaint form: the carrier that issued the number; filed from an overdue
-    unbind request, the app, the category and a description are filled in too."""
+    """Initial values for the complaint form: the carrier that issued the number; filed from an unbind
+    request that was refused or is overdue (and belongs to this number), the app, the category and a
+    description are filled in too."""
+    from django.utils.translation import gettext as _
+
+    from portal.models import UnbindRequest
     from portal.selectors import carrier_for_number
 
+    initial = {}
     carrier = carrier_for_number(phone_number)
-    return {"carrier": carrier.pk} if carrier else {}
+    if carrier:
+        initial["carrier"] = carrier.pk
+    unbind = unbind_request_for_holder(phone_number=phone_number, unbind_id=unbind_id)
+    if unbind is not None:
+        what = (_("It refused: %(reason)s") % {"reason": unbind.refusal_reason} if unbind.state == UnbindRequest.State.REFUSED
+                else _("It had not answered by the deadline, %(date)s.") % {"date": timezone.localdate(unbind.deadline_at).isoformat()})
+        initial.update({
+            "category": Complaint.Category.UNBIND_NOT_HANDLED,
+            "app": unbind.app_id,
+            "description": _("On %(date)s I asked %(app)s, through the portal, to unbind %(count)d account(s) registered under my "
+                             "number before I got it (unbind request %(id)s). %(what)s") % {
+                "date": timezone.localdate(unbind.created_at).isoformat(), "app": unbind.app.name,
+                "count": unbind.accounts_count, "id": unbind.public_id, "what": what},
+            "desired_outcome": _("Unbind the previous holder's accounts from my number."),
+        })
+    return initial

@@ -129,12 +129,13 @@ def complaint_form(request):
         form = ComplaintForm(request.POST, request.FILES)
         if form.is_valid():
             data = form.cleaned_data
+            unbind = selectors.unbind_request_for_holder(phone_number=phone_number, unbind_id=unbind_id)
             complaint = services.complaint_file(
                 phone_number=phone_number, category=data["category"], app=data["app"],
                 respondent_name=data["respondent_name"], carrier=data["carrier"], province=data["province"],
                 city=data["city"], started_on=data["started_on"], description=data["description"],
                 desired_outcome=data["desired_outcome"], consent_to_share=data["consent_to_share"],
-                email=data["email"], evidence=data["evidence"], unbind_request_id=selectors.unbind_request_id(unbind_id),
+                email=data["email"], evidence=data["evidence"], unbind_request_id=unbind.public_id if unbind else None,
             )
             request.session.pop(SESSION_UNBIND, None)
             _remember_complaint(request, complaint)

@@ -7,21 +7,26 @@ from portal.phone import normalize_phone
 from portal.services import normalize_id_last6
 
 
-class HolderForm(forms.Form):
-    """What the holder types first. Every field keeps its value when something is refused."""
+class PhoneForm(forms.Form):
+    """The holder's number. Every field keeps its value when something is refused."""
 
     phone_number = forms.CharField(
         label=_("Mobile number"), max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel", "placeholder": "138 1234 5678"}),
     )
+
+    def clean_phone_number(self):
+        return normalize_phone(self.cleaned_data["phone_number"])
+
+
+class HolderForm(PhoneForm):
+    """What the holder types first for a lookup."""
+
     id_last6 = forms.CharField(
         label=_("Last 6 characters of your ID card"), max_length=6, min_length=6,
         help_text=_("Five digits, then a digit or X. Checked, never stored."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "placeholder": "12345X"}),
     )
-
-    def clean_phone_number(self):
-        return normalize_phone(self.cleaned_data["phone_number"])
 
     def clean_id_last6(self):
         return normalize_id_last6(self.cleaned_data["id_last6"])
@@ -31,9 +36,7 @@ class LookupStartForm(HolderForm):
     captcha = CaptchaField(label=_("Type the characters in the picture"), error_messages={"invalid": _("The characters do not match the picture. Try the new picture.")})
 
 
-class LookupCodeForm(HolderForm):
-    phone_number = forms.CharField(widget=forms.HiddenInput)
-    id_last6 = forms.CharField(widget=forms.HiddenInput)
+class CodeFieldMixin(forms.Form):
     code = forms.CharField(
         label=_("SMS code"), max_length=6, min_length=6,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "placeholder": "______"}),
@@ -44,3 +47,39 @@ class LookupCodeForm(HolderForm):
         if not code.isdigit():
             raise ValidationError(_("The code is 6 digits."), code="invalid_code")
         return code
+
+
+class LookupCodeForm(CodeFieldMixin, HolderForm):
+    phone_number = forms.CharField(widget=forms.HiddenInput)
+    id_last6 = forms.CharField(widget=forms.HiddenInput)
+    field_order = ["phone_number", "id_last6", "code"]
+
+
+class UnbindTrackStartForm(PhoneForm):
+    """Following one's unbind requests: the number and the picture check, then an SMS code."""
+
+    captcha = CaptchaField(label=_("Type the characters in the picture"), error_messages={"invalid": _("The characters do not match the picture. Try the new picture.")})
+
+
+class UnbindTrackCodeForm(CodeFieldMixin, PhoneForm):
+    phone_number = forms.CharField(widget=forms.HiddenInput)
+    field_order = ["phone_number", "code"]
+
+
+class UnbindAnswerForm(forms.Form):
+    """Platform staff answer an unbind request."""
+
+    result = forms.ChoiceField(
+        label=_("Answer"), widget=forms.RadioSelect,
+        choices=[("done", _("Done: the bindings were removed")), ("refused", _("Refused"))],
+    )
+    reason = forms.CharField(
+        label=_("Reason for the refusal"), required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Shown to the holder. Say what they can do instead."),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("result") == "refused" and not (data.get("reason") or "").strip():
+            self.add_error("reason", _("Give the reason for the refusal: the holder reads it."))
+        return data

@@ -36,6 +36,11 @@ class SimulatorConfig:
     default: AppBehaviour = field(default_factory=AppBehaviour)
     per_app: dict[str, AppBehaviour] = field(default_factory=dict)
     key_id_format: str = "demo_{slug}"
+    # unbinding: apps that refuse, and apps that accept for later (202) and answer through the portal's
+    # API after so many seconds (None: never by themselves; their staff answer in the console)
+    unbind_refuse: set[str] = field(default_factory=set)
+    unbind_later: dict[str, float | None] = field(default_factory=dict)
+    portal_url: str | None = None
 
     def behaviour(self, slug: str) -> AppBehaviour:
         return self.per_app.get(slug, self.default)
@@ -74,6 +79,7 @@ class Simulator:
         self.config = config
         self.slugs = set(config.slugs())
         self.seen: dict[str, float] = {}  # signatures already accepted, like a member's own replay guard
+        self.later: set = set()  # unbind answers still to be sent
 
     def _refuse_replay(self, headers: dict[str, str]) -> None:
         now = time.time()
@@ -98,7 +104,8 @@ class Simulator:
         parts = scope["path"].strip("/").split("/", 1)
         slug = parts[0]
         path = "/" + parts[-1]
-        if scope["method"] != "POST" or slug not in self.slugs or path not in (protocol.ACCOUNT_LOOKUP_PATH, protocol.IDENTITY_CHECK_PATH):
+        paths = (protocol.ACCOUNT_LOOKUP_PATH, protocol.IDENTITY_CHECK_PATH, protocol.UNBIND_PATH)
+        if scope["method"] != "POST" or slug not in self.slugs or path not in paths:
             return await self._reply(send, 404, {"error": "no such endpoint"})
         secret = demo_key_secret(slug)
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
@@ -132,8 +139,39 @@ class Simulator:
             on_record = "0" * 12 + phone_number[-5:] + "X"
             match = protocol.id_check_matches(request.get("id_check") or {}, on_record, secret=secret)
             return await self._reply(send, 200, {"id_last6_match": "true" if match else "false"}, secret=secret, key_id=key_id)
+        if path == protocol.UNBIND_PATH:
+            return await self._unbind(send, slug, request, secret=secret, key_id=key_id)
         payload = {"accounts": simulated_accounts(slug, phone_number, holder_since)}
         return await self._reply(send, 200, payload, secret="forged" if behaviour.forged else secret, key_id=key_id)
+
+    async def _unbind(self, send, slug: str, request: dict, *, secret: str, key_id: str):
+        if not isinstance(request.get("accounts"), list) or not request.get("request_id"):
+            return await self._reply(send, 400, {"error": "not a protocol v1 unbind request"})
+        if slug in self.config.unbind_refuse:
+            reason = "账户尚有未结清余额，请原机主本人到营业网点办理解绑。"
+            return await self._reply(send, 200, {"state": "refused", "reason": reason}, secret=secret, key_id=key_id)
+        if slug in self.config.unbind_later:
+            delay = self.config.unbind_later[slug]
+            if delay is not None and self.config.portal_url:
+                task = asyncio.get_running_loop().create_task(self._answer_later(request["request_id"], delay, secret, key_id))
+                self.later.add(task)
+                task.add_done_callback(self.later.discard)
+            return await self._reply(send, 202, {"state": "accepted"}, secret=secret, key_id=key_id)
+        return await self._reply(send, 200, {"state": "done"}, secret=secret, key_id=key_id)
+
+    async def _answer_later(self, request_id: str, delay: float, secret: str, key_id: str) -> None:
+        """The platform's later answer, signed, through the portal's platform API."""
+        import httpx
+
+        await asyncio.sleep(delay)
+        body = protocol.encode({"result": "done"})
+        headers = {"Content-Type": "application/json", **protocol.sign(body, key_id=key_id, secret=secret)}
+        url = f"{self.config.portal_url.rstrip('/')}/api/v1/platform/unbind-requests/{request_id}/answer"
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                await client.post(url, content=body, headers=headers)
+        except httpx.HTTPError:
+            pass  # the request stays open: the member's staff can still answer it in the console
 
     async def _reply(self, send, status: int, payload: dict, *, secret: str | None = None, key_id: str = ""):
         body = protocol.encode(payload)

@@ -57,3 +57,21 @@ def lookup_purge() -> int:
     from portal.services import lookup_purge as purge
 
     return purge()
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def unbind_request_deliver(self, request_id: int) -> str:
+    """Push one unbind request to its platform; the row counts the attempts and says when to stop."""
+    from portal.services import UnbindRetry, unbind_deliver
+
+    try:
+        return unbind_deliver(request_id=request_id)
+    except UnbindRetry as error:
+        raise self.retry(exc=error, countdown=error.countdown) from error
+
+
+@shared_task
+def unbind_sweep() -> int:
+    from portal.services import unbind_sweep as sweep
+
+    return sweep()

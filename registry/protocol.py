@@ -186,6 +186,74 @@ def parse_account_lookup_answer(body: bytes) -> list[Account]:
     return accounts
 
 
+# --- Unbinding ----------------------------------------------------------------------------------------
+
+UNBIND_RESULTS = ("done", "refused")
+MAX_REASON_CHARS = 500
+
+
+def unbind_request(*, request_id: str, phone_e164: str, holder_since: date | None, accounts: list[dict]) -> dict:
+    """`POST {base_url}/v1/unbind`: remove these accounts' binding to the number (the previous
+    holder's, as the platform's own lookup answer dated them)."""
+    return {
+        "request_id": request_id,
+        "phone_number": phone_e164,
+        "holder_since": holder_since.isoformat() if holder_since else None,
+        "accounts": [{"account_ref": a["account_ref"], "registered_on": a["registered_on"]} for a in accounts],
+    }
+
+
+@dataclass(frozen=True)
+class UnbindAnswer:
+    state: str  # "done", "refused" or "accepted" (the platform answers later)
+    reason: str = ""
+
+
+def _unbind_result(payload, *, key: str, accepted_allowed: bool) -> UnbindAnswer:
+    allowed = UNBIND_RESULTS + (("accepted",) if accepted_allowed else ())
+    if not isinstance(payload, dict) or key not in payload or not set(payload) <= {key, "reason"}:
+        raise ProtocolError(f'answer must be {{"{key}": {" | ".join(map(repr, allowed))}, "reason": "..."}}')
+    result, reason = payload[key], payload.get("reason", "")
+    if result not in allowed:
+        raise ProtocolError(f"{key} must be one of {', '.join(allowed)}")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS:
+        raise ProtocolError(f"reason must be a string of at most {MAX_REASON_CHARS} characters")
+    reason = reason.strip()
+    if result == "refused" and not reason:
+        raise ProtocolError("a refusal needs a reason the holder can read")
+    return UnbindAnswer(result, reason if result == "refused" else "")
+
+
+def _json_object(body: bytes):
+    if len(body) > MAX_BODY_BYTES:
+        raise ProtocolError(f"answer of {len(body)} bytes is over the {MAX_BODY_BYTES}-byte cap")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ProtocolError(f"answer is not JSON: {error}") from error
+
+
+def parse_unbind_answer(status: int, body: bytes) -> UnbindAnswer:
+    """The platform's answer to `/v1/unbind`: `200 {"state": "done"}`, `200 {"state": "refused",
+    "reason": "..."}`, or `202` (body empty or `{"state": "accepted"}`): it answers later through the
+    platform API. Anything else raises ProtocolError."""
+    if status == 202:
+        if body.strip():
+            answer = _unbind_result(_json_object(body), key="state", accepted_allowed=True)
+            if answer.state != "accepted":
+                raise ProtocolError('a 202 answer is empty or {"state": "accepted"}')
+        return UnbindAnswer("accepted")
+    if status != 200:
+        raise ProtocolError(f"HTTP {status}")
+    answer = _unbind_result(_json_object(body), key="state", accepted_allowed=False)
+    return answer
+
+
+def parse_unbind_result(payload) -> UnbindAnswer:
+    """A platform's later answer, through the platform API: `{"result": "done" | "refused", "reason"}`."""
+    return _unbind_result(payload, key="result", accepted_allowed=False)
+
+
 @dataclass(frozen=True)
 class Reply:
     status: int

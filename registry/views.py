@@ -21,7 +21,13 @@ def directory(request):
 @login_required
 def staff_home(request):
     user = request.user
-    context = {"apps": selectors.member_app_list_for_user(user=user)} if user.is_member_staff else {}
+    context = {}
+    if user.is_member_staff:
+        from portal.selectors import unbind_request_list
+
+        context = {"apps": selectors.member_app_list_for_user(user=user),
+                   "unbind_open": unbind_request_list(user=user, state="open").count(),
+                   "unbind_overdue": unbind_request_list(user=user, state="overdue").count()}
     return render(request, STAFF_HOME_TEMPLATES[user.role], context)
 
 

@@ -108,11 +108,13 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def simulator():
     """The platform simulator: app02 hangs, app03 always fails, app04 answers garbage, app08 answers
-    far too much, app09 signs with the wrong secret, the others behave."""
+    far too much, app09 signs with the wrong secret, the others behave. Unbinding: app06 refuses,
+    app07 accepts for later (202) and never answers by itself, the others unbind at once."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_simulator", "--port", str(port), "--apps", "9",
-         "--latency-ms", "20", "--hang", "app02", "--failing", "app03", "--garbage", "app04", "--huge", "app08", "--forged", "app09"],
+         "--latency-ms", "20", "--hang", "app02", "--failing", "app03", "--garbage", "app04", "--huge", "app08", "--forged", "app09",
+         "--unbind-refuse", "app06", "--unbind-later", "app07"],
         cwd=ROOT, env=worker_env(), stdout=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"

@@ -8,6 +8,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -84,12 +85,93 @@ class LookupDetailView(CitizenAPIView):
         summary="A lookup's state and one entry per app (Authorization: Bearer <access_token>)",
     )
     def get(self, request, lookup_id):
-        header = request.headers.get("Authorization", "")
-        token = header[7:] if header.startswith("Bearer ") else ""
-        lookup = selectors.lookup_for_token(lookup_id=lookup_id, token=token)
-        if lookup is None:
-            raise Http404
+        lookup = _lookup_for_bearer(request, lookup_id)
         return Response(s.LookupResultSerializer(selectors.lookup_result(lookup)).data)
+
+
+class LookupUnbindView(CitizenAPIView):
+    @extend_schema(
+        request=s.UnbindCreateSerializer,
+        responses={201: s.UnbindCreatedSerializer, 400: s.RefusalSerializer, 404: OpenApiResponse(description="unknown lookup or wrong token")},
+        summary="Send the accounts likely the previous holder's for unbinding: some apps, or all (Authorization: Bearer <access_token>)",
+    )
+    def post(self, request, lookup_id):
+        lookup = _lookup_for_bearer(request, lookup_id)
+        data = s.UnbindCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        app_ids = data.validated_data.get("app_ids")
+        try:
+            made = services.unbind_request_create(lookup=lookup, app_ids=None if data.validated_data["all"] or not app_ids else app_ids)
+        except services.Refusal as refusal:
+            return refusal_response(refusal)
+        body = {"unbind_requests": [selectors.unbind_view(r) for r in made]}
+        return Response(s.UnbindCreatedSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+def _lookup_for_bearer(request, lookup_id):
+    header = request.headers.get("Authorization", "")
+    token = header[7:] if header.startswith("Bearer ") else ""
+    lookup = selectors.lookup_for_token(lookup_id=lookup_id, token=token)
+    if lookup is None:
+        raise Http404
+    return lookup
+
+
+class PlatformUnbindRequestsView(APIView):
+    """The pull queue: a member's unbind requests, for platforms without `/v1/unbind` (and for all
+    others too). Fetching queued requests marks them as delivered."""
+
+    authentication_classes = [MemberSignatureAuthentication]
+    permission_classes = [IsActiveMember]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("state", str, enum=list(selectors.UNBIND_FILTERS),
+                             description="open (default: queued or sent), overdue, queued, sent, done, refused, all"),
+            OpenApiParameter("limit", int, description="1 to 500 (default 100)"),
+        ],
+        responses={200: s.PlatformUnbindPageSerializer, 400: s.RefusalSerializer},
+        summary="Unbind requests to the member's apps, soonest deadline first (signed like protocol v1)",
+    )
+    def get(self, request):
+        state = request.query_params.get("state", "open")
+        try:
+            limit = int(request.query_params.get("limit", 100))
+            if state not in selectors.UNBIND_FILTERS or not 1 <= limit <= 500:
+                raise ValueError
+        except ValueError:
+            detail = f"state is one of {', '.join(selectors.UNBIND_FILTERS)}; limit is 1 to 500"
+            return Response({"code": "invalid", "detail": detail, "retry_at": None}, status=400)
+        rows = list(selectors.unbind_request_list(user=request.user, state=state)[:limit])
+        services.unbind_requests_mark_fetched(requests=rows)
+        return Response(s.PlatformUnbindPageSerializer({"unbind_requests": rows}).data)
+
+
+class PlatformUnbindAnswerView(APIView):
+    """A member's answer to an unbind request: from the pull queue, or later after a 202."""
+
+    authentication_classes = [MemberSignatureAuthentication]
+    permission_classes = [IsActiveMember]
+
+    @extend_schema(
+        request=s.PlatformUnbindAnswerSerializer,
+        responses={200: s.PlatformUnbindRequestSerializer, 400: s.RefusalSerializer, 404: OpenApiResponse(description="not this member's request"),
+                   409: s.RefusalSerializer},
+        summary="Answer an unbind request: done, or refused with a reason (signed like protocol v1)",
+    )
+    def post(self, request, request_id):
+        from registry import protocol
+
+        unbind_request = get_object_or_404(selectors.unbind_request_list(user=request.user, state="all"), public_id=request_id)
+        try:
+            answer = protocol.parse_unbind_result(request.data)
+            unbind_request = services.unbind_answer(unbind_request=unbind_request, result=answer.state, reason=answer.reason, via="api")
+        except protocol.ProtocolError as error:
+            return Response({"code": "invalid", "detail": error.reason, "retry_at": None}, status=400)
+        except services.AnswerConflict as conflict:
+            detail = f"already answered: {conflict}"
+            return Response({"code": "already_answered", "detail": detail, "retry_at": None}, status=409)
+        return Response(s.PlatformUnbindRequestSerializer(unbind_request).data)
 
 
 class PlatformLookupCallbackView(APIView):

@@ -148,6 +148,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Complaints: mark late answers, escalate unanswered cases, close cases whose feedback window ended.
     "complaint-deadlines": {"task": "complaints.tasks.complaint_deadlines_enforce", "schedule": 600.0},
     "complaint-purge": {"task": "complaints.tasks.complaint_purge", "schedule": 3600.0},
+    "unbind-sweep": {"task": "portal.tasks.unbind_sweep", "schedule": 30.0},
 }
 # A worker writes a heartbeat row this often; /healthz calls the worker down after WORKER_STALE_AFTER.
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
@@ -221,6 +222,22 @@ COMPLAINT_EVIDENCE_FILES = 5
 COMPLAINT_EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
 COMPLAINT_EVIDENCE_DIR = env.str("COMPLAINT_EVIDENCE_DIR", default=str(VAR_DIR / "evidence"))  # never under the web root
 COMPLAINT_VERIFIED_MINUTES = 30  # how long a proven number may file or follow without a new SMS code
+
+# --- Unbinding (一键解绑) ----------------------------------------------------------------------------
+UNBIND_WORKING_DAYS = env.int("UNBIND_WORKING_DAYS", default=5)  # a platform's deadline to answer
+UNBIND_MAX_ATTEMPTS = env.int("UNBIND_MAX_ATTEMPTS", default=6)  # pushes to a platform before staff must look
+UNBIND_TIMEOUT_SECONDS = env.float("UNBIND_TIMEOUT_SECONDS", default=10.0)
+UNBIND_RETRY_BASE_SECONDS = env.int("UNBIND_RETRY_BASE_SECONDS", default=10)  # 10, 20, 40, 80, 160 s
+# Working days are Monday to Friday, less the public holidays, plus the weekend days that are worked
+# instead (调休), as the State Council publishes them each year. ISO dates; extend every December.
+PUBLIC_HOLIDAYS = env.list("PUBLIC_HOLIDAYS", default=[
+    "2026-01-01", "2026-01-02",
+    "2026-02-16", "2026-02-17", "2026-02-18", "2026-02-19", "2026-02-20", "2026-02-23",
+    "2026-04-06", "2026-05-01", "2026-05-04", "2026-05-05", "2026-06-19",
+    "2026-09-25", "2026-10-01", "2026-10-02", "2026-10-05", "2026-10-06", "2026-10-07",
+])
+EXTRA_WORKING_DAYS = env.list("EXTRA_WORKING_DAYS", default=["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"])
+
 CAPTCHA_LENGTH = 4
 CAPTCHA_IMAGE_SIZE = (120, 44)
 CAPTCHA_FONT_SIZE = 30
@@ -263,6 +280,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ComplaintAnswerEnum": "complaints.models.Complaint.Answer",
         "NumberCheckAnswerEnum": ["yes", "no", "no_data", "invalid"],
+        "UnbindStateEnum": ["queued", "sent", "done", "refused"],
     },
 }
 

@@ -1,7 +1,8 @@
 // Fills the lookup results in as apps answer. Without JavaScript the page refreshes itself instead.
+// Afterwards, while unbind requests are still being delivered, it reloads once their state changes.
 (function () {
   var box = document.getElementById("lookup");
-  if (!box || box.dataset.state === "completed") return;
+  if (!box) return;
   var url = box.dataset.statusUrl;
   function text(id, value) { var el = document.getElementById(id); if (el) el.textContent = value; }
   function update(result) {
@@ -30,5 +31,21 @@
       .then(update)
       .catch(function () { setTimeout(poll, 2000); });
   }
-  setTimeout(poll, 300);
+  if (box.dataset.state !== "completed") { setTimeout(poll, 300); return; }
+
+  var tries = 0;
+  function unbindChanged(result) {
+    return result.apps.some(function (row) {
+      var cell = document.querySelector('tr[data-app="' + row.app_id + '"] td.unbind');
+      return cell && row.unbind && cell.dataset.unbindState !== row.unbind.state;
+    });
+  }
+  function watchUnbinding() {
+    if (!document.querySelector('td.unbind[data-unbind-state="queued"]') || tries++ > 40) return;
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      .then(function (result) { if (unbindChanged(result)) window.location.reload(); else setTimeout(watchUnbinding, 1000); })
+      .catch(function () { setTimeout(watchUnbinding, 3000); });
+  }
+  setTimeout(watchUnbinding, 800);
 })();

@@ -42,3 +42,40 @@ def test_holder_looks_up_their_number_on_a_phone(live_server, phone_page, celery
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     save_screenshot(page, "lookup-results-phone")
     assert SmsMessage.objects.filter(purpose="lookup_summary").exists()
+
+
+def test_holder_unbinds_all_at_once_from_the_results_on_a_phone(live_server, phone_page, celery_workers, simulator):
+    """一键解绑: app01 unbinds at once, app06 refuses (the holder is offered a complaint), app07 takes
+    it for later."""
+    from portal.models import UnbindRequest
+    from tests.portal.unbind_helpers import number_with_previous_accounts, wait_for
+
+    simulated_apps(simulator, ["app01", "app06", "app07"], timeout_ms=2000, supports_unbind=True)
+    phone = number_with_previous_accounts(["app01", "app06", "app07"])
+    celery_workers.start("unbind-journey", "--concurrency", "2")
+    celery_workers.wait_until_ready(1)
+    page = phone_page
+
+    page.goto(f"{live_server.url}/lookup/")
+    page.fill("input[name=phone_number]", phone)
+    page.fill("input[name=id_last6]", "40213X")
+    page.fill("input[name=captcha_1]", "passed")
+    page.click("form[action='/lookup/'] button[type=submit]")
+    page.fill("input[name=code]", latest_code())
+    page.click("form[action='/lookup/verify/'] button[type=submit]")
+    page.wait_for_url("**/lookup/*/")
+    page.wait_for_selector("#unbind-all", timeout=20000)  # shown once every app has answered
+
+    page.click("#unbind-all")
+    page.wait_for_selector("tr td.unbind .unbind-done", timeout=20000)
+    page.wait_for_selector("tr td.unbind .unbind-refused", timeout=20000)
+    assert page.locator("td.unbind .unbind-sent").count() == 1  # accepted, to be answered later
+    assert page.locator("td.unbind a.complaint").count() == 1  # the refusal can be complained about
+    assert page.locator("#unbind-all").count() == 0
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    save_screenshot(page, "unbind-results-phone")
+    assert wait_for(lambda: UnbindRequest.objects.filter(state="done").count() == 1)
+
+    page.click("#unbinding a[href='/unbind/']")
+    assert page.locator("#unbind-requests tbody tr").count() == 3
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -137,3 +137,31 @@ def test_the_form_starts_with_the_numbers_carrier(client):
     prove_number(client)
     page = client.get("/complaints/new/details/").content.decode()
     assert f'<option value="{carrier.pk}" selected>示例移动</option>' in page
+
+
+def test_a_complaint_from_an_overdue_unbind_request_arrives_pre_filled(client):
+    from portal import services as portal_services
+    from portal.models import Lookup, LookupQuery
+    from portal.privacy import keyed_hash
+
+    app = MemberAppFactory(name="示例网盘")
+    lookup = Lookup.objects.create(phone_hash=keyed_hash("phone", PHONE), phone_number=PHONE, access_token_hash="x",
+                                   state="completed", completed_at=timezone.now(), apps_total=1)
+    LookupQuery.objects.create(lookup=lookup, app=app, state="answered", deadline_at=timezone.now(), accounts_total=1,
+                               accounts_previous=1, accounts=[{"account_ref": "a1", "registered_on": "2018-03-01", "likely_previous": True}])
+    (unbind,) = portal_services.unbind_request_create(lookup=lookup)
+
+    client.get(f"/complaints/new/?unbind={unbind.public_id}")
+    prove_number(client)
+    page = client.get("/complaints/new/details/").content.decode()
+    assert 'value="unbind_not_handled" checked' in page or 'value="unbind_not_handled" id' in page
+    assert f'<option value="{app.pk}" selected>' in page and str(unbind.public_id) in page
+    client.post("/complaints/new/details/", complaint_data(app, category="unbind_not_handled"))
+    assert Complaint.objects.get().unbind_request_id == unbind.public_id
+
+    # Someone else's unbind request fills nothing in.
+    other = client.__class__()
+    other.get(f"/complaints/new/?unbind={unbind.public_id}")
+    VerificationCode.objects.update(created_at=timezone.now() - timedelta(minutes=2))
+    prove_number(other, phone="13900139000")
+    assert str(unbind.public_id) not in other.get("/complaints/new/details/").content.decode()

@@ -19,11 +19,20 @@ class Command(BaseCommand):
         parser.add_argument("--huge", action="append", default=[], metavar="APP", help="an app whose answers are far too big")
         parser.add_argument("--forged", action="append", default=[], metavar="APP", help="an app signing with the wrong secret")
         parser.add_argument("--key-id-format", default="demo_{slug}", help="the key id each app signs with")
+        parser.add_argument("--unbind-refuse", action="append", default=[], metavar="APP", help="an app that refuses to unbind")
+        parser.add_argument("--unbind-later", action="append", default=[], metavar="APP[=SECONDS]",
+                            help="an app that accepts unbinding for later (202) and answers after SECONDS (needs --portal-url)")
+        parser.add_argument("--portal-url", default=None, help="where apps send their later answers, e.g. http://127.0.0.1:8000")
         parser.add_argument("--garbage", action="append", default=[], metavar="APP", help="an app whose answers break the protocol")
 
-    def handle(self, *args, port, host, apps, latency_ms, error_rate, slow, hang, failing, garbage, huge, forged, key_id_format, **options):
+    def handle(self, *args, port, host, apps, latency_ms, error_rate, slow, hang, failing, garbage, huge, forged, key_id_format,
+               unbind_refuse, unbind_later, portal_url, **options):
         default = AppBehaviour(latency_ms=latency_ms, error_rate=error_rate)
-        config = SimulatorConfig(apps=apps, default=default, key_id_format=key_id_format)
+        config = SimulatorConfig(apps=apps, default=default, key_id_format=key_id_format, portal_url=portal_url,
+                                 unbind_refuse=set(unbind_refuse))
+        for item in unbind_later:
+            slug, _, seconds = item.partition("=")
+            config.unbind_later[slug] = float(seconds) if seconds else None
         for item in slow:
             slug, _, ms = item.partition("=")
             config.per_app[slug] = AppBehaviour(latency_ms=int(ms), error_rate=error_rate)

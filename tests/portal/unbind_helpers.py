@@ -1,0 +1,34 @@
+"""Helpers for unbinding tests: a number the simulator gives previous-holder accounts at given apps,
+and a completed lookup of it."""
+
+import time
+
+from portal import services
+from portal.simulator import simulated_accounts
+from tests.portal.lookup_helpers import latest_code, wait_until_completed
+
+
+def number_with_previous_accounts(slugs: list[str], start: int = 0) -> str:
+    """A number for which every one of these simulated apps answers an account under another real
+    name (so the portal shows it as likely the previous holder's)."""
+    for i in range(start, start + 5000):
+        phone = f"1390000{i:04d}"
+        if all(any(a["real_name_match"] == "false" for a in simulated_accounts(s, "+86" + phone, None)) for s in slugs):
+            return phone
+    raise AssertionError(f"no number found for {slugs}")
+
+
+def completed_lookup(phone: str, id_last6: str = "40213X"):
+    services.verification_code_send(phone_number=phone, client_ip="127.0.0.1")
+    lookup, token = services.lookup_start(phone_number=phone, id_last6=id_last6, code=latest_code())
+    return wait_until_completed(lookup.pk), token
+
+
+def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not reached within {timeout}s")
