@@ -145,6 +145,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sms-resend-stuck": {"task": "portal.tasks.sms_resend_stuck", "schedule": 60.0},
     "lookup-sweep": {"task": "portal.tasks.lookup_sweep", "schedule": 5.0},
     "lookup-purge": {"task": "portal.tasks.lookup_purge", "schedule": 3600.0},
+    "notices-sweep": {"task": "portal.tasks.notices_sweep", "schedule": 5.0},
 }
 # A worker writes a heartbeat row this often; /healthz calls the worker down after WORKER_STALE_AFTER.
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
@@ -205,6 +206,14 @@ LOOKUP_DEADLINE_GRACE_SECONDS = env.int("LOOKUP_DEADLINE_GRACE_SECONDS", default
 LOOKUP_CALLBACK_SECONDS = env.int("LOOKUP_CALLBACK_SECONDS", default=120)  # for members answering 202
 LOOKUP_CIRCUIT_FAILURES = env.int("LOOKUP_CIRCUIT_FAILURES", default=5)
 LOOKUP_CIRCUIT_SECONDS = env.int("LOOKUP_CIRCUIT_SECONDS", default=60)
+# Recycled-number notices (portal/notices.py): tries per notice, the backoff between them (base * 2^n,
+# capped, with jitter), each try's timeout, when a pending notice counts as stuck, notices a task sends.
+NOTICE_MAX_ATTEMPTS = env.int("NOTICE_MAX_ATTEMPTS", default=10)
+NOTICE_RETRY_BASE_SECONDS = env.float("NOTICE_RETRY_BASE_SECONDS", default=10.0)
+NOTICE_RETRY_CAP_SECONDS = env.float("NOTICE_RETRY_CAP_SECONDS", default=3600.0)
+NOTICE_TIMEOUT_SECONDS = env.float("NOTICE_TIMEOUT_SECONDS", default=10.0)
+NOTICE_STUCK_SECONDS = env.int("NOTICE_STUCK_SECONDS", default=120)
+NOTICE_TASK_SIZE = env.int("NOTICE_TASK_SIZE", default=100)
 CAPTCHA_LENGTH = 4
 CAPTCHA_IMAGE_SIZE = (120, 44)
 CAPTCHA_FONT_SIZE = 30

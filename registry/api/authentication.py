@@ -38,10 +38,14 @@ class MemberSystem:
     is_authenticated = True
     is_active = True
     is_staff = False
+    is_administrator = False
+    is_member_staff = True  # registry.scoping then limits it to its own organisation's rows, as staff
 
     def __init__(self, key: IntegrationKey):
         self.key = key
         self.organisation = key.integration.app.organisation
+        self.organisation_id = self.organisation.pk
+        self.app = key.integration.app
 
     def __str__(self):
         return f"{self.organisation} ({self.key.key_id})"

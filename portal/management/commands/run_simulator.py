@@ -19,11 +19,15 @@ class Command(BaseCommand):
         parser.add_argument("--huge", action="append", default=[], metavar="APP", help="an app whose answers are far too big")
         parser.add_argument("--forged", action="append", default=[], metavar="APP", help="an app signing with the wrong secret")
         parser.add_argument("--key-id-format", default="demo_{slug}", help="the key id each app signs with")
+        parser.add_argument("--webhook-down", action="append", default=[], metavar="APP", help="an app whose notice webhook answers 503")
+        parser.add_argument("--report-back", action="store_true", help="apps report bindings removed for each notice")
+        parser.add_argument("--portal-url", default="http://127.0.0.1:8000", help="where apps report back")
         parser.add_argument("--garbage", action="append", default=[], metavar="APP", help="an app whose answers break the protocol")
 
-    def handle(self, *args, port, host, apps, latency_ms, error_rate, slow, hang, failing, garbage, huge, forged, key_id_format, **options):
+    def handle(self, *args, port, host, apps, latency_ms, error_rate, slow, hang, failing, garbage, huge, forged, key_id_format,
+               webhook_down, report_back, portal_url, **options):
         default = AppBehaviour(latency_ms=latency_ms, error_rate=error_rate)
-        config = SimulatorConfig(apps=apps, default=default, key_id_format=key_id_format)
+        config = SimulatorConfig(apps=apps, default=default, key_id_format=key_id_format, report_back=report_back, portal_url=portal_url)
         for item in slow:
             slug, _, ms = item.partition("=")
             config.per_app[slug] = AppBehaviour(latency_ms=int(ms), error_rate=error_rate)
@@ -37,6 +41,8 @@ class Command(BaseCommand):
             config.per_app[slug] = AppBehaviour(latency_ms=latency_ms, huge=True)
         for slug in garbage:
             config.per_app[slug] = AppBehaviour(latency_ms=latency_ms, garbage=True)
+        for slug in webhook_down:
+            config.per_app.setdefault(slug, AppBehaviour(latency_ms=latency_ms, error_rate=error_rate)).webhook_down = True
         self.stdout.write(f"platform simulator: {apps} apps on http://{host}:{port}/app01 .. /app{apps:02d}")
         uvicorn.run(
             Simulator(config), host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1,

@@ -28,7 +28,8 @@ class Command(BaseCommand):
                        "--concurrency", "4"],
             "beat": [python, "-m", "celery", "-A", "portal", "beat", "-l", "INFO", "-s", f"{var}/celerybeat-schedule"],
             # the demo's 16 member apps (registry.demo points their integrations here)
-            "simulator": [python, "manage.py", "run_simulator", "--port", "8900", "--apps", "16", "--latency-ms", "150"],
+            "simulator": [python, "manage.py", "run_simulator", "--port", "8900", "--apps", "16", "--latency-ms", "150",
+                          "--report-back", "--portal-url", f"http://{host}:{port}"],
         }
         # Ctrl-C, a hang-up or a kill all end in the same clean stop, even where SIGINT was ignored.
         def stop(signum, frame):
