@@ -253,6 +253,8 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # one name for the number-event types, whether a field holds one (the feed) or a list (subscriptions)
+    "ENUM_NAME_OVERRIDES": {"NumberEventTypeEnum": ["cancelled", "reassigned", "ported_out", "ported_in"]},
 }
 
 LOGGING = {
