@@ -59,7 +59,7 @@ def _plan_window(high: int) -> bool:
 
     with transaction.atomic():
         subscriptions = list(
-            NoticeSubscription.objects.select_for_update()
+            NoticeSubscription.objects.select_for_update(of=("self",))
             .filter(enabled=True, app__organisation__status=Organisation.Status.ACTIVE, notified_up_to__lt=high)
             .order_by("pk")
         )

@@ -192,3 +192,14 @@ def test_an_unrecycled_number_says_so_in_english_too(client, carrier):
     ask_second_hand_code(client, "138 0000 0099")
     page = client.post(reverse("second_hand_verify"), {"phone_number": "13800000099", "code": latest_code()}, follow=True).content.decode()
     assert "No: no carrier has reported that this number changed hands." in page
+
+
+def test_the_demo_subscribes_its_notice_apps_to_the_simulator():
+    from registry.demo import APPS, load_demo
+
+    load_demo()
+    load_demo()
+    subscriptions = NoticeSubscription.objects.select_related("app")
+    assert subscriptions.count() == sum(1 for *_rest, notices in APPS if notices)
+    assert all(s.webhook_url.startswith("http://127.0.0.1:8900/app") and s.webhook_url.endswith(protocol.NUMBER_NOTICES_PATH)
+               for s in subscriptions)
