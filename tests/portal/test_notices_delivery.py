@@ -82,3 +82,50 @@ def test_retries_then_parking_then_a_staff_resend(client, celery_workers, fresh_
     assert client.post(reverse("staff_notice_resend", args=[parked.pk])).status_code == 302
     wait_for(lambda: NoticeDelivery.objects.get(pk=parked.pk).state == "delivered", what="the re-sent notice to arrive")
     assert inbox(sim, "app05")["numbers"] == 10 and parked.attempt_log.count() == 5
+
+
+@pytest.fixture
+def reporting_simulator(live_server):
+    """A simulator whose apps report back to the portal under test after each notice."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT, free_port, worker_env
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_simulator", "--port", str(port), "--apps", "9", "--report-back", "--portal-url", live_server.url],
+        cwd=ROOT, env=worker_env(), stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(url, timeout=0.2)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_simulated_apps_report_back_and_the_totals_add_up(client, celery_workers, reporting_simulator):
+    from portal import selectors
+    from registry import services as registry_services
+    from registry.demo import demo_key_secret
+
+    sim = reporting_simulator
+    celery_workers.start("w1", "--concurrency", "2")
+    celery_workers.wait_until_ready(1)
+    app, key, _secret = subscribe(client, sim, "app05")
+    # the simulated app signs its reports with its demo key
+    registry_services.integration_key_issue(integration=key.integration, by=None, key_id="demo_app05", secret=demo_key_secret("app05"))
+    carrier, carrier_secret = carrier_key()
+    report_events(client, carrier, carrier_secret, events(30))
+
+    wait_for(lambda: inbox(sim, "app05")["reported"] == 1, what="the app to report back")
+    delivery = NoticeDelivery.objects.get()
+    assert delivery.reported_at is not None and delivery.bindings_removed is not None
+    totals = selectors.notice_totals()
+    assert (totals["numbers_renewed"], totals["bindings_removed"]) == (30, delivery.bindings_removed)
