@@ -271,9 +271,9 @@ def second_hand_verify(request):
 def second_hand_result(request):
     from datetime import date
 
-    report = request.session.get(SESSION_SECOND_HAND)
-    if report is None:
+    if SESSION_SECOND_HAND not in request.session:
         return redirect("second_hand_start")
+    report = dict(request.session[SESSION_SECOND_HAND])  # a copy: the session keeps the JSON-safe strings
     for key in ("cancelled_month", "reassigned_month"):
         report[key] = date.fromisoformat(report[key]) if report[key] else None
     return render(request, "portal/second_hand_result.html", {"report": report})
