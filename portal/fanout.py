@@ -108,12 +108,23 @@ class RateLimiter:
             await asyncio.sleep(second + 1 - time.time())
 
 
-async def _call_one(call: Call, report) -> None:
+def http_session() -> aiohttp.ClientSession:
+    """The worker process's one client session (call it inside the loop): connections to members stay
+    open between lookups and notices."""
     global _session, _limiter
     if _session is None:
-        # one session per worker process: connections to members stay open between lookups
         _session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300))
         _limiter = RateLimiter()
+    return _session
+
+
+def run_in_loop(coroutine):
+    """Run a coroutine on the worker process's loop thread and wait for its result."""
+    return asyncio.run_coroutine_threadsafe(coroutine, _event_loop()).result()
+
+
+async def _call_one(call: Call, report) -> None:
+    http_session()
     started = time.monotonic()
     try:
         await _limiter.wait(call.integration_id, call.rps)

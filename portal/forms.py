@@ -83,3 +83,31 @@ class UnbindAnswerForm(forms.Form):
         if data.get("result") == "refused" and not (data.get("reason") or "").strip():
             self.add_error("reason", _("Give the reason for the refusal: the holder reads it."))
         return data
+class NoticeSubscriptionForm(forms.Form):
+    webhook_url = forms.URLField(
+        label=_("Webhook URL"), max_length=500, assume_scheme="https",
+        help_text=_("Notices are POSTed here as CloudEvents, signed like protocol v1."),
+    )
+    event_types = forms.MultipleChoiceField(
+        label=_("Events to be told of"), widget=forms.CheckboxSelectMultiple,
+        choices=[("cancelled", _("cancelled")), ("reassigned", _("re-assigned")), ("ported_out", _("ported out")), ("ported_in", _("ported in"))],
+    )
+    enabled = forms.BooleanField(label=_("Send notices"), required=False, initial=True)
+
+
+class SecondHandStartForm(forms.Form):
+    phone_number = HolderForm.base_fields["phone_number"]
+    captcha = CaptchaField(label=_("Type the characters in the picture"), error_messages={"invalid": _("The characters do not match the picture. Try the new picture.")})
+
+    def clean_phone_number(self):
+        return normalize_phone(self.cleaned_data["phone_number"])
+
+
+class SecondHandCodeForm(forms.Form):
+    phone_number = forms.CharField(widget=forms.HiddenInput)
+    code = LookupCodeForm.base_fields["code"]
+
+    def clean_phone_number(self):
+        return normalize_phone(self.cleaned_data["phone_number"])
+
+    clean_code = LookupCodeForm.clean_code

@@ -219,16 +219,29 @@ def number_recycled_since(*, phone_number: str, since) -> bool | None:
 FEED_SETTLE_SECONDS = 2  # events are served once their batch surely committed, so a cursor never skips one
 
 
-def number_event_feed(*, after_id: int, limit: int, types: list[str] | None = None):
+def number_event_payloads(events) -> list[dict]:
+    """Carriers' events (a queryset in the order wanted) as members get them, in the pull feed and in
+    webhook notices alike:
+    `{id, carrier, phone_number (E.164), type, occurred_at (ISO 8601, Beijing time)}`."""
+    tz = timezone.get_current_timezone()
+    return [
+        {"id": pk, "carrier": carrier, "phone_number": "+86" + phone, "type": kind,
+         "occurred_at": occurred_at.astimezone(tz).isoformat()}
+        for pk, carrier, phone, kind, occurred_at in events.values_list(
+            "pk", "carrier__legal_name", "phone_number", "type", "occurred_at")
+    ]
+
+
+def number_event_feed(*, after_id: int, limit: int, types: list[str] | None = None) -> list[dict]:
     """Carriers' events in id order after a cursor, for members that pull instead of taking webhooks."""
     from portal.models import NumberEvent
 
     events = NumberEvent.objects.filter(
         pk__gt=after_id, received_at__lte=timezone.now() - timedelta(seconds=FEED_SETTLE_SECONDS)
-    ).select_related("carrier")
+    )
     if types:
         events = events.filter(type__in=types)
-    return list(events.order_by("pk")[:limit])
+    return number_event_payloads(events.order_by("pk")[:limit])
 
 
 # --- Unbinding --------------------------------------------------------------------------------------------
@@ -352,3 +365,83 @@ def unbind_request_rows(*, user, state: str = "open", public_id=None, limit: int
     for r in result:
         r.working_days_left = working_days_between(now, r.deadline_at) if r.is_open else None
     return result
+
+
+def notice_events(*, after_id: int, up_to_id: int, types: list[str]) -> list[dict]:
+    """The events one notice carries."""
+    from portal.models import NumberEvent
+
+    return number_event_payloads(NumberEvent.objects.filter(pk__gt=after_id, pk__lte=up_to_id, type__in=types).order_by("pk"))
+
+
+# --- Recycled-number notices -----------------------------------------------------------------------------
+
+
+def notice_totals(*, since=None, until=None, deliveries=None) -> dict:
+    """What notices achieved, for the consoles and the statistics: notices delivered, numbers notified,
+    numbers renewed (in notices the member confirmed by reporting back), bindings removed, and how many
+    notices are still pending or parked. `since` / `until` bound the notices' creation time; pass
+    `deliveries` (a scoped queryset) for one member's share."""
+    from django.db.models import Count, Q, Sum
+
+    from portal.models import NoticeDelivery
+
+    State = NoticeDelivery.State
+    rows = NoticeDelivery.objects.all() if deliveries is None else deliveries
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    totals = rows.aggregate(
+        delivered=Count("pk", filter=Q(state=State.DELIVERED)),
+        pending=Count("pk", filter=Q(state=State.PENDING)),
+        parked=Count("pk", filter=Q(state=State.PARKED)),
+        reported=Count("pk", filter=Q(reported_at__isnull=False)),
+        numbers_notified=Sum("numbers", filter=Q(state=State.DELIVERED)),
+        numbers_renewed=Sum("numbers", filter=Q(reported_at__isnull=False)),
+        bindings_removed=Sum("bindings_removed"),
+    )
+    return {key: value or 0 for key, value in totals.items()}
+
+
+def notice_deliveries_for_user(*, user, app=None, state: str = "", limit: int = 200):
+    from portal.models import NoticeDelivery
+    from registry.scoping import scope_for_user
+
+    rows = scope_for_user(NoticeDelivery.objects.select_related("subscription__app"), user)
+    if app is not None:
+        rows = rows.filter(subscription__app=app)
+    if state:
+        rows = rows.filter(state=state)
+    return rows.order_by("-created_at")[:limit]
+
+
+def number_second_hand(*, phone_number: str) -> dict:
+    """What a holder may learn of their number's past: whether it was recycled, the months it was
+    cancelled and re-assigned (month precision: the previous holder's dates are theirs), and how many
+    member apps were told and have confirmed (reported back)."""
+    from django.db.models import Q
+
+    from portal.models import NoticeDelivery, NumberEvent
+
+    now = timezone.now()
+    events = NumberEvent.objects.filter(phone_number=phone_number, occurred_at__lte=now)
+    reassigned = events.filter(type=NumberEvent.Type.REASSIGNED).order_by("-occurred_at").first()
+    cancelled_events = events.filter(type=NumberEvent.Type.CANCELLED)
+    if reassigned is not None:
+        cancelled_events = cancelled_events.filter(occurred_at__lte=reassigned.occurred_at)
+    cancelled = cancelled_events.order_by("-occurred_at").first()
+    told = [e for e in (reassigned, cancelled) if e is not None]
+    which = Q(pk__in=[])
+    for event in told:
+        which |= Q(after_event_id__lt=event.pk, up_to_event_id__gte=event.pk, event_types__contains=event.type)
+    notices = NoticeDelivery.objects.filter(which, state=NoticeDelivery.State.DELIVERED)
+    month = lambda event: timezone.localtime(event.occurred_at).date().replace(day=1) if event else None  # noqa: E731
+    return {
+        "covered": carrier_for_number(phone_number) is not None or bool(told),
+        "recycled": reassigned is not None,
+        "cancelled_month": month(cancelled),
+        "reassigned_month": month(reassigned),
+        "apps_notified": notices.values("subscription__app").distinct().count(),
+        "apps_confirmed": notices.filter(reported_at__isnull=False).values("subscription__app").distinct().count(),
+    }

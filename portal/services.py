@@ -14,7 +14,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from portal import fanout, selectors
-from portal.models import Lookup, LookupQuery, NumberEvent, SmsMessage, UnbindRequest, VerificationCode, WorkerHeartbeat
+from portal.models import (
+    Lookup,
+    LookupQuery,
+    NoticeDelivery,
+    NoticeSubscription,
+    NumberEvent,
+    SmsMessage,
+    UnbindRequest,
+    VerificationCode,
+    WorkerHeartbeat,
+)
 from portal.phone import normalize_phone
 from portal.privacy import keyed_hash, token_hash
 from registry import protocol
@@ -517,6 +527,8 @@ def number_events_ingest(*, carrier, events: list) -> dict:
                 row.freeze_breach = row.days_since_cancellation < NumberEvent.FREEZE_DAYS
         rows.append(row)
     NumberEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)  # a concurrent resend is a no-op
+    if rows:
+        transaction.on_commit(notices_plan_soon)  # member apps hear of them (portal/notices.py)
     return {
         "accepted": len(rows),
         "duplicates": len(events) - len(rejected) - len(rows),
@@ -738,3 +750,96 @@ def holder_verify(*, phone_number: str, code: str, purpose: str) -> str:
     keyed hash, which is all the session keeps."""
     verification_code_check(phone_number=phone_number, code=code, purpose=purpose)
     return keyed_hash("phone", normalize_phone(phone_number))
+
+
+# --- Recycled-number notices (portal/notices.py sends them) ----------------------------------------------
+
+
+def notices_plan_soon() -> None:
+    """After carriers' events arrive: plan their notices once they have settled. One nudge per settle
+    period however many batches arrive; the plan task comes back while newer events are settling."""
+    from django.core.cache import cache
+
+    from portal.tasks import notices_plan
+
+    if cache.add("notices:plan-soon", 1, timeout=selectors.FEED_SETTLE_SECONDS):
+        notices_plan.apply_async(countdown=selectors.FEED_SETTLE_SECONDS + 0.5)
+
+
+def _clean_subscription(webhook_url: str, event_types) -> tuple[str, str]:
+    from django.core.validators import URLValidator
+
+    webhook_url = (webhook_url or "").strip()
+    try:
+        URLValidator(schemes=["http", "https"])(webhook_url)
+    except ValidationError:
+        raise ValidationError({"webhook_url": _("Enter the full web address of your webhook, starting with https://.")}) from None
+    types = sorted(set(event_types or []))
+    if not types or not set(types) <= set(NumberEvent.Type.values):
+        raise ValidationError({"event_types": _("Choose at least one of: cancelled, re-assigned, ported out, ported in.")})
+    return webhook_url, " ".join(types)
+
+
+def _newest_event_id() -> int:
+    return NumberEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+@transaction.atomic
+def notice_subscription_save(
+    *, app, webhook_url: str, event_types, enabled: bool = True, secret: str = ""
+) -> tuple[NoticeSubscription, str | None]:
+    """Subscribe an app to recycled-number notices, or change its subscription. A new subscription
+    gets its signing secret, returned here once (only its encryption is kept) and is told of events
+    from now on; history is in the pull feed. `secret` is given only for reproducible demo data."""
+    from portal.crypto import encrypt
+
+    webhook_url, types = _clean_subscription(webhook_url, event_types)
+    subscription = NoticeSubscription.objects.select_for_update().filter(app=app).first()
+    if subscription is not None:
+        if enabled and not subscription.enabled:
+            subscription.notified_up_to = _newest_event_id()  # resumes from now, not with a flood
+        subscription.webhook_url, subscription.event_types, subscription.enabled = webhook_url, types, enabled
+        subscription.save()
+        return subscription, None
+    secret = secret or secrets.token_urlsafe(32)
+    subscription = NoticeSubscription.objects.create(
+        app=app, webhook_url=webhook_url, event_types=types, enabled=enabled, key_id="wh_" + secrets.token_hex(8),
+        secret_encrypted=encrypt(secret), notified_up_to=_newest_event_id(),
+    )
+    return subscription, secret
+
+
+def notice_subscription_new_secret(*, subscription: NoticeSubscription) -> str:
+    """Replace the signing secret (and key id, so the member can tell them apart); returned once."""
+    from portal.crypto import encrypt
+
+    secret = secrets.token_urlsafe(32)
+    subscription.key_id = "wh_" + secrets.token_hex(8)
+    subscription.secret_encrypted = encrypt(secret)
+    subscription.save(update_fields=["key_id", "secret_encrypted", "updated_at"])
+    return secret
+
+
+def notice_delivery_resend(*, delivery: NoticeDelivery) -> NoticeDelivery:
+    """Give a parked notice a new round of tries, starting now."""
+    from portal import notices
+
+    with transaction.atomic():
+        delivery = NoticeDelivery.objects.select_for_update().get(pk=delivery.pk)
+        if delivery.state != NoticeDelivery.State.PARKED:
+            raise ValidationError(_("Only a parked notice can be re-sent."))
+        delivery.state = NoticeDelivery.State.PENDING
+        delivery.max_attempts = delivery.attempts + settings.NOTICE_MAX_ATTEMPTS
+        delivery.next_attempt_at = timezone.now()
+        delivery.parked_at = None
+        delivery.save(update_fields=["state", "max_attempts", "next_attempt_at", "parked_at"])
+        transaction.on_commit(lambda: notices.dispatch([[str(delivery.pk)]]))
+    return delivery
+
+
+def notice_report(*, delivery: NoticeDelivery, bindings_removed: int) -> NoticeDelivery:
+    """A member says how many bindings it removed for a notice; the latest report stands."""
+    delivery.bindings_removed = bindings_removed
+    delivery.reported_at = timezone.now()
+    delivery.save(update_fields=["bindings_removed", "reported_at"])
+    return delivery

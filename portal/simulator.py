@@ -4,6 +4,12 @@ for the demo, the tests and the benchmarks. `python manage.py run_simulator --po
 App `appNN` answers at `/appNN/v1/account-lookup`, signs with key id `demo_appNN` and the demo secret
 (registry.demo.demo_key_secret), and derives its accounts from the phone number, so answers are the
 same every time. Behaviour per app is configurable: latency, error rate, hanging (timeout) and garbage.
+
+Recycled-number notices arrive at `/appNN/v1/number-notices`: each is verified (the app's webhook
+secret: `demo_webhook_secret(slug)`, or the one handed over at `/_control/appNN`) and counted, once per
+notice id; with `--report-back` the app reports bindings removed to the portal. `/_control/appNN` (GET:
+counts; POST `{"webhook_down": true, "webhook_secret": ..., "key_id": ...}`) lets tests and benchmarks
+watch and steer it; `GET /_control` sums every app; `POST /_control/reset` forgets the counts.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from registry import protocol
-from registry.demo import demo_key_secret
+from registry.demo import demo_key_secret, demo_webhook_secret
 
 
 @dataclass
@@ -28,6 +34,25 @@ class AppBehaviour:
     garbage: bool = False  # answers 200 with a body that is not protocol v1
     huge: bool = False  # answers 200 with a body far over the protocol's cap
     forged: bool = False  # signs its answers with the wrong secret
+    webhook_down: bool = False  # its notice webhook answers 503 (a member outage)
+
+
+@dataclass
+class Inbox:
+    """What one app's notice webhook took in."""
+
+    notices: int = 0  # distinct notice ids
+    numbers: int = 0  # events in them
+    repeats: int = 0  # notices received again (same id)
+    refused: int = 0  # bad signature or not a notice
+    down_refusals: int = 0  # answered 503 while down
+    reported: int = 0
+    seen: set = field(default_factory=set)
+    last_at: float = 0.0
+
+    def counts(self) -> dict:
+        return {"notices": self.notices, "numbers": self.numbers, "repeats": self.repeats, "refused": self.refused,
+                "down_refusals": self.down_refusals, "reported": self.reported, "last_at": self.last_at}
 
 
 @dataclass
@@ -40,7 +65,8 @@ class SimulatorConfig:
     # API after so many seconds (None: never by themselves; their staff answer in the console)
     unbind_refuse: set[str] = field(default_factory=set)
     unbind_later: dict[str, float | None] = field(default_factory=dict)
-    portal_url: str | None = None
+    portal_url: str = ""  # where apps send later unbind answers and (with report_back) notice reports
+    report_back: bool = False
 
     def behaviour(self, slug: str) -> AppBehaviour:
         return self.per_app.get(slug, self.default)
@@ -80,6 +106,9 @@ class Simulator:
         self.slugs = set(config.slugs())
         self.seen: dict[str, float] = {}  # signatures already accepted, like a member's own replay guard
         self.later: set = set()  # unbind answers still to be sent
+        self.inboxes = {slug: Inbox() for slug in self.slugs}
+        self.webhook_keys: dict[str, tuple[str, str]] = {}  # slug -> (key id, secret) handed over at /_control
+        self._background: set = set()
 
     def _refuse_replay(self, headers: dict[str, str]) -> None:
         now = time.time()
@@ -93,19 +122,25 @@ class Simulator:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if len(body) > protocol.MAX_BODY_BYTES:
-                return await self._reply(send, 413, {"error": "body too large"})
-            if not message.get("more_body"):
-                break
         parts = scope["path"].strip("/").split("/", 1)
         slug = parts[0]
         path = "/" + parts[-1]
-        paths = (protocol.ACCOUNT_LOOKUP_PATH, protocol.IDENTITY_CHECK_PATH, protocol.UNBIND_PATH)
-        if scope["method"] != "POST" or slug not in self.slugs or path not in paths:
+        cap = protocol.NOTICE_MAX_BODY_BYTES if path == protocol.NUMBER_NOTICES_PATH else protocol.MAX_BODY_BYTES
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > cap:
+                return await self._reply(send, 413, {"error": "body too large"})
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        if slug == "_control":
+            return await self._control(scope["method"], path, body, send)
+        if scope["method"] == "POST" and slug in self.slugs and path == protocol.NUMBER_NOTICES_PATH:
+            return await self._notice(slug, scope, body, send)
+        if scope["method"] != "POST" or slug not in self.slugs or path not in (protocol.ACCOUNT_LOOKUP_PATH, protocol.IDENTITY_CHECK_PATH, protocol.UNBIND_PATH):
             return await self._reply(send, 404, {"error": "no such endpoint"})
         secret = demo_key_secret(slug)
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
@@ -172,6 +207,77 @@ class Simulator:
                 await client.post(url, content=body, headers=headers)
         except httpx.HTTPError:
             pass  # the request stays open: the member's staff can still answer it in the console
+
+    async def _control(self, method: str, path: str, body: bytes, send):
+        target = path.strip("/")
+        if method == "POST" and target == "reset":
+            self.inboxes = {slug: Inbox() for slug in self.slugs}
+            return await self._reply(send, 200, {"reset": True})
+        if target in ("_control", ""):
+            total = {key: sum(inbox.counts()[key] for inbox in self.inboxes.values()) for key in Inbox().counts()}
+            total["last_at"] = max((inbox.last_at for inbox in self.inboxes.values()), default=0.0)
+            per_app = {slug: inbox.numbers for slug, inbox in self.inboxes.items()}
+            return await self._reply(send, 200, total | {"numbers_per_app": per_app})
+        if target not in self.slugs:
+            return await self._reply(send, 404, {"error": "no such app"})
+        if method == "POST":
+            try:
+                settings_ = json.loads(body or b"{}")
+            except ValueError:
+                return await self._reply(send, 400, {"error": "not JSON"})
+            behaviour = self.config.per_app.setdefault(target, AppBehaviour(**vars(self.config.default)))
+            if "webhook_down" in settings_:
+                behaviour.webhook_down = bool(settings_["webhook_down"])
+            if settings_.get("webhook_secret"):
+                self.webhook_keys[target] = (settings_.get("key_id", ""), settings_["webhook_secret"])
+        return await self._reply(send, 200, self.inboxes[target].counts())
+
+    async def _notice(self, slug: str, scope, body: bytes, send):
+        """A member's notice webhook: verify the signature, count the numbers once per notice id, and
+        (with report_back) report the bindings it removed."""
+        inbox = self.inboxes[slug]
+        if self.config.behaviour(slug).webhook_down:
+            inbox.down_refusals += 1
+            return await self._reply(send, 503, {"error": "simulated outage"})
+        key_id, secret = self.webhook_keys.get(slug, ("", demo_webhook_secret(slug)))
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        try:
+            protocol.verify(headers, body, secrets_for_key_id=lambda k: [secret] if not key_id or k == key_id else [], remember=False)
+            notice = protocol.parse_notice(body)
+        except protocol.ProtocolError as error:
+            inbox.refused += 1
+            return await self._reply(send, 401 if isinstance(error, protocol.SignatureError) else 400, {"error": error.reason})
+        if notice["id"] in inbox.seen:
+            inbox.repeats += 1
+        else:
+            inbox.seen.add(notice["id"])
+            inbox.notices += 1
+            inbox.numbers += len(notice["data"]["events"])
+            inbox.last_at = time.time()
+            if self.config.report_back and self.config.portal_url:
+                task = asyncio.ensure_future(self._report_back(slug, notice))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+        return await self._reply(send, 200, {"received": True})
+
+    async def _report_back(self, slug: str, notice: dict) -> None:
+        """The app removes the previous holders' bindings: as many as its simulated accounts for each
+        re-assigned number, and reports the count."""
+        import aiohttp
+
+        await asyncio.sleep(0.2)
+        removed = sum(len(simulated_accounts(slug, e["phone_number"], None)) for e in notice["data"]["events"] if e["type"] == "reassigned")
+        body = protocol.encode(protocol.notice_report(bindings_removed=removed))
+        headers = {"Content-Type": "application/json",
+                   **protocol.sign(body, key_id=self.config.key_id_format.format(slug=slug), secret=demo_key_secret(slug))}
+        try:
+            async with aiohttp.ClientSession() as session:
+                async with session.post(self.config.portal_url.rstrip("/") + notice["reportpath"], data=body, headers=headers,
+                                        timeout=aiohttp.ClientTimeout(total=10)) as response:
+                    if response.status == 200:
+                        self.inboxes[slug].reported += 1
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            pass  # a report is best effort; the notice itself was taken
 
     async def _reply(self, send, status: int, payload: dict, *, secret: str | None = None, key_id: str = ""):
         body = protocol.encode(payload)

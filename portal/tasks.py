@@ -75,3 +75,26 @@ def unbind_sweep() -> int:
     from portal.services import unbind_sweep as sweep
 
     return sweep()
+@shared_task(acks_late=True)
+def notices_plan() -> None:
+    """Turn settled carrier events into notices; while newer events are settling, come back."""
+    from portal import notices
+    from portal.services import notices_plan_soon
+
+    if notices.plan():
+        notices_plan_soon()
+
+
+@shared_task(acks_late=True)
+def notices_deliver(delivery_ids: list[str]) -> None:
+    """Send a group of notices concurrently (idempotent: delivered, parked or claimed rows are skipped)."""
+    from portal import notices
+
+    notices.run(delivery_ids)
+
+
+@shared_task
+def notices_sweep() -> int:
+    from portal import notices
+
+    return notices.sweep()

@@ -9,11 +9,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal import selectors, services
-from portal.forms import LookupCodeForm, LookupStartForm, UnbindAnswerForm, UnbindTrackCodeForm, UnbindTrackStartForm
-from portal.models import Lookup, UnbindRequest
+from portal.forms import (
+    LookupCodeForm, LookupStartForm, NoticeSubscriptionForm, SecondHandCodeForm, SecondHandStartForm, UnbindAnswerForm,
+    UnbindTrackCodeForm, UnbindTrackStartForm,
+)
+from portal.models import Lookup, NoticeDelivery, UnbindRequest, VerificationCode
 from portal.phone import mask_phone
 
 
@@ -234,3 +238,157 @@ def staff_unbind_request(request, public_id):
     row = selectors.unbind_request_rows(user=request.user, state="all", public_id=public_id)[0]
     return render(request, "portal/staff_unbind_request.html", {"row": row, "form": form, "can_answer": can_answer},
                   status=400 if form.errors else 200)
+
+
+# --- Recycled-number notices: what staff see and do -------------------------------------------------------
+
+
+@login_required
+def staff_app_notices(request, pk: int):
+    """An app's notice subscription (its staff change it; a new secret is shown once), its totals and
+    its recent notices, parked first."""
+    from registry.selectors import member_app_list_for_user
+    from registry.scoping import scope_for_user
+
+    app = get_object_or_404(member_app_list_for_user(user=request.user), pk=pk)
+    subscription = getattr(app, "notice_subscription", None)
+    secret = None
+    if request.method == "POST":
+        if not request.user.is_member_staff:
+            raise Http404
+        if request.POST.get("new_secret") and subscription is not None:
+            secret = services.notice_subscription_new_secret(subscription=subscription)
+            form = NoticeSubscriptionForm(initial=_subscription_initial(subscription))
+        else:
+            form = NoticeSubscriptionForm(request.POST)
+            if form.is_valid():
+                try:
+                    subscription, secret = services.notice_subscription_save(app=app, **form.cleaned_data)
+                except ValidationError as error:
+                    form.add_error(None, error)
+                else:
+                    if secret is None:
+                        messages.success(request, _("Subscription saved."))
+                        return redirect("staff_app_notices", pk=app.pk)
+    else:
+        form = NoticeSubscriptionForm(initial=_subscription_initial(subscription))
+    rows = scope_for_user(NoticeDelivery.objects.filter(subscription__app=app), request.user)
+    context = {
+        "app": app, "subscription": subscription, "form": form, "secret": secret,
+        "totals": selectors.notice_totals(deliveries=rows),
+        "parked": selectors.notice_deliveries_for_user(user=request.user, app=app, state=NoticeDelivery.State.PARKED),
+        "deliveries": selectors.notice_deliveries_for_user(user=request.user, app=app, limit=50),
+    }
+    return render(request, "portal/staff_app_notices.html", context)
+
+
+def _subscription_initial(subscription) -> dict:
+    if subscription is None:
+        return {"event_types": ["cancelled", "reassigned", "ported_out", "ported_in"], "enabled": True}
+    return {"webhook_url": subscription.webhook_url, "event_types": subscription.types, "enabled": subscription.enabled}
+
+
+@login_required
+def staff_notices(request):
+    """Administrators: every member's notices (parked first) and the totals; member staff: theirs."""
+    from registry.scoping import scope_for_user
+
+    rows = scope_for_user(NoticeDelivery.objects.all(), request.user)
+    if not (request.user.is_administrator or request.user.is_member_staff):
+        raise Http404
+    context = {
+        "totals": selectors.notice_totals(deliveries=rows),
+        "parked": selectors.notice_deliveries_for_user(user=request.user, state=NoticeDelivery.State.PARKED),
+        "deliveries": selectors.notice_deliveries_for_user(user=request.user, limit=100),
+    }
+    return render(request, "portal/staff_notices.html", context)
+
+
+def _own_notice(request, notice_id):
+    from registry.scoping import scope_for_user
+
+    return get_object_or_404(scope_for_user(NoticeDelivery.objects.select_related("subscription__app"), request.user), pk=notice_id)
+
+
+@login_required
+def staff_notice_detail(request, notice_id):
+    delivery = _own_notice(request, notice_id)
+    return render(request, "portal/staff_notice_detail.html", {"delivery": delivery, "attempts": delivery.attempt_log.all()})
+
+
+@login_required
+@require_POST
+def staff_notice_resend(request, notice_id):
+    delivery = _own_notice(request, notice_id)
+    try:
+        services.notice_delivery_resend(delivery=delivery)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("The notice is being sent again."))
+    return redirect("staff_notice_detail", notice_id=delivery.pk)
+
+
+# --- "Is my number second-hand?" -------------------------------------------------------------------------
+
+SESSION_SECOND_HAND = "second_hand"
+
+
+def second_hand_start(request):
+    """Step 1: the number and the picture check; then the SMS code is sent."""
+    if request.method == "POST" and request.POST.get("edit"):
+        form = SecondHandStartForm(initial={"phone_number": request.POST.get("phone_number", "")})
+    elif request.method == "POST":
+        form = SecondHandStartForm(request.POST)
+        if form.is_valid():
+            phone = form.cleaned_data["phone_number"]
+            try:
+                services.verification_code_send(phone_number=phone, client_ip=client_ip(request),
+                                                purpose=VerificationCode.Purpose.SECOND_HAND)
+            except services.Refusal as refusal:
+                _refused(form, refusal)
+            else:
+                return _second_hand_code_page(request, SecondHandCodeForm(initial={"phone_number": phone}), phone)
+    else:
+        form = SecondHandStartForm()
+    return render(request, "portal/second_hand_start.html", {"form": form})
+
+
+def _second_hand_code_page(request, form, phone_number, status=200):
+    context = {"form": form, "masked": mask_phone(phone_number) if phone_number else "",
+               "resend_seconds": settings.LOOKUP_CODE_RESEND_SECONDS}
+    return render(request, "portal/second_hand_code.html", context, status=status)
+
+
+@require_POST
+def second_hand_verify(request):
+    """Step 2: the SMS code; the answer is kept in the session (no number in clear) and shown."""
+    form = SecondHandCodeForm(request.POST)
+    if form.is_valid():
+        phone = form.cleaned_data["phone_number"]
+        try:
+            services.verification_code_check(phone_number=phone, code=form.cleaned_data["code"],
+                                             purpose=VerificationCode.Purpose.SECOND_HAND)
+        except services.Refusal as refusal:
+            _refused(form, refusal)
+        else:
+            report = selectors.number_second_hand(phone_number=phone)
+            request.session[SESSION_SECOND_HAND] = {
+                **report, "phone_number": mask_phone(phone),
+                "cancelled_month": report["cancelled_month"] and report["cancelled_month"].isoformat(),
+                "reassigned_month": report["reassigned_month"] and report["reassigned_month"].isoformat(),
+            }
+            return redirect("second_hand_result")
+    return _second_hand_code_page(request, form, request.POST.get("phone_number", ""), status=400)
+
+
+@never_cache
+def second_hand_result(request):
+    from datetime import date
+
+    if SESSION_SECOND_HAND not in request.session:
+        return redirect("second_hand_start")
+    report = dict(request.session[SESSION_SECOND_HAND])  # a copy: the session keeps the JSON-safe strings
+    for key in ("cancelled_month", "reassigned_month"):
+        report[key] = date.fromisoformat(report[key]) if report[key] else None
+    return render(request, "portal/second_hand_result.html", {"report": report})

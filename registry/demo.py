@@ -10,7 +10,7 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
 from django.db import transaction
 
-from registry import services
+from registry import protocol, services
 from registry.models import Integration, MemberApp, Organisation, StaffUser
 from registry.validators import uscc_check_character
 
@@ -67,6 +67,11 @@ def demo_app_slug(index: int) -> str:
     return f"app{index + 1:02d}"
 
 
+def demo_webhook_secret(slug: str) -> str:
+    """The secret the demo's notices to app `slug` are signed with, so the simulator can verify them."""
+    return hashlib.sha256(f"demo-webhook-secret:{slug}".encode()).hexdigest()
+
+
 def demo_key_secret(slug: str) -> str:
     """Reproducible, so the platform simulator can verify the demo's signatures. Demo only."""
     return hashlib.sha256(f"demo-signing-secret:{slug}".encode()).hexdigest()
@@ -74,6 +79,9 @@ def demo_key_secret(slug: str) -> str:
 
 @transaction.atomic
 def load_demo() -> dict:
+    from portal.models import NumberEvent
+    from portal.services import notice_subscription_save
+
     created = {"organisations": 0, "apps": 0, "staff": 0}
     organisations = []
     for prefix, kind, name, contact in ORGANISATIONS:
@@ -118,6 +126,12 @@ def load_demo() -> dict:
         if made:
             services.integration_key_issue(
                 integration=integration, by=None, key_id=f"demo_{slug}", secret=demo_key_secret(slug)
+            )
+        if notices and not hasattr(app, "notice_subscription"):
+            # so a carrier's events reach the simulated apps after `make run`
+            notice_subscription_save(
+                app=app, webhook_url=f"{SIMULATOR_URL}/{slug}{protocol.NUMBER_NOTICES_PATH}",
+                event_types=NumberEvent.Type.values, secret=demo_webhook_secret(slug),
             )
 
     for email, full_name, role, org_index, province, totp_seed in STAFF:

@@ -13,5 +13,7 @@ urlpatterns = [
     path("carrier/number-events", views.NumberEventsView.as_view(), name="api_carrier_number_events"),
     path("platform/number-events", views.NumberEventFeedView.as_view(), name="api_platform_number_events"),
     path("platform/number-checks", views.NumberChecksView.as_view(), name="api_platform_number_checks"),
+    path("platform/notice-subscription", views.NoticeSubscriptionView.as_view(), name="api_platform_notice_subscription"),
+    path("platform/notices/<uuid:notice_id>/report", views.NoticeReportView.as_view(), name="api_platform_notice_report"),
     path("platform/lookups/<uuid:request_id>/results", views.PlatformLookupCallbackView.as_view(), name="api_platform_lookup_results"),
 ]

@@ -149,6 +149,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "complaint-deadlines": {"task": "complaints.tasks.complaint_deadlines_enforce", "schedule": 600.0},
     "complaint-purge": {"task": "complaints.tasks.complaint_purge", "schedule": 3600.0},
     "unbind-sweep": {"task": "portal.tasks.unbind_sweep", "schedule": 30.0},
+    "notices-sweep": {"task": "portal.tasks.notices_sweep", "schedule": 5.0},
 }
 # A worker writes a heartbeat row this often; /healthz calls the worker down after WORKER_STALE_AFTER.
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
@@ -238,6 +239,14 @@ PUBLIC_HOLIDAYS = env.list("PUBLIC_HOLIDAYS", default=[
 ])
 EXTRA_WORKING_DAYS = env.list("EXTRA_WORKING_DAYS", default=["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"])
 
+# Recycled-number notices (portal/notices.py): tries per notice, the backoff between them (base * 2^n,
+# capped, with jitter), each try's timeout, when a pending notice counts as stuck, notices a task sends.
+NOTICE_MAX_ATTEMPTS = env.int("NOTICE_MAX_ATTEMPTS", default=10)
+NOTICE_RETRY_BASE_SECONDS = env.float("NOTICE_RETRY_BASE_SECONDS", default=10.0)
+NOTICE_RETRY_CAP_SECONDS = env.float("NOTICE_RETRY_CAP_SECONDS", default=3600.0)
+NOTICE_TIMEOUT_SECONDS = env.float("NOTICE_TIMEOUT_SECONDS", default=10.0)
+NOTICE_STUCK_SECONDS = env.int("NOTICE_STUCK_SECONDS", default=120)
+NOTICE_TASK_SIZE = env.int("NOTICE_TASK_SIZE", default=100)
 CAPTCHA_LENGTH = 4
 CAPTCHA_IMAGE_SIZE = (120, 44)
 CAPTCHA_FONT_SIZE = 30
@@ -281,6 +290,8 @@ SPECTACULAR_SETTINGS = {
         "ComplaintAnswerEnum": "complaints.models.Complaint.Answer",
         "NumberCheckAnswerEnum": ["yes", "no", "no_data", "invalid"],
         "UnbindStateEnum": ["queued", "sent", "done", "refused"],
+        # one name for the number-event types, whether a field holds one (the feed) or a list (subscriptions)
+        "NumberEventTypeEnum": ["cancelled", "reassigned", "ported_out", "ported_in"],
     },
 }
 

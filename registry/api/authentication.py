@@ -46,6 +46,7 @@ class MemberSystem:
         self.key = key
         self.organisation = key.integration.app.organisation
         self.organisation_id = self.organisation.pk
+        self.app = key.integration.app
 
     def __str__(self):
         return f"{self.organisation} ({self.key.key_id})"

@@ -29,10 +29,11 @@ class Command(BaseCommand):
             "beat": [python, "-m", "celery", "-A", "portal", "beat", "-l", "INFO", "-s", f"{var}/celerybeat-schedule"],
             # the demo's 16 member apps (registry.demo points their integrations here)
             # unbinding: 示例支付 (app03) refuses, 示例邮箱 (app02) accepts and answers itself after 20 s,
-            # 示例网盘 (app04) accepts and leaves the answer to its staff (platform@demo.portal's console)
+            # 示例网盘 (app04) accepts and leaves the answer to its staff (platform@demo.portal's console);
+            # notices: every app reports back the bindings it removed
             "simulator": [python, "manage.py", "run_simulator", "--port", "8900", "--apps", "16", "--latency-ms", "150",
                           "--unbind-refuse", "app03", "--unbind-later", "app02=20", "--unbind-later", "app04",
-                          "--portal-url", f"http://127.0.0.1:{port}"],
+                          "--report-back", "--portal-url", f"http://{host}:{port}"],
         }
         # Ctrl-C, a hang-up or a kill all end in the same clean stop, even where SIGINT was ignored.
         def stop(signum, frame):
