@@ -3,14 +3,16 @@ import json
 import logging
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.utils import timezone
+from django.db import connection, transaction
+from django.utils import timezone, translation
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.utils.translation import ngettext
 
 from portal import fanout, selectors
@@ -452,76 +454,140 @@ def lookup_query_callback(*, request_id, headers, body: bytes) -> LookupQuery:
 # --- Carriers' number events ---------------------------------------------------------------------------
 
 NUMBER_EVENTS_MAX_BATCH = 10_000
+NUMBER_EVENT_FIELDS = ("event_id", "phone_number", "type", "occurred_at")
+
+# Why a row was refused, by code. The API answers in English (its contract); the carrier console's
+# rejected-rows file is in the reader's language.
+NUMBER_EVENT_REJECTIONS = {
+    "not_object": gettext_lazy("an event must be an object"),
+    "missing": gettext_lazy("missing {fields}"),
+    "event_id": gettext_lazy("event_id must be a string of 1 to 100 characters"),
+    "phone_number": gettext_lazy("phone_number is not a mainland mobile number (+86 and 11 digits starting 1[3-9])"),
+    "type": gettext_lazy("type must be one of {types}"),
+    "occurred_at": gettext_lazy("occurred_at must be an ISO 8601 time with its offset, e.g. 2026-05-01T08:00:00+08:00"),
+    "future": gettext_lazy("occurred_at is in the future"),
+    "columns": gettext_lazy("expected 4 columns (event_id, phone_number, type, occurred_at), found {count}"),
+}
 
 
-def _parse_number_event(index: int, raw) -> tuple[dict | None, str]:
-    from django.utils.dateparse import parse_datetime
+def number_event_rejection_text(code: str, detail: str = "") -> str:
+    """The reason for a refused row in the active language."""
+    text = str(NUMBER_EVENT_REJECTIONS.get(code, code))
+    return text.format(fields=detail, types=", ".join(NumberEvent.Type.values), count=detail)
 
+
+def _parse_number_event(raw, latest) -> tuple[dict | None, str, str]:
+    """One event checked: (event, "", "") or (None, reason code, detail). Runs once per row of every
+    batch, so it stays lean (a million rows a file)."""
     if not isinstance(raw, dict):
-        return None, "an event must be an object"
-    missing = [k for k in ("event_id", "phone_number", "type", "occurred_at") if k not in raw]
-    if missing:
-        return None, f"missing {', '.join(missing)}"
-    event_id = raw["event_id"]
-    if not isinstance(event_id, str) or not 1 <= len(event_id) <= 100:
-        return None, "event_id must be a string of 1 to 100 characters"
+        return None, "not_object", ""
     try:
-        phone_number = normalize_phone(str(raw["phone_number"]))
-    except ValidationError:
-        return None, "phone_number is not a mainland mobile number (+86 and 11 digits starting 1[3-9])"
-    if raw["type"] not in NumberEvent.Type.values:
-        return None, f"type must be one of {', '.join(NumberEvent.Type.values)}"
-    occurred_at = parse_datetime(raw["occurred_at"]) if isinstance(raw["occurred_at"], str) else None
+        event_id, phone, kind, occurred = raw["event_id"], raw["phone_number"], raw["type"], raw["occurred_at"]
+    except KeyError:
+        return None, "missing", ", ".join(k for k in NUMBER_EVENT_FIELDS if k not in raw)
+    if not isinstance(event_id, str) or not 1 <= len(event_id) <= 100:
+        return None, "event_id", ""
+    phone = phone if isinstance(phone, str) else str(phone)
+    if len(phone) != 11 or not _MOBILE_DIGITS.fullmatch(phone):  # the common case, without the separators
+        try:
+            phone = normalize_phone(phone)
+        except ValidationError:
+            return None, "phone_number", ""
+    if not isinstance(kind, str) or kind not in _NUMBER_EVENT_TYPES:
+        return None, "type", ""
+    occurred_at = None
+    if isinstance(occurred, str):
+        try:
+            occurred_at = datetime.fromisoformat(occurred)
+        except ValueError:
+            try:
+                occurred_at = parse_datetime(occurred)  # the few ISO 8601 forms Python's parser does not take
+            except ValueError:
+                pass
     if occurred_at is None or occurred_at.tzinfo is None:
-        return None, "occurred_at must be an ISO 8601 time with its offset, e.g. 2026-05-01T08:00:00+08:00"
-    if occurred_at > timezone.now() + timedelta(days=1):
-        return None, "occurred_at is in the future"
-    return {"event_id": event_id, "phone_number": phone_number, "type": raw["type"], "occurred_at": occurred_at}, ""
+        return None, "occurred_at", ""
+    if occurred_at > latest:
+        return None, "future", ""
+    return {"event_id": event_id, "phone_number": phone, "type": kind, "occurred_at": occurred_at}, "", ""
+
+
+_MOBILE_DIGITS = re.compile(r"1[3-9]\d{9}")
+_NUMBER_EVENT_TYPES = frozenset(NumberEvent.Type.values)
 
 
 def number_events_ingest(*, carrier, events: list) -> dict:
     """Keep a carrier's batch of number events. Idempotent on (carrier, event_id); each bad row is
-    reported with its index and reason and the good rows are kept. A re-assignment sooner than 90 days
-    after the number's last cancellation is flagged as a freeze-period breach."""
+    reported with its index, reason (English) and reason code, and the good rows are kept. A
+    re-assignment sooner than 90 days after the number's last cancellation is flagged as a
+    freeze-period breach. The API and the console's CSV uploads both come through here."""
     if len(events) > NUMBER_EVENTS_MAX_BATCH:
         raise Refusal(f"at most {NUMBER_EVENTS_MAX_BATCH} events a batch; this one has {len(events)}", code="batch_too_large")
+    latest = timezone.now() + timedelta(days=1)
     rejected, good, seen = [], [], set()
-    for index, raw in enumerate(events):
-        event, reason = _parse_number_event(index, raw)
-        if event is None:
-            rejected.append({"index": index, "reason": reason})
-        elif event["event_id"] not in seen:
-            seen.add(event["event_id"])
-            good.append(event)
-    existing = set(
-        NumberEvent.objects.filter(carrier=carrier, event_id__in=[e["event_id"] for e in good]).values_list("event_id", flat=True)
-    )
-    new = [e for e in good if e["event_id"] not in existing]
+    with translation.override("en"):
+        for index, raw in enumerate(events):
+            event, code, detail = _parse_number_event(raw, latest)
+            if event is None:
+                rejected.append({"index": index, "reason": number_event_rejection_text(code, detail), "code": code, "detail": detail})
+            elif event["event_id"] not in seen:
+                seen.add(event["event_id"])
+                good.append(event)
+    # Freeze-period breaches: a re-assignment against the number's latest cancellation before it, stored
+    # or in this batch (a batch re-sent finds its own cancellations stored; the answer is the same).
     cancellations: dict[str, list] = {}
-    for phone, at in NumberEvent.objects.filter(
-        phone_number__in={e["phone_number"] for e in new if e["type"] == NumberEvent.Type.REASSIGNED},
-        type=NumberEvent.Type.CANCELLED,
-    ).values_list("phone_number", "occurred_at"):
-        cancellations.setdefault(phone, []).append(at)
-    for e in new:
-        if e["type"] == NumberEvent.Type.CANCELLED:
-            cancellations.setdefault(e["phone_number"], []).append(e["occurred_at"])
-    rows = []
-    for e in new:
-        row = NumberEvent(carrier=carrier, **e)
+    reassigned_phones = {e["phone_number"] for e in good if e["type"] == NumberEvent.Type.REASSIGNED}
+    if reassigned_phones:
+        for phone, at in NumberEvent.objects.filter(
+            phone_number__in=reassigned_phones, type=NumberEvent.Type.CANCELLED
+        ).values_list("phone_number", "occurred_at"):
+            cancellations.setdefault(phone, []).append(at)
+        for e in good:
+            if e["type"] == NumberEvent.Type.CANCELLED and e["phone_number"] in reassigned_phones:
+                cancellations.setdefault(e["phone_number"], []).append(e["occurred_at"])
+    for e in good:
+        e["freeze_breach"], e["days_since_cancellation"] = False, None
         if e["type"] == NumberEvent.Type.REASSIGNED:
-            before = [at for at in cancellations.get(e["phone_number"], []) if at <= e["occurred_at"]]
+            before = [at for at in cancellations.get(e["phone_number"], ()) if at <= e["occurred_at"]]
             if before:
-                row.days_since_cancellation = (e["occurred_at"] - max(before)).days
-                row.freeze_breach = row.days_since_cancellation < NumberEvent.FREEZE_DAYS
-        rows.append(row)
-    NumberEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)  # a concurrent resend is a no-op
+                e["days_since_cancellation"] = (e["occurred_at"] - max(before)).days
+                e["freeze_breach"] = e["days_since_cancellation"] < NumberEvent.FREEZE_DAYS
+    inserted = _number_events_insert(carrier_id=carrier.pk, events=good)
     return {
-        "accepted": len(rows),
-        "duplicates": len(events) - len(rejected) - len(rows),
+        "accepted": len(inserted),
+        "duplicates": len(events) - len(rejected) - len(inserted),
         "rejected": rejected,
-        "freeze_breaches": sum(1 for r in rows if r.freeze_breach),
+        "freeze_breaches": sum(1 for e in good if e["freeze_breach"] and e["event_id"] in inserted),
     }
+
+
+def _number_events_insert(*, carrier_id: int, events: list[dict]) -> set[str]:
+    """Insert the events not stored yet; the event ids actually inserted. On PostgreSQL one statement
+    (arrays unnested, ON CONFLICT DO NOTHING: a concurrent resend is a no-op), else the ORM."""
+    if not events:
+        return set()
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        table = NumberEvent._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""INSERT INTO {table} (carrier_id, event_id, phone_number, type, occurred_at, received_at,
+                                         freeze_breach, days_since_cancellation)
+                    SELECT %s, e.event_id, e.phone_number, e.type, e.occurred_at, %s, e.freeze_breach, e.days
+                    FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::boolean[], %s::integer[])
+                         AS e(event_id, phone_number, type, occurred_at, freeze_breach, days)
+                    ON CONFLICT (carrier_id, event_id) DO NOTHING
+                    RETURNING event_id""",
+                [carrier_id, now, [e["event_id"] for e in events], [e["phone_number"] for e in events],
+                 [e["type"] for e in events], [e["occurred_at"] for e in events],
+                 [e["freeze_breach"] for e in events], [e["days_since_cancellation"] for e in events]],
+            )
+            return {row[0] for row in cursor.fetchall()}
+    existing = set(
+        NumberEvent.objects.filter(carrier_id=carrier_id, event_id__in=[e["event_id"] for e in events]).values_list("event_id", flat=True)
+    )
+    rows = [NumberEvent(carrier_id=carrier_id, received_at=now, **e) for e in events if e["event_id"] not in existing]
+    NumberEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+    return {row.event_id for row in rows}
 
 
 NUMBER_CHECKS_MAX_BATCH = 1000

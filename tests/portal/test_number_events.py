@@ -49,7 +49,7 @@ def test_a_batch_is_kept_once_and_bad_rows_are_reported_with_index_and_reason(cl
     assert first["accepted"] == 2 and first["duplicates"] == 0
     assert [(r["index"], r["reason"].split(" ")[0]) for r in first["rejected"]] == [(2, "phone_number"), (3, "type"), (4, "occurred_at")]
 
-    again = post(client, {"events": batch}, key, secret, seconds_ago=1).json()  # re-sent, signed anew
+    again = post(client, {"events": batch}, key, secret, seconds_ago=-1).json()  # re-sent, signed anew (a later second)
     assert again["accepted"] == 0 and again["duplicates"] == 2
     assert NumberEvent.objects.filter(carrier=carrier).count() == 2
 
