@@ -44,3 +44,11 @@ class LookupCodeForm(HolderForm):
         if not code.isdigit():
             raise ValidationError(_("The code is 6 digits."), code="invalid_code")
         return code
+
+
+class NumberEventUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("Monthly file of number events (CSV)"),
+        help_text=_("Columns event_id, phone_number, type, occurred_at; UTF-8; a header row is optional."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )

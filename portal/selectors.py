@@ -223,3 +223,32 @@ def number_event_feed(*, after_id: int, limit: int, types: list[str] | None = No
     if types:
         events = events.filter(type__in=types)
     return list(events.order_by("pk")[:limit])
+
+
+def number_event_upload_list(*, user):
+    """The CSV uploads a staff user may see: their carrier's, or every carrier's for administrators."""
+    from portal.models import NumberEventUpload
+    from registry.scoping import scope_for_user
+
+    return scope_for_user(NumberEventUpload.objects.select_related("carrier", "uploaded_by"), user).order_by("-created_at", "-pk")
+
+
+def number_event_upload_progress(upload) -> dict:
+    """What the upload page shows and polls."""
+    return {
+        "state": upload.state,
+        "state_label": str(upload.get_state_display()),
+        "done": upload.is_done,
+        "percent": upload.percent,
+        "rows_read": upload.rows_read,
+        "rows_accepted": upload.rows_accepted,
+        "rows_duplicate": upload.rows_duplicate,
+        "rows_rejected": upload.rows_rejected,
+        "freeze_breaches": upload.freeze_breaches,
+        "error": upload.error,
+    }
+
+
+def number_event_upload_rejected_rows(*, upload):
+    """The rejected rows of an upload in line order, streamed (a file may have many)."""
+    return upload.rejections.order_by("line").values_list("line", "code", "detail", "row").iterator(chunk_size=5000)

@@ -57,3 +57,19 @@ def lookup_purge() -> int:
     from portal.services import lookup_purge as purge
 
     return purge()
+
+
+@shared_task(acks_late=True)
+def number_event_upload_run(upload_id: int) -> None:
+    """Read a carrier's CSV upload for a while, then queue the rest (idempotent: the row says where to go on)."""
+    from portal.services import number_event_upload_process
+
+    if number_event_upload_process(upload_id=upload_id):
+        number_event_upload_run.delay(upload_id)
+
+
+@shared_task
+def number_event_uploads_sweep() -> int:
+    from portal.services import number_event_uploads_sweep as sweep
+
+    return sweep()

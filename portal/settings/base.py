@@ -145,6 +145,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sms-resend-stuck": {"task": "portal.tasks.sms_resend_stuck", "schedule": 60.0},
     "lookup-sweep": {"task": "portal.tasks.lookup_sweep", "schedule": 5.0},
     "lookup-purge": {"task": "portal.tasks.lookup_purge", "schedule": 3600.0},
+    "number-event-uploads-sweep": {"task": "portal.tasks.number_event_uploads_sweep", "schedule": 60.0},
 }
 # A worker writes a heartbeat row this often; /healthz calls the worker down after WORKER_STALE_AFTER.
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
@@ -205,6 +206,13 @@ LOOKUP_DEADLINE_GRACE_SECONDS = env.int("LOOKUP_DEADLINE_GRACE_SECONDS", default
 LOOKUP_CALLBACK_SECONDS = env.int("LOOKUP_CALLBACK_SECONDS", default=120)  # for members answering 202
 LOOKUP_CIRCUIT_FAILURES = env.int("LOOKUP_CIRCUIT_FAILURES", default=5)
 LOOKUP_CIRCUIT_SECONDS = env.int("LOOKUP_CIRCUIT_SECONDS", default=60)
+# --- Carriers' CSV uploads of number events --------------------------------------------------------
+# Files are kept outside the web root (never served), on a disk web and workers share; deleted once read.
+NUMBER_EVENT_UPLOAD_DIR = Path(env.str("NUMBER_EVENT_UPLOAD_DIR", default=str(VAR_DIR / "uploads" / "number-events")))
+NUMBER_EVENT_UPLOAD_MAX_BYTES = env.int("NUMBER_EVENT_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)  # ~2.5 million rows
+NUMBER_EVENT_UPLOAD_CHUNK_ROWS = env.int("NUMBER_EVENT_UPLOAD_CHUNK_ROWS", default=10_000)  # one API batch
+NUMBER_EVENT_UPLOAD_TASK_SECONDS = env.int("NUMBER_EVENT_UPLOAD_TASK_SECONDS", default=60)  # then the task re-queues itself
+NUMBER_EVENT_UPLOAD_RETENTION_DAYS = env.int("NUMBER_EVENT_UPLOAD_RETENTION_DAYS", default=90)  # rejected rows' values
 CAPTCHA_LENGTH = 4
 CAPTCHA_IMAGE_SIZE = (120, 44)
 CAPTCHA_FONT_SIZE = 30
