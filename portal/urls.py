@@ -18,6 +18,7 @@ urlpatterns = [
     path("staff/sms-outbox/", views.sms_outbox, name="sms_outbox"),
     path("staff/lookups/", views.staff_lookups, name="staff_lookups"),
     path("staff/number-events/uploads/", views.staff_number_event_uploads, name="staff_number_event_uploads"),
+    path("staff/number-events/uploads/demo.csv", views.staff_number_event_demo_file, name="staff_number_event_demo_file"),
     path("staff/number-events/uploads/<int:pk>/", views.staff_number_event_upload, name="staff_number_event_upload"),
     path("staff/number-events/uploads/<int:pk>/progress", views.staff_number_event_upload_progress, name="staff_number_event_upload_progress"),
     path("staff/number-events/uploads/<int:pk>/rejected.csv", views.staff_number_event_upload_rejected, name="staff_number_event_upload_rejected"),

@@ -156,7 +156,7 @@ def staff_number_event_uploads(request):
                 form.add_error("file", error)
             else:
                 return redirect("staff_number_event_upload", pk=upload.pk)
-    context = {"uploads": uploads[:100], "form": form if can_upload else None,
+    context = {"uploads": uploads[:100], "form": form if can_upload else None, "demo_file": settings.DEBUG,
                "max_bytes": settings.NUMBER_EVENT_UPLOAD_MAX_BYTES, "types": NumberEvent.Type.choices}
     return render(request, "portal/staff_number_event_uploads.html", context, status=400 if form.errors else 200)
 
@@ -205,4 +205,18 @@ def staff_number_event_upload_rejected(request, pk: int):
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="rejected-rows-{upload.pk}.csv"'
+    return response
+
+
+@login_required
+def staff_number_event_demo_file(request):
+    """Development only: the demo carrier's made-up monthly file, to try the upload with."""
+    from registry.demo import DEMO_CARRIER_FILE_NAME, demo_carrier_file_rows
+
+    if not settings.DEBUG:
+        raise Http404
+    _uploads_for(request)
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse((writer.writerow(row) for row in demo_carrier_file_rows()), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{DEMO_CARRIER_FILE_NAME}"'
     return response

@@ -225,3 +225,18 @@ def test_a_real_worker_reads_the_file_while_the_page_follows(client, celery_work
     assert (progress["state"], progress["rows_accepted"], progress["rows_rejected"]) == ("completed", 3, 4), progress
     assert NumberEvent.objects.filter(carrier=staff.organisation).count() == 3
     assert len(rejected_rows(client, row)) == 5
+
+
+def test_in_development_the_demo_carrier_file_can_be_downloaded_and_uploaded(client, settings):
+    from registry.demo import demo_carrier_file_rows
+
+    staff = carrier_staff()
+    client.force_login(staff)
+    assert client.get(reverse("staff_number_event_demo_file")).status_code == 404  # not in production
+    settings.DEBUG = True
+    response = client.get(reverse("staff_number_event_demo_file"))
+    content = b"".join(response.streaming_content)
+    assert response.status_code == 200 and content.startswith(b"event_id,phone_number,type,occurred_at")
+    row = read_all(uploaded(client, staff, content))
+    bad = sum(1 for r in list(demo_carrier_file_rows())[1:] if len(r) != 4 or len(r[1]) != 11 or r[2] == "sold" or "/" in r[3])
+    assert row.rows_read == 2000 and row.rows_rejected == bad > 0 and row.rows_accepted == 2000 - bad and row.freeze_breaches > 0
