@@ -34,6 +34,14 @@ MONTHLY_FILE = (
 ).encode("utf-8")
 
 
+@pytest.fixture(autouse=True)
+def upload_dir(request, settings, tmp_path):
+    """Each test keeps its files to itself (a real worker reads the configured folder, in its own process)."""
+    if "celery_workers" not in request.fixturenames:
+        settings.NUMBER_EVENT_UPLOAD_DIR = tmp_path / "uploads"
+    return settings.NUMBER_EVENT_UPLOAD_DIR
+
+
 def carrier_staff(carrier=None) -> StaffUser:
     carrier = carrier or OrganisationFactory(kind="basic_carrier")
     return StaffUserFactory(role=StaffUser.Role.CARRIER_STAFF, organisation=carrier)
@@ -192,7 +200,7 @@ def test_a_file_too_big_is_refused_with_the_limit(client):
     client.cookies["django_language"] = "en"
     response = upload(client, MONTHLY_FILE)
     assert response.status_code == 400 and "at most 100" in response.content.decode()
-    assert not NumberEventUpload.objects.exists() and not list(Path(settings.NUMBER_EVENT_UPLOAD_DIR).glob("*.csv"))
+    assert not NumberEventUpload.objects.exists() and not list(Path(settings.NUMBER_EVENT_UPLOAD_DIR).glob("*"))
 
 
 def test_stuck_uploads_are_queued_again_by_the_sweeper(client, monkeypatch):
