@@ -843,7 +843,7 @@ def number_checks(*, checks: list) -> list[dict]:
     """Answer each `{phone_number, date}`: yes (changed hands since), no, no_data, or invalid with a reason."""
     from datetime import date as date_type
 
-    results = []
+    results, valid = [], []
     for index, item in enumerate(checks):
         raw_phone = item.get("phone_number") if isinstance(item, dict) else None
         result = {"index": index, "phone_number": str(raw_phone or "")}
@@ -851,8 +851,11 @@ def number_checks(*, checks: list) -> list[dict]:
             phone = normalize_phone(str(raw_phone or ""))
             since = date_type.fromisoformat(item.get("date", ""))
         except (ValidationError, ValueError, TypeError, AttributeError):
-            results.append(result | {"answer": "invalid", "reason": "phone_number must be E.164 (+86...) and date YYYY-MM-DD"})
-            continue
-        recycled = selectors.number_recycled_since(phone_number=phone, since=since)
-        results.append(result | {"answer": "no_data" if recycled is None else ("yes" if recycled else "no")})
+            result |= {"answer": "invalid", "reason": "phone_number must be E.164 (+86...) and date YYYY-MM-DD"}
+        else:
+            valid.append((result, phone, since))
+        results.append(result)
+    recycled = selectors.numbers_recycled_since(checks=[(phone, since) for _result, phone, since in valid])
+    for (result, _phone, _since), answer in zip(valid, recycled):
+        result["answer"] = "no_data" if answer is None else ("yes" if answer else "no")
     return results

@@ -13,6 +13,8 @@ admin.site.site_header = "码号服务门户 · 管理"
 admin.site.site_title = "码号服务门户"
 
 urlpatterns = [
+    # first: called a thousand times a second, it should not wait for every other pattern to be tried
+    path("number-recycling/v0.2/check", NumberRecyclingCheckView.as_view(), name="camara_number_recycling_check"),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("staff/sms-outbox/", views.sms_outbox, name="sms_outbox"),
@@ -38,5 +40,4 @@ urlpatterns = [
     path("api/v1/", include("registry.api.urls")),
     path("api/v1/", include("portal.api.urls")),
     path("oauth/token", TokenView.as_view(), name="oauth_token"),
-    path("number-recycling/v0.2/check", NumberRecyclingCheckView.as_view(), name="camara_number_recycling_check"),
 ]
