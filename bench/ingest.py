@@ -6,9 +6,13 @@ second against the target of 35,000. Half the events cancel a number and half re
 freeze-period check runs; then the same first batch is sent again and must store nothing.
 
     .venv/bin/python bench/ingest.py [--events 1000000] [--batch 10000] [--clients 4] [--web-workers 2]
+    .venv/bin/python bench/ingest.py --csv [--events 1000000]   # the console's CSV path instead
+
+With --csv, the same events go into one CSV file, uploaded through the carrier console's service and
+read the way the Celery task reads it (in this process, chunk after chunk); it prints rows a second
+and how much the process's peak memory grew (it must stay flat, whatever the file's size).
 
 Uses its own database (portal_bench, or DATABASE_URL) and Redis database 13, both emptied first.
-BENCH_PROFILE=1 runs each web worker under cProfile and prints where the server's time went.
 """
 
 import argparse
@@ -104,6 +108,49 @@ def batches(total: int, size: int) -> list[bytes]:
     return bodies
 
 
+def csv_upload(total: int):
+    import csv
+    import resource
+    import tempfile
+
+    prepare_database()
+    import django
+
+    django.setup()
+    from django.core.files import File
+
+    from portal import services
+    from portal.models import NumberEvent
+
+    carrier = register_carrier()
+    rng = random.Random(35000)
+    start = datetime(2025, 6, 1, tzinfo=timezone(timedelta(hours=8)))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "monthly.csv"
+        with open(path, "w", newline="", encoding="utf-8-sig") as out:
+            writer = csv.writer(out)
+            writer.writerow(["event_id", "phone_number", "type", "occurred_at"])
+            for n in range(0, total, 2):
+                phone = f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"
+                cancelled = start + timedelta(minutes=rng.randrange(200_000))
+                writer.writerow([f"b{n}", phone, "cancelled", cancelled.isoformat()])
+                writer.writerow([f"b{n + 1}", phone, "reassigned", (cancelled + timedelta(days=rng.randrange(60, 200))).isoformat()])
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            upload = services.number_event_upload_create(carrier=carrier, uploaded_by=None, file=File(f, name="monthly.csv"))
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    while services.number_event_upload_process(upload_id=upload.pk, seconds=3600):
+        pass
+    elapsed = time.perf_counter() - started
+    upload.refresh_from_db()
+    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"CSV upload of {total:,} rows ({size / 2**20:.0f} MB): {elapsed:.1f} s -> {upload.rows_read / elapsed:,.0f} rows/s; "
+          f"accepted {upload.rows_accepted:,}, rejected {upload.rows_rejected}; peak memory {peak_before / 1024:.0f} MB before, "
+          f"{peak_after / 1024:.0f} MB after reading the whole file")
+    assert upload.state == "completed" and upload.rows_accepted == NumberEvent.objects.count() == total
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -111,7 +158,10 @@ def main():
     parser.add_argument("--clients", type=int, default=4, help="requests in flight at once")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=0, help="default: a free one")
+    parser.add_argument("--csv", action="store_true", help="through a CSV upload instead of the API")
     args = parser.parse_args()
+    if args.csv:
+        return csv_upload(args.events)
 
     if not args.port:
         with socket.socket() as probe:
@@ -135,8 +185,6 @@ def main():
 
     cmd = [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
            "--workers", str(args.web_workers), "--timeout", "120", "--log-level", "warning"]
-    if os.environ.get("BENCH_PROFILE"):
-        cmd += ["--config", str(ROOT / "bench" / "profile_gunicorn.py")]
     web = subprocess.Popen(cmd, cwd=ROOT)
     url = f"http://127.0.0.1:{args.port}/api/v1/carrier/number-events"
     try:
