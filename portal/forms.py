@@ -83,6 +83,8 @@ class UnbindAnswerForm(forms.Form):
         if data.get("result") == "refused" and not (data.get("reason") or "").strip():
             self.add_error("reason", _("Give the reason for the refusal: the holder reads it."))
         return data
+
+
 class NoticeSubscriptionForm(forms.Form):
     webhook_url = forms.URLField(
         label=_("Webhook URL"), max_length=500, assume_scheme="https",
@@ -111,3 +113,11 @@ class SecondHandCodeForm(forms.Form):
         return normalize_phone(self.cleaned_data["phone_number"])
 
     clean_code = LookupCodeForm.clean_code
+
+
+class NumberEventUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("Monthly file of number events (CSV)"),
+        help_text=_("Columns event_id, phone_number, type, occurred_at; UTF-8; a header row is optional."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )

@@ -75,6 +75,8 @@ def unbind_sweep() -> int:
     from portal.services import unbind_sweep as sweep
 
     return sweep()
+
+
 @shared_task(acks_late=True)
 def notices_plan() -> None:
     """Turn settled carrier events into notices; while newer events are settling, come back."""
@@ -98,3 +100,19 @@ def notices_sweep() -> int:
     from portal import notices
 
     return notices.sweep()
+
+
+@shared_task(acks_late=True)
+def number_event_upload_run(upload_id: int) -> None:
+    """Read a carrier's CSV upload for a while, then queue the rest (idempotent: the row says where to go on)."""
+    from portal.services import number_event_upload_process
+
+    if number_event_upload_process(upload_id=upload_id):
+        number_event_upload_run.delay(upload_id)
+
+
+@shared_task
+def number_event_uploads_sweep() -> int:
+    from portal.services import number_event_uploads_sweep as sweep
+
+    return sweep()

@@ -13,6 +13,8 @@ admin.site.site_header = "码号服务门户 · 管理"
 admin.site.site_title = "码号服务门户"
 
 urlpatterns = [
+    # first: called a thousand times a second, it should not wait for every other pattern to be tried
+    path("number-recycling/v0.2/check", NumberRecyclingCheckView.as_view(), name="camara_number_recycling_check"),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("staff/sms-outbox/", views.sms_outbox, name="sms_outbox"),
@@ -24,6 +26,11 @@ urlpatterns = [
     path("second-hand/", views.second_hand_start, name="second_hand_start"),
     path("second-hand/verify/", views.second_hand_verify, name="second_hand_verify"),
     path("second-hand/result/", views.second_hand_result, name="second_hand_result"),
+    path("staff/number-events/uploads/", views.staff_number_event_uploads, name="staff_number_event_uploads"),
+    path("staff/number-events/uploads/demo.csv", views.staff_number_event_demo_file, name="staff_number_event_demo_file"),
+    path("staff/number-events/uploads/<int:pk>/", views.staff_number_event_upload, name="staff_number_event_upload"),
+    path("staff/number-events/uploads/<int:pk>/progress", views.staff_number_event_upload_progress, name="staff_number_event_upload_progress"),
+    path("staff/number-events/uploads/<int:pk>/rejected.csv", views.staff_number_event_upload_rejected, name="staff_number_event_upload_rejected"),
     path("before-giving-up/", views.before_giving_up, name="before_giving_up"),
     path("lookup/", views.lookup_start, name="lookup_start"),
     path("lookup/verify/", views.lookup_verify, name="lookup_verify"),
@@ -46,5 +53,4 @@ urlpatterns = [
     path("api/v1/", include("portal.api.urls")),
     path("api/v1/", include("complaints.api.urls")),
     path("oauth/token", TokenView.as_view(), name="oauth_token"),
-    path("number-recycling/v0.2/check", NumberRecyclingCheckView.as_view(), name="camara_number_recycling_check"),
 ]

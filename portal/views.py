@@ -1,24 +1,26 @@
+import csv
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal import selectors, services
 from portal.forms import (
-    LookupCodeForm, LookupStartForm, NoticeSubscriptionForm, SecondHandCodeForm, SecondHandStartForm, UnbindAnswerForm,
-    UnbindTrackCodeForm, UnbindTrackStartForm,
+    LookupCodeForm, LookupStartForm, NoticeSubscriptionForm, NumberEventUploadForm, SecondHandCodeForm, SecondHandStartForm,
+    UnbindAnswerForm, UnbindTrackCodeForm, UnbindTrackStartForm,
 )
-from portal.models import Lookup, NoticeDelivery, UnbindRequest, VerificationCode
+from portal.models import Lookup, NoticeDelivery, NumberEvent, VerificationCode
 from portal.phone import mask_phone
+from registry.models import StaffUser
 
 
 def home(request):
@@ -392,3 +394,97 @@ def second_hand_result(request):
     for key in ("cancelled_month", "reassigned_month"):
         report[key] = date.fromisoformat(report[key]) if report[key] else None
     return render(request, "portal/second_hand_result.html", {"report": report})
+
+
+# --- Carrier console: monthly CSV files of number events ---------------------------------------------
+
+
+def _uploads_for(request):
+    """The uploads this user may see; a 404 for staff who neither report events nor administer."""
+    user = request.user
+    if not (user.is_administrator or (user.role == StaffUser.Role.CARRIER_STAFF and user.organisation_id)):
+        raise Http404
+    return selectors.number_event_upload_list(user=user)
+
+
+@login_required
+def staff_number_event_uploads(request):
+    """Upload history, and the upload form for carrier staff."""
+    uploads = _uploads_for(request)
+    can_upload = request.user.role == StaffUser.Role.CARRIER_STAFF
+    form = NumberEventUploadForm()
+    if request.method == "POST" and can_upload:
+        form = NumberEventUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                upload = services.number_event_upload_create(
+                    carrier=request.user.organisation, uploaded_by=request.user, file=form.cleaned_data["file"]
+                )
+            except ValidationError as error:
+                form.add_error("file", error)
+            else:
+                return redirect("staff_number_event_upload", pk=upload.pk)
+    context = {"uploads": uploads[:100], "form": form if can_upload else None, "demo_file": settings.DEBUG,
+               "max_bytes": settings.NUMBER_EVENT_UPLOAD_MAX_BYTES, "types": NumberEvent.Type.choices}
+    return render(request, "portal/staff_number_event_uploads.html", context, status=400 if form.errors else 200)
+
+
+@never_cache
+@login_required
+def staff_number_event_upload(request, pk: int):
+    upload = get_object_or_404(_uploads_for(request), pk=pk)
+    context = {"upload": upload, "progress": selectors.number_event_upload_progress(upload)}
+    return render(request, "portal/staff_number_event_upload.html", context)
+
+
+@never_cache
+@login_required
+def staff_number_event_upload_progress(request, pk: int):
+    upload = get_object_or_404(_uploads_for(request), pk=pk)
+    return JsonResponse(selectors.number_event_upload_progress(upload))
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_cell(value: str) -> str:
+    """Keep a spreadsheet from running a cell as a formula (a phone number's leading + stays)."""
+    if value[:1] in ("=", "@", "\t", "\r") or (value[:1] in ("+", "-") and not value[1:2].isdigit()):
+        return "'" + value
+    return value
+
+
+@login_required
+def staff_number_event_upload_rejected(request, pk: int):
+    """The rejected rows as CSV (UTF-8 with BOM, so spreadsheets show the Chinese reasons): the line in
+    the uploaded file, the reason in the reader's language, and the row as given."""
+    upload = get_object_or_404(_uploads_for(request), pk=pk)
+    writer, fields, language = csv.writer(_Echo()), list(services.NUMBER_EVENT_FIELDS), translation.get_language()
+
+    def rows():  # consumed after the view has returned, so the request's language is set again here
+        with translation.override(language):
+            yield "\ufeff" + writer.writerow([_("line"), _("reason"), *fields])
+            for line, code, detail, cells in selectors.number_event_upload_rejected_rows(upload=upload):
+                if len(cells) == len(upload.columns):
+                    cells = [dict(zip(upload.columns, cells)).get(field, "") for field in fields]
+                yield writer.writerow([line, services.number_event_rejection_text(code, detail), *(_csv_cell(c) for c in cells)])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="rejected-rows-{upload.pk}.csv"'
+    return response
+
+
+@login_required
+def staff_number_event_demo_file(request):
+    """Development only: the demo carrier's made-up monthly file, to try the upload with."""
+    from registry.demo import DEMO_CARRIER_FILE_NAME, demo_carrier_file_rows
+
+    if not settings.DEBUG:
+        raise Http404
+    _uploads_for(request)
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse((writer.writerow(row) for row in demo_carrier_file_rows()), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{DEMO_CARRIER_FILE_NAME}"'
+    return response

@@ -155,3 +155,42 @@ def load_demo() -> dict:
 
 def demo_totp_seeds() -> dict[str, str]:
     return {email: seed for email, _n, _r, _o, _p, seed in STAFF}
+
+
+DEMO_CARRIER_FILE_NAME = "demo-carrier-number-events.csv"
+
+
+def demo_carrier_file_rows(*, rows: int = 2000, segments: str = CARRIER_SEGMENTS["91110000MA0DEM005"]):
+    """A made-up monthly carrier file for the demo (the portal's own invention, no real numbers):
+    numbers in the carrier's segments cancelled 150 to 300 days ago and most re-assigned 90 to 120 days
+    later (a few after only 60: freeze-period breaches), some ported, and one row in a hundred
+    deliberately wrong so the rejected-rows list has something to show. The same event ids every
+    time, so uploading it twice shows that nothing is stored twice."""
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    rng = random.Random(2026)
+    prefixes = segments.split()
+    china = timezone(timedelta(hours=8))
+    today = datetime.now(china).replace(hour=9, minute=0, second=0, microsecond=0)
+    mistakes = [
+        lambda r: [r[0], r[1][:7], *r[2:]],                     # a number cut short
+        lambda r: [r[0], r[1], "sold", r[3]],                    # an unknown type
+        lambda r: [r[0], r[1], r[2], r[3][:10].replace("-", "/")],  # a date without time or offset
+        lambda r: r[:3],                                         # a column missing
+    ]
+    yield ["event_id", "phone_number", "type", "occurred_at"]
+    made = 0
+    while made < rows:
+        number = f"{rng.choice(prefixes)}{rng.randrange(10**8):08d}"
+        cancelled = today - timedelta(days=rng.randrange(150, 300), minutes=rng.randrange(600))
+        events = [("cancelled", cancelled)]
+        roll = rng.random()
+        if roll < 0.75:
+            events.append(("reassigned", cancelled + timedelta(days=60 if roll < 0.03 else rng.randrange(90, 120))))
+        elif roll < 0.85:
+            events = [("ported_out", cancelled)]
+        for kind, at in events:
+            made += 1
+            row = [f"DEMO-{made:07d}", number, kind, at.isoformat()]
+            yield mistakes[made // 100 % len(mistakes)](row) if made % 100 == 37 else row

@@ -150,6 +150,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "complaint-purge": {"task": "complaints.tasks.complaint_purge", "schedule": 3600.0},
     "unbind-sweep": {"task": "portal.tasks.unbind_sweep", "schedule": 30.0},
     "notices-sweep": {"task": "portal.tasks.notices_sweep", "schedule": 5.0},
+    "number-event-uploads-sweep": {"task": "portal.tasks.number_event_uploads_sweep", "schedule": 60.0},
 }
 # A worker writes a heartbeat row this often; /healthz calls the worker down after WORKER_STALE_AFTER.
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
@@ -247,6 +248,14 @@ NOTICE_RETRY_CAP_SECONDS = env.float("NOTICE_RETRY_CAP_SECONDS", default=3600.0)
 NOTICE_TIMEOUT_SECONDS = env.float("NOTICE_TIMEOUT_SECONDS", default=10.0)
 NOTICE_STUCK_SECONDS = env.int("NOTICE_STUCK_SECONDS", default=120)
 NOTICE_TASK_SIZE = env.int("NOTICE_TASK_SIZE", default=100)
+
+# --- Carriers' CSV uploads of number events --------------------------------------------------------
+# Files are kept outside the web root (never served), on a disk web and workers share; deleted once read.
+NUMBER_EVENT_UPLOAD_DIR = Path(env.str("NUMBER_EVENT_UPLOAD_DIR", default=str(VAR_DIR / "uploads" / "number-events")))
+NUMBER_EVENT_UPLOAD_MAX_BYTES = env.int("NUMBER_EVENT_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)  # ~2.5 million rows
+NUMBER_EVENT_UPLOAD_CHUNK_ROWS = env.int("NUMBER_EVENT_UPLOAD_CHUNK_ROWS", default=10_000)  # one API batch
+NUMBER_EVENT_UPLOAD_TASK_SECONDS = env.int("NUMBER_EVENT_UPLOAD_TASK_SECONDS", default=60)  # then the task re-queues itself
+NUMBER_EVENT_UPLOAD_RETENTION_DAYS = env.int("NUMBER_EVENT_UPLOAD_RETENTION_DAYS", default=90)  # rejected rows' values
 CAPTCHA_LENGTH = 4
 CAPTCHA_IMAGE_SIZE = (120, 44)
 CAPTCHA_FONT_SIZE = 30

@@ -30,7 +30,7 @@ def test_platform_staff_answer_an_unbind_request_on_a_phone(live_server, phone_p
     page.click("button[type=submit]:not(.link)")
     page.wait_for_url(f"{live_server.url}/staff/")
 
-    page.click(f"a[href='/staff/unbind-requests/']")
+    page.click("a[href='/staff/unbind-requests/']")
     row = page.locator("#unbind-requests tbody tr", has_text=app.name)
     assert row.locator(".countdown").is_visible()  # working days left
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

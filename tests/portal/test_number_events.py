@@ -49,7 +49,7 @@ def test_a_batch_is_kept_once_and_bad_rows_are_reported_with_index_and_reason(cl
     assert first["accepted"] == 2 and first["duplicates"] == 0
     assert [(r["index"], r["reason"].split(" ")[0]) for r in first["rejected"]] == [(2, "phone_number"), (3, "type"), (4, "occurred_at")]
 
-    again = post(client, {"events": batch}, key, secret, seconds_ago=1).json()  # re-sent, signed anew
+    again = post(client, {"events": batch}, key, secret, seconds_ago=-1).json()  # re-sent, signed anew (a later second)
     assert again["accepted"] == 0 and again["duplicates"] == 2
     assert NumberEvent.objects.filter(carrier=carrier).count() == 2
 
@@ -149,3 +149,15 @@ def test_members_pull_the_events_page_by_page_with_a_stable_cursor(client):
             break
     assert sorted(seen) == [f"+86138000000{i:02d}" for i in range(5)]
     assert page(cursor)["events"] == []  # nothing new: the same cursor comes back
+
+
+def test_a_reassignment_is_checked_against_cancellations_stored_earlier_and_odd_ids_survive(client):
+    _carrier, key, secret = member_key()
+    post(client, {"events": [event("c-old", days_ago=300), event("c-new", days_ago=100)]}, key, secret)
+    odd = 'r "1", {x}\\y'
+    result = post(client, {"events": [event(odd, kind="reassigned", days_ago=50), event("r2", phone="+8613900000000", kind="reassigned")]},
+                  key, secret, seconds_ago=-1).json()
+    assert result["accepted"] == 2 and result["freeze_breaches"] == 1
+    breach = NumberEvent.objects.get(event_id=odd)
+    assert breach.freeze_breach and breach.days_since_cancellation == 50  # against the latest cancellation before it
+    assert NumberEvent.objects.get(event_id="r2").days_since_cancellation is None  # no cancellation known
