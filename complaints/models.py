@@ -204,6 +204,8 @@ class ComplaintEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+        # the statistics refresh finds the cases that changed since its last run by their history
+        indexes = [models.Index(fields=["at"])]
         verbose_name = _("complaint event")
         verbose_name_plural = _("complaint events")
 
@@ -250,3 +252,57 @@ class ReferenceCounter(models.Model):
 
     day = models.DateField(primary_key=True)
     last = models.PositiveIntegerField(default=0)
+
+
+# --- Statistics rollups (complaints/statistics.py refreshes and reads them) ----------------------------------
+
+def _rollup_fk(model: str):
+    # No database constraint: a rollup is rebuilt from the case rows and never blocks a change to the registry.
+    return models.ForeignKey(model, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+")
+
+
+class ComplaintDay(models.Model):
+    """Complaints received on one day (Asia/Shanghai), counted per province, category, platform, carrier and
+    state, with what became of them. Merged duplicates are not counted. Rebuilt from the case rows for the
+    days whose cases changed (`statistics_refresh`), so every dashboard figure is a sum over these rows."""
+
+    day = models.DateField()
+    province = models.CharField(max_length=2)
+    category = models.CharField(max_length=32)
+    state = models.CharField(max_length=16)
+    organisation = _rollup_fk("registry.Organisation")
+    carrier = _rollup_fk("registry.Organisation")
+    received = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)  # a final answer was given
+    timely = models.PositiveIntegerField(default=0)  # answered on time
+    untimely = models.PositiveIntegerField(default=0)  # answered late, or not at all by the deadline
+    rated = models.PositiveIntegerField(default=0)  # the holder gave feedback
+    satisfied = models.PositiveIntegerField(default=0)
+    escalated = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day"]), models.Index(fields=["province", "day"])]
+
+
+class LookupDay(models.Model):
+    """Lookups started on one day: how many, how many found accounts, how many accounts."""
+
+    day = models.DateField(primary_key=True)
+    lookups = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)
+    with_accounts = models.PositiveIntegerField(default=0)
+    accounts = models.PositiveBigIntegerField(default=0)
+    accounts_previous = models.PositiveBigIntegerField(default=0)
+
+
+class LookupAppDay(models.Model):
+    """Lookups that asked one member app on one day: the platform's size for complaints per 100,000 lookups."""
+
+    day = models.DateField()
+    app = _rollup_fk("registry.MemberApp")
+    organisation = _rollup_fk("registry.Organisation")
+    asked = models.PositiveIntegerField(default=0)
+    with_accounts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day"])]
