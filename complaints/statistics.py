@@ -577,29 +577,44 @@ def suppress(value, minimum: int | None = None):
     return value if value is None or value >= minimum else None
 
 
+def suppress_table(rows: list[dict], measure: str = "complaints") -> list[dict]:
+    """Suppress every cell under the threshold; if that hides exactly one cell of the table, hide the next
+    smallest too, so the total minus the others does not give the hidden one away."""
+    hidden = [r for r in rows if suppress(r[measure]) is None]
+    if len(hidden) == 1 and hidden[0][measure]:
+        shown = [r for r in rows if r not in hidden]
+        if shown:
+            hidden.append(min(shown, key=lambda r: r[measure]))
+    return [dict(r, **{measure: None}) if any(r is h for h in hidden) else r for r in rows]
+
+
 def statistics_public(filters: Filters) -> dict:
     """The public tables: complaints by month, category, platform and province, timeliness per platform.
-    Every count under STATISTICS_PUBLIC_MIN_CELL is suppressed (None); a share is shown only when the
-    cases it is computed from are at least that many."""
+    Every count under STATISTICS_PUBLIC_MIN_CELL is suppressed (None), with one more cell when a single one
+    would be given away by the total; a share is shown only when the cases behind it are enough."""
     filters = replace(filters, province="", carrier=None, platform=None, category="", state="", interval="month")
     figures = complaint_figures(filters, sets=((), ("bucket",), ("category",), ("organisation_id",), ("province",)))
     total = _totals(figures[()], True)
     months = statistics_timeliness(filters, figures)["points"]
 
     def rows(ranking):
-        return [{"key": r["key"], "label": r["label"], "complaints": suppress(r["complaints"])} for r in ranking]
+        return suppress_table([{"key": r["key"], "label": r["label"], "complaints": r["complaints"]} for r in ranking])
 
-    platforms = [{
-        "key": r["key"], "label": r["label"], "complaints": suppress(r["complaints"]),
-        "answered": suppress(r["answered"]),
-        "on_time_share": r["on_time_share"] if suppress(r["answered"]) is not None else None,
-    } for r in _ranking(filters, "organisation_id", "platform", figures)]
+    platforms = suppress_table([{
+        "key": r["key"], "label": r["label"], "complaints": r["complaints"], "answered": r["answered"],
+        "on_time_share": r["on_time_share"],
+    } for r in _ranking(filters, "organisation_id", "platform", figures)])
+    platforms = suppress_table(platforms, "answered")
+    for row in platforms:
+        if row["answered"] is None:
+            row["on_time_share"] = None
     notices = recycling_notice_figures(filters)
     return {
         "period": {"from": filters.start, "to": filters.end},
         "threshold": settings.STATISTICS_PUBLIC_MIN_CELL,
         "total": suppress(total["received"]),
-        "by_month": [{"key": p["bucket"].isoformat(), "label": p["label"], "complaints": suppress(p["received"])} for p in months],
+        "by_month": suppress_table([{"key": p["bucket"].isoformat(), "label": p["label"], "complaints": p["received"]}
+                                    for p in months]),
         "by_category": rows(statistics_by_category(filters, figures)),
         "by_platform": platforms,
         "by_province": rows(statistics_by_province(filters, figures)),
