@@ -208,7 +208,7 @@ class StatisticsFilterForm(forms.Form):
     the default is used instead."""
 
     start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     interval = forms.ChoiceField(label=_("Interval"), required=False, choices=[
         ("day", _("Day")), ("week", _("Week")), ("month", _("Month")), ("quarter", _("Quarter")), ("year", _("Year"))])
     province = forms.ChoiceField(label=_("Province"), required=False, choices=[("", _("All")), *Province.choices])
@@ -220,8 +220,15 @@ class StatisticsFilterForm(forms.Form):
     MAX_DAYS = 3 * 366 + 1  # the widest period a page or API call counts (a day interval over it stays readable)
 
     def __init__(self, data=None, *, province_fixed: str = ""):
+        from complaints.statistics import default_period
         from registry.models import Organisation
 
+        # the form shows the period and interval actually counted when the URL leaves them out
+        data = data.copy() if data is not None else {}
+        start, end = default_period()
+        for name, value in (("start", start.isoformat()), ("end", end.isoformat()), ("interval", "month")):
+            if not data.get(name):
+                data[name] = value
         super().__init__(data)
         organisations = Organisation.objects.order_by("legal_name").values_list("pk", "legal_name", "kind")
         carriers = [(pk, name) for pk, name, kind in organisations if kind in Organisation.CARRIER_KINDS]
