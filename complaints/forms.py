@@ -251,7 +251,7 @@ class StatisticsFilterForm(forms.Form):
 
     def filters(self):
         """The Filters these parameters ask for; a field with an error keeps its default."""
-        from complaints.statistics import Filters, default_period
+        from complaints.statistics import Filters, default_period, fit_interval
 
         self.is_valid()
         data = {name: value for name, value in getattr(self, "cleaned_data", {}).items() if name not in self.errors}
@@ -259,6 +259,7 @@ class StatisticsFilterForm(forms.Form):
         start, end = data.get("start") or default_start, data.get("end") or default_end
         if "start" in self.errors or "end" in self.errors or start > end:
             start, end = default_start, default_end
+        interval = fit_interval(start, end, data.get("interval") or "month")
         return Filters(start=start, end=end, province=data.get("province") or "", carrier=data.get("carrier"),
                        platform=data.get("platform"), category=data.get("category") or "", state=data.get("state") or "",
-                       interval=data.get("interval") or "month")
+                       interval=interval)

@@ -261,12 +261,23 @@ def _rollup_fk(model: str):
     return models.ForeignKey(model, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+")
 
 
-class ComplaintDay(models.Model):
-    """Complaints received on one day (Asia/Shanghai), counted per province, category, platform, carrier and
-    state, with what became of them. Merged duplicates are not counted. Rebuilt from the case rows for the
-    days whose cases changed (`statistics_refresh`), so every dashboard figure is a sum over these rows."""
+class ComplaintRollup(models.Model):
+    """Complaints received in one day (or month) with what became of them, counted per combination of the
+    five dimensions regulators filter by (province, category, state, platform, carrier). Merged duplicates
+    are not counted. Rebuilt from the case rows for the days whose cases changed (`statistics_refresh`).
 
-    day = models.DateField()
+    A small cube: besides the rows with all five dimensions (`dims` = ALL_DIMS), every combination of at
+    most two dimensions is kept pre-summed (`dims` = the bits of the dimensions kept; the others are ''
+    or NULL), so a question about at most two dimensions reads a few rows a day, not one a case.
+    `days_NN` counts the final answers given NN whole days after receipt (0-30), so a median can be read
+    from sums."""
+
+    DIM_BITS = {"province": 16, "category": 8, "state": 4, "organisation_id": 2, "carrier_id": 1}
+    ALL_DIMS = 31
+    ANSWER_DAY_COLUMNS = 31
+
+    day = models.DateField()  # the month's first day in ComplaintMonth
+    dims = models.PositiveSmallIntegerField()
     province = models.CharField(max_length=2)
     category = models.CharField(max_length=32)
     state = models.CharField(max_length=16)
@@ -281,7 +292,34 @@ class ComplaintDay(models.Model):
     escalated = models.PositiveIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["day"]), models.Index(fields=["province", "day"])]
+        abstract = True
+
+
+def _rollup_indexes(prefix: str) -> list:
+    """Cube rows by (dims, day); the all-dimension rows, read when a question needs three or more
+    dimensions, also by each dimension so filters combine with bitmap scans."""
+    indexes = [models.Index(fields=["dims", "day"], name=f"{prefix}_dims_day"), models.Index(fields=["day"], name=f"{prefix}_day")]
+    for dim in ("province", "category", "state", "organisation", "carrier"):
+        indexes.append(models.Index(fields=[dim, "day"], name=f"{prefix}_{dim[:5]}_all", condition=models.Q(dims=31)))
+    return indexes
+
+
+class ComplaintDay(ComplaintRollup):
+    class Meta:
+        indexes = _rollup_indexes("cday")
+
+
+class ComplaintMonth(ComplaintRollup):
+    """The same counts a month at a time, for long periods; summed from ComplaintDay for the months whose
+    days changed."""
+
+    class Meta:
+        indexes = _rollup_indexes("cmonth")
+
+
+for _model in (ComplaintDay, ComplaintMonth):
+    for _n in range(ComplaintRollup.ANSWER_DAY_COLUMNS):
+        _model.add_to_class(f"days_{_n:02d}", models.PositiveIntegerField(default=0))
 
 
 class LookupDay(models.Model):

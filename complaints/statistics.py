@@ -11,6 +11,7 @@ a provincial regulator's province replaces whatever province was asked for.
 """
 
 import datetime as dt
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
@@ -23,7 +24,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from complaints.models import Complaint
+from complaints.models import Complaint, ComplaintDay
 from portal.models import NumberEvent
 from portal.regions import Province
 from registry.models import MemberApp, Organisation, StaffUser
@@ -62,6 +63,18 @@ class Filters:
         return [(column, value) for column, value in pairs if value]
 
 
+# Day and week buckets are read from the daily rollup; over long periods they would scan as many rows as
+# there are cases and draw more columns than anyone can read, so a longer period gets wider buckets.
+INTERVAL_MAX_DAYS = {"day": 92, "week": 366}
+
+
+def fit_interval(start: dt.date, end: dt.date, interval: str) -> str:
+    for narrow, wider in (("day", "week"), ("week", "month")):
+        if interval == narrow and (end - start).days + 1 > INTERVAL_MAX_DAYS[narrow]:
+            interval = wider
+    return interval
+
+
 def default_period(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """The last twelve months: from the first day of the month eleven months ago to today."""
     today = today or timezone.localdate()
@@ -97,16 +110,33 @@ def _local_midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo(_tz()))
 
 
-COMPLAINT_ROLLUP_INSERT = """
-INSERT INTO complaints_complaintday
-    (day, province, category, state, organisation_id, carrier_id,
-     received, answered, timely, untimely, rated, satisfied, escalated)
-SELECT (received_at AT TIME ZONE %(tz)s)::date, province, category, state, organisation_id, carrier_id,
+DAY_COLUMNS = [f"days_{n:02d}" for n in range(ComplaintDay.ANSWER_DAY_COLUMNS)]
+DIM_BITS, ALL_DIMS = ComplaintDay.DIM_BITS, ComplaintDay.ALL_DIMS
+DIMS = list(DIM_BITS)  # province, category, state, organisation_id, carrier_id: GROUPING() bit order
+ROLLUP_DIMS = ", ".join(DIMS)
+ROLLUP_COLUMNS = ", ".join((*MEASURES, *DAY_COLUMNS))
+# all five dimensions, and every combination of at most two
+CUBE_SETS = [DIMS] + [list(c) for n in range(3) for c in itertools.combinations(DIMS, n)]
+
+COMPLAINT_ROLLUP_INSERT = f"""
+INSERT INTO complaints_complaintday (day, dims, {ROLLUP_DIMS}, {ROLLUP_COLUMNS})
+SELECT day, {ALL_DIMS} - GROUPING({ROLLUP_DIMS}), coalesce(province, ''), coalesce(category, ''), coalesce(state, ''),
+       organisation_id, carrier_id,
        count(*), count(answered_at), count(*) FILTER (WHERE timely), count(*) FILTER (WHERE NOT timely),
-       count(*) FILTER (WHERE feedback <> ''), count(*) FILTER (WHERE feedback = 'satisfied'), count(escalated_at)
-FROM complaints_complaint
-WHERE merged_into_id IS NULL {where}
-GROUP BY 1, 2, 3, 4, 5, 6
+       count(*) FILTER (WHERE feedback <> ''), count(*) FILTER (WHERE feedback = 'satisfied'), count(escalated_at),
+       {", ".join(f"count(*) FILTER (WHERE answer_days = {n})" for n in range(len(DAY_COLUMNS)))}
+FROM (SELECT (received_at AT TIME ZONE %(tz)s)::date AS day, {ROLLUP_DIMS}, answered_at, timely, feedback, escalated_at,
+             floor(extract(epoch FROM answered_at - received_at) / 86400) AS answer_days
+      FROM complaints_complaint WHERE merged_into_id IS NULL {{where}}) c
+GROUP BY GROUPING SETS ({", ".join("(" + ", ".join(["day", *group]) + ")" for group in CUBE_SETS)})
+"""
+
+# months are summed from the days, cube rows and all
+COMPLAINT_MONTH_INSERT = f"""
+INSERT INTO complaints_complaintmonth (day, dims, {ROLLUP_DIMS}, {ROLLUP_COLUMNS})
+SELECT date_trunc('month', day::timestamp)::date, dims, {ROLLUP_DIMS}, {", ".join(f"sum({c})" for c in ROLLUP_COLUMNS.split(", "))}
+FROM complaints_complaintday WHERE true {{where}}
+GROUP BY 1, 2, 3, 4, 5, 6, 7
 """
 
 LOOKUP_ROLLUP_INSERT = """
@@ -144,9 +174,11 @@ def statistics_refresh(*, full: bool = False, days: set[dt.date] | None = None, 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('complaints.statistics_refresh'))")
         if full:
-            for table in ("complaints_complaintday", "complaints_lookupday", "complaints_lookupappday"):
+            for table in ("complaints_complaintday", "complaints_complaintmonth", "complaints_lookupday",
+                          "complaints_lookupappday"):
                 cursor.execute(f"DELETE FROM {table}")
             cursor.execute(COMPLAINT_ROLLUP_INSERT.format(where=""), {"tz": tz})
+            cursor.execute(COMPLAINT_MONTH_INSERT.format(where=""))
             cursor.execute(LOOKUP_ROLLUP_INSERT.format(where=""), {"tz": tz})
             cursor.execute(LOOKUP_APP_ROLLUP_INSERT.format(where=""), {"tz": tz})
             return {"days": "all"}
@@ -171,43 +203,94 @@ def statistics_refresh(*, full: bool = False, days: set[dt.date] | None = None, 
                 "tz": tz, "days": day_list, "low": _local_midnight(day_list[0]),
                 "high": _local_midnight(day_list[-1] + dt.timedelta(days=1)),
             })
-    return {"days": len(complaint_days)}
+        months = sorted({day.replace(day=1) for day in complaint_days})
+        if months:
+            cursor.execute("DELETE FROM complaints_complaintmonth WHERE day = ANY(%s)", [months])
+            cursor.execute(COMPLAINT_MONTH_INSERT.format(
+                where="AND day >= %(low)s AND day < %(high)s AND date_trunc('month', day::timestamp)::date = ANY(%(months)s)"),
+                {"months": months, "low": months[0], "high": _next_month(months[-1])})
+    return {"days": len(complaint_days), "months": len(months)}
 
 
 # --- Reading the rollups ----------------------------------------------------------------------------------
 
+def _next_month(day: dt.date) -> dt.date:
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _sources(start: dt.date, end: dt.date, interval: str) -> list[tuple[str, dt.date, dt.date]]:
+    """Which rollup answers which days: whole months inside the period from the monthly rollup (when the
+    buckets are months or longer), the days at either end from the daily one. The month that ends the
+    period is whole when the period runs to today (nothing was received after it)."""
+    if interval in ("day", "week"):
+        return [("complaints_complaintday", start, end)]
+    first_whole = start if start.day == 1 else _next_month(start)
+    month_done = _next_month(end) - dt.timedelta(days=1) == end or end >= timezone.localdate()
+    end_whole = _next_month(end) if month_done else end.replace(day=1)
+    if first_whole >= end_whole:
+        return [("complaints_complaintday", start, end)]
+    sources = [("complaints_complaintmonth", first_whole, end_whole - dt.timedelta(days=1))]
+    if start < first_whole:
+        sources.append(("complaints_complaintday", start, first_whole - dt.timedelta(days=1)))
+    if end_whole <= end:
+        sources.append(("complaints_complaintday", end_whole, end))
+    return sources
+
+
+def _cube_mask(columns) -> int:
+    """The rollup rows to read: pre-summed over the other dimensions when at most two are needed."""
+    bits = sum(DIM_BITS[c] for c in set(columns))
+    return bits if bin(bits).count("1") <= 2 else ALL_DIMS
+
+
+OUTPUT_DIMS = [("bucket", "date"), ("province", "varchar"), ("category", "varchar"), ("state", "varchar"),
+               ("organisation_id", "bigint"), ("carrier_id", "bigint")]
+
+
 def complaint_figures(filters: Filters, *, sets: tuple[tuple[str, ...], ...]) -> dict[tuple, list[dict]]:
-    """One scan of the complaint rollup over the period and the one before it, grouped by each set of
-    dimensions (`bucket` = the period's interval, or rollup columns). Returns {set: [row, ...]}, each row
-    with `current` (this period or the previous one), the set's dimensions and the measures."""
+    """The rollups summed over the period and the one before it, grouped by each set of dimensions
+    (`bucket` = the period's interval, or rollup columns), in one statement: each set reads only the
+    cube rows it needs. Returns {set: [row, ...]}, each row with `current` (this period or the previous
+    one), the set's dimensions and the measures; the totals set `()` also carries the histogram of days
+    to a final answer."""
     previous = filters.previous
-    dims = []
-    for group in sets:
-        dims.extend(d for d in group if d not in dims)
-    where, params = ["day >= %(low)s", "day <= %(high)s"], {"low": previous.start, "high": filters.end,
-                                                              "start": filters.start, "interval": filters.interval}
+    params = {"start": filters.start, "interval": filters.interval}
+    conditions = ""
     for column, value in filters.conditions():
-        where.append(f"{column} = %({column})s")
+        conditions += f" AND {column} = %({column})s"
         params[column] = value
-    grouping = ", ".join(dims) if dims else "current"
-    select_dims = "".join(f", {d}" for d in dims)
-    grouping_sets = ", ".join("(" + ", ".join(("current", *group)) + ")" for group in sets)
-    sums = ", ".join(f"sum({m})::bigint" for m in MEASURES)
-    sql = (f"SELECT GROUPING({grouping}), current{select_dims}, {sums} FROM ("
-           f"SELECT *, day >= %(start)s AS current, date_trunc(%(interval)s, day::timestamp)::date AS bucket "
-           f"FROM complaints_complaintday WHERE {' AND '.join(where)}) r "
-           f"GROUP BY GROUPING SETS ({grouping_sets})")
-    masks = {}
-    for group in sets:  # GROUPING() sets a bit for every dimension NOT grouped by, the first one highest
-        masks[sum(1 << (len(dims) - 1 - i) for i, d in enumerate(dims) if d not in group) if dims else 0] = group
+    ranges = []
+    for period in (previous, filters):
+        for table, low, high in _sources(period.start, period.end, filters.interval):
+            params[f"low{len(ranges)}"], params[f"high{len(ranges)}"] = low, high
+            ranges.append((table, f"%(low{len(ranges)})s", f"%(high{len(ranges)})s"))
+    columns = f"day, {ROLLUP_DIMS}, {ROLLUP_COLUMNS}"
+    selects = []
+    for index, group in enumerate(sets):
+        mask = _cube_mask([d for d in group if d != "bucket"] + [c for c, _v in filters.conditions()])
+        rows = " UNION ALL ".join(f"SELECT {columns} FROM {table} WHERE dims = {mask} AND day >= {low} AND day <= {high}{conditions}"
+                                  for table, low, high in ranges)
+        outputs, positions = [], ["2"]
+        for position, (dim, kind) in enumerate(OUTPUT_DIMS, 3):
+            if dim in group:
+                outputs.append("date_trunc(%(interval)s, day::timestamp)::date" if dim == "bucket" else dim)
+                positions.append(str(position))
+            else:
+                outputs.append(f"NULL::{kind}")
+        sums = [f"sum({m})::bigint" for m in MEASURES]
+        sums += [f"sum({c})::bigint" if not group else "NULL::bigint" for c in DAY_COLUMNS]
+        selects.append(f"(SELECT {index}, day >= %(start)s, {', '.join(outputs)}, {', '.join(sums)} FROM ({rows}) u "
+                       f"GROUP BY {', '.join(positions)})")
     result: dict[tuple, list[dict]] = {group: [] for group in sets}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(" UNION ALL ".join(selects), params)
         for row in cursor.fetchall():
-            group = masks[row[0]]
-            values = dict(zip(dims, row[2:2 + len(dims)]))
+            group = sets[row[0]]
+            values = dict(zip((d for d, _k in OUTPUT_DIMS), row[2:8]))
             record = {"current": row[1], **{d: values[d] for d in group}}
-            record.update(zip(MEASURES, row[2 + len(dims):]))
+            record.update(zip(MEASURES, row[8:8 + len(MEASURES)]))
+            if not group:
+                record["answer_days"] = list(row[8 + len(MEASURES):])
             result[group].append(record)
     return result
 
@@ -233,25 +316,49 @@ def satisfied_share(row: dict) -> float | None:
     return _share(row["satisfied"], row["rated"])
 
 
-def median_days_to_answer(filters: Filters) -> dict[bool, float | None]:
-    """Median days from receipt to the final answer of the cases received in the period (and in the one
-    before): read from the case rows, as a median cannot be summed."""
-    previous = filters.previous
+def _median_of_histogram(histogram: list[int], total: int) -> float | None:
+    """The median of whole days from counts per day (0-30); None if it lies beyond the histogram."""
+    if not total:
+        return None
+    positions, values, seen = sorted({(total - 1) // 2, total // 2}), [], 0
+    for days, count in enumerate(histogram):
+        seen += count
+        while positions and positions[0] < seen:
+            positions.pop(0)
+            values.append(days)
+    if positions:
+        return None
+    values = values if len(values) == 2 else values * 2
+    return (values[0] + values[1]) / 2
+
+
+def median_days_to_answer(filters: Filters, figures: dict | None = None) -> dict[bool, float | None]:
+    """Median whole days from receipt to the final answer, for the cases received in the period (True) and
+    in the one before (False). Read from the rollups' histogram; only a median beyond 30 days is read from
+    the case rows."""
+    figures = figures or complaint_figures(filters, sets=((),))
+    result = {}
+    for current in (True, False):
+        rows = [r for r in figures[()] if r["current"] == current]
+        answered = sum(r["answered"] for r in rows)
+        histogram = [sum(column) for column in zip(*(r["answer_days"] for r in rows))] if rows else []
+        result[current] = _median_of_histogram(histogram, answered) if answered else None
+        if answered and result[current] is None:
+            result[current] = _median_from_cases(filters if current else filters.previous)
+    return result
+
+
+def _median_from_cases(filters: Filters) -> float | None:
     where, params = ["merged_into_id IS NULL", "answered_at IS NOT NULL", "received_at >= %(low)s", "received_at < %(high)s"], {
-        "low": _local_midnight(previous.start), "high": _local_midnight(filters.end + dt.timedelta(days=1)),
-        "start": _local_midnight(filters.start)}
+        "low": _local_midnight(filters.start), "high": _local_midnight(filters.end + dt.timedelta(days=1))}
     for column, value in filters.conditions():
         where.append(f"{column} = %({column})s")
         params[column] = value
-    sql = ("SELECT received_at >= %(start)s, percentile_cont(0.5) WITHIN GROUP "
-           "(ORDER BY extract(epoch FROM answered_at - received_at)) / 86400.0 "
-           f"FROM complaints_complaint WHERE {' AND '.join(where)} GROUP BY 1")
-    result = {True: None, False: None}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for current, median in cursor.fetchall():
-            result[current] = round(median, 1) if median is not None else None
-    return result
+        cursor.execute("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY floor(extract(epoch FROM answered_at - received_at) "
+                       f"/ 86400)) FROM complaints_complaint WHERE {' AND '.join(where)}", params)
+        median = cursor.fetchone()[0]
+    return float(median) if median is not None else None
 
 
 def lookup_totals(filters: Filters) -> dict[bool, dict] | None:
@@ -322,7 +429,7 @@ def statistics_headline(filters: Filters, figures: dict | None = None) -> list[d
     """The headline figures for the period, each with the previous period's value and the change."""
     figures = figures or complaint_figures(filters, sets=((),))
     now, before = _totals(figures[()], True), _totals(figures[()], False)
-    medians = median_days_to_answer(filters)
+    medians = median_days_to_answer(filters, figures)
     lookups = lookup_totals(filters)
     events = number_event_totals(filters)
     unbind = unbind_request_figures(filters)

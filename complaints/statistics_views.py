@@ -80,6 +80,7 @@ def dashboard(request):
         "province_chart": charts.bar_chart(data["provinces"], value="complaints", title=_("Complaints by province")),
         "ranking_floor": stats.settings.STATISTICS_RANKING_MIN_LOOKUPS,
         "province_label": dict(Province.choices).get(filters.province, ""),
+        "interval_widened": form.data.get("interval") not in ("", None, filters.interval),
     }
     return render(request, "complaints/statistics/dashboard.html", context)
 

@@ -96,12 +96,12 @@ def share(part, whole):
 def expected_headline(cases):
     decided = [c for c in cases if c.timely is not None]
     rated = [c for c in cases if c.feedback]
-    answered = [(c.answered_at - c.received_at).total_seconds() / 86400 for c in cases if c.answered_at]
+    answered = [(c.answered_at - c.received_at).days for c in cases if c.answered_at]  # whole days
     return {
         "complaints": len(cases),
         "on_time": share(sum(c.timely for c in decided), len(decided)),
         "satisfied": share(sum(c.feedback == "satisfied" for c in rated), len(rated)),
-        "median_days": round(pystats.median(answered), 1) if answered else None,
+        "median_days": pystats.median(answered) if answered else None,
     }
 
 
@@ -150,12 +150,12 @@ def test_the_periodic_refresh_follows_new_and_changed_cases():
     old = make_case(received_at=timezone.now() - timedelta(days=40), state=Complaint.State.SUBMITTED)
     stats.statistics_refresh(full=True)
     day = timezone.localdate(old.received_at)
-    assert ComplaintDay.objects.get(day=day).state == "submitted"
+    assert ComplaintDay.objects.get(day=day, dims=ComplaintDay.ALL_DIMS).state == "submitted"
 
     services.complaint_close(complaint=old, by=admin, note="重复投诉")  # a change through the service: an event
     make_case(received_at=timezone.now())  # a new case today
     stats.statistics_refresh()  # what beat runs: recent days and the days of changed cases only
-    assert ComplaintDay.objects.get(day=day).state == "closed"
+    assert ComplaintDay.objects.get(day=day, dims=ComplaintDay.ALL_DIMS).state == "closed"
     assert ComplaintDay.objects.filter(day=timezone.localdate()).exists()
     assert settings.CELERY_BEAT_SCHEDULE["statistics-refresh"]["task"] == "complaints.tasks.statistics_refresh"
 
@@ -301,3 +301,19 @@ def test_demo_statistics_load_once():
     first = load_statistics_demo(complaints=60, lookups=20)
     assert first["complaints"] == 60 and ComplaintDay.objects.exists()
     assert load_statistics_demo(complaints=60, lookups=20) == {"complaints": 0, "lookups": 0, "number_events": 0}
+
+
+def test_a_median_beyond_the_histogram_is_read_from_the_cases():
+    received = timezone.now() - timedelta(days=50)
+    for days in (3, 41, 45):
+        make_case(received_at=received, answered_at=received + timedelta(days=days, hours=5))
+    stats.statistics_refresh(full=True)
+    headline = {f["key"]: f["value"] for f in stats.statistics_headline(period())}
+    assert headline["median_days"] == 41
+
+
+def test_long_periods_get_wider_buckets(client):
+    client.force_login(regulator())
+    page = client.get("/staff/statistics/?start=2026-01-01&end=2026-06-30&interval=day")
+    assert page.context["filters"].interval == "week" and page.context["interval_widened"]
+    assert client.get("/staff/statistics/?start=2026-06-01&end=2026-06-30&interval=day").context["filters"].interval == "day"
