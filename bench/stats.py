@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,7 +179,8 @@ def measure(runs: int):
     cases = [
         ("dashboard, 12 months, by month (national)", national, "/staff/statistics/"),
         ("dashboard, 3 years, by quarter", national, f"/staff/statistics/?start={today.replace(year=today.year - 3)}&interval=quarter"),
-        ("dashboard, 12 months, by day", national, f"/staff/statistics/?{year}&interval=day"),
+        ("dashboard, 12 months asked by day (drawn by week)", national, f"/staff/statistics/?{year}&interval=day"),
+        ("dashboard, 3 months, by day", national, f"/staff/statistics/?start={today - timedelta(days=91)}&end={today}&interval=day"),
         ("dashboard, 12 months, by week, province+category+carrier", national,
          f"/staff/statistics/?{year}&interval=week&province=44&category=debt_collection&carrier={carrier}"),
         ("dashboard, platform+state", national, f"/staff/statistics/?platform={platform}&state=closed"),

@@ -52,7 +52,12 @@ class Filters:
 
     @property
     def previous(self) -> "Filters":
-        """The period of the same length just before this one."""
+        """The period just before this one: as many whole months for a period of whole months (a quarter's
+        previous quarter), else as many days."""
+        if self.start.day == 1 and (self.end + dt.timedelta(days=1)).day == 1:
+            months = (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
+            index = self.start.year * 12 + self.start.month - 1 - months
+            return replace(self, start=dt.date(index // 12, index % 12 + 1, 1), end=self.start - dt.timedelta(days=1))
         days = (self.end - self.start).days + 1
         return replace(self, start=self.start - dt.timedelta(days=days), end=self.start - dt.timedelta(days=1))
 
@@ -249,10 +254,10 @@ OUTPUT_DIMS = [("bucket", "date"), ("province", "varchar"), ("category", "varcha
 
 def complaint_figures(filters: Filters, *, sets: tuple[tuple[str, ...], ...]) -> dict[tuple, list[dict]]:
     """The rollups summed over the period and the one before it, grouped by each set of dimensions
-    (`bucket` = the period's interval, or rollup columns), in one statement: each set reads only the
-    cube rows it needs. Returns {set: [row, ...]}, each row with `current` (this period or the previous
-    one), the set's dimensions and the measures; the totals set `()` also carries the histogram of days
-    to a final answer."""
+    (`bucket` = the period's interval, or rollup columns), in one statement: the sets that read the same
+    cube rows share one scan (GROUPING SETS). Returns {set: [row, ...]}, each row with `current` (this
+    period or the previous one), the set's dimensions and the measures; the totals set `()` also carries
+    the histogram of days to a final answer."""
     previous = filters.previous
     params = {"start": filters.start, "interval": filters.interval}
     conditions = ""
@@ -264,33 +269,37 @@ def complaint_figures(filters: Filters, *, sets: tuple[tuple[str, ...], ...]) ->
         for table, low, high in _sources(period.start, period.end, filters.interval):
             params[f"low{len(ranges)}"], params[f"high{len(ranges)}"] = low, high
             ranges.append((table, f"%(low{len(ranges)})s", f"%(high{len(ranges)})s"))
-    columns = f"day, {ROLLUP_DIMS}, {ROLLUP_COLUMNS}"
-    selects = []
+    by_mask: dict[int, list[int]] = {}
     for index, group in enumerate(sets):
         mask = _cube_mask([d for d in group if d != "bucket"] + [c for c, _v in filters.conditions()])
+        by_mask.setdefault(mask, []).append(index)
+    columns = f"day, {ROLLUP_DIMS}, {ROLLUP_COLUMNS}"
+    selects, decode = [], {}
+    for scan, (mask, indexes) in enumerate(by_mask.items()):
         rows = " UNION ALL ".join(f"SELECT {columns} FROM {table} WHERE dims = {mask} AND day >= {low} AND day <= {high}{conditions}"
                                   for table, low, high in ranges)
-        outputs, positions = [], ["2"]
-        for position, (dim, kind) in enumerate(OUTPUT_DIMS, 3):
-            if dim in group:
-                outputs.append("date_trunc(%(interval)s, day::timestamp)::date" if dim == "bucket" else dim)
-                positions.append(str(position))
-            else:
-                outputs.append(f"NULL::{kind}")
-        sums = [f"sum({m})::bigint" for m in MEASURES]
-        sums += [f"sum({c})::bigint" if not group else "NULL::bigint" for c in DAY_COLUMNS]
-        selects.append(f"(SELECT {index}, day >= %(start)s, {', '.join(outputs)}, {', '.join(sums)} FROM ({rows}) u "
-                       f"GROUP BY {', '.join(positions)})")
+        used = [d for d, _k in OUTPUT_DIMS if any(d in sets[i] for i in indexes)]
+        for i in indexes:  # GROUPING() sets a bit for every dimension not grouped by, the first one highest
+            decode[(scan, sum(1 << (len(used) - 1 - n) for n, d in enumerate(used) if d not in sets[i]))] = i
+        outputs = [d if d in used else f"NULL::{kind}" for d, kind in OUTPUT_DIMS]
+        histogram = any(not sets[i] for i in indexes)
+        sums = [f"sum({m})::bigint" for m in MEASURES] + [
+            f"sum({c})::bigint" if histogram else "NULL::bigint" for c in DAY_COLUMNS]
+        grouping_sets = ", ".join("(" + ", ".join(["current", *sets[i]]) + ")" for i in indexes)
+        selects.append(
+            f"(SELECT {scan}, GROUPING({', '.join(used) or 'current'}), current, {', '.join(outputs)}, {', '.join(sums)} "
+            f"FROM (SELECT *, day >= %(start)s AS current, date_trunc(%(interval)s, day::timestamp)::date AS bucket "
+            f"FROM ({rows}) u) r GROUP BY GROUPING SETS ({grouping_sets}))")
     result: dict[tuple, list[dict]] = {group: [] for group in sets}
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(selects), params)
         for row in cursor.fetchall():
-            group = sets[row[0]]
-            values = dict(zip((d for d, _k in OUTPUT_DIMS), row[2:8]))
-            record = {"current": row[1], **{d: values[d] for d in group}}
-            record.update(zip(MEASURES, row[8:8 + len(MEASURES)]))
+            group = sets[decode[(row[0], row[1])]]
+            values = dict(zip((d for d, _k in OUTPUT_DIMS), row[3:9]))
+            record = {"current": row[2], **{d: values[d] for d in group}}
+            record.update(zip(MEASURES, row[9:9 + len(MEASURES)]))
             if not group:
-                record["answer_days"] = list(row[8 + len(MEASURES):])
+                record["answer_days"] = list(row[9 + len(MEASURES):])
             result[group].append(record)
     return result
 

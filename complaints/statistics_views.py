@@ -2,13 +2,12 @@
 `/staff/statistics/`), and the public open-data page with its CSV and JSON (`/statistics/`). Views parse the
 filters, call one selector in `complaints.statistics`, and render."""
 
-import csv
 import datetime as dt
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,33 +15,8 @@ from django.utils.translation import gettext as _
 from complaints import charts
 from complaints import statistics as stats
 from complaints.forms import StatisticsFilterForm
+from complaints.views import csv_response
 from portal.regions import Province
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def csv_response(rows, filename: str) -> StreamingHttpResponse:
-    """Rows streamed as CSV (with a BOM so spreadsheet programs read the Chinese as UTF-8), many rows a
-    chunk so a million rows go out quickly with flat memory."""
-    writer = csv.writer(_Echo())
-
-    def chunks():
-        yield "\ufeff"
-        batch = []
-        for row in rows:
-            batch.append(writer.writerow(row))
-            if len(batch) >= 1000:
-                yield "".join(batch)
-                batch = []
-        if batch:
-            yield "".join(batch)
-
-    response = StreamingHttpResponse(chunks(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def filters_for_request(request) -> tuple[StatisticsFilterForm, stats.Filters]:
