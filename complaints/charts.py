@@ -5,7 +5,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 PALETTE = ["#0b5cad", "#e07b00", "#17734a", "#b3261e", "#6a3fb5", "#00838f", "#8d6e00", "#c2185b", "#5b6670", "#2e7d32"]
-WIDTH = 640
+WIDTH = 480  # viewBox units: about 0.7 of a pixel on a phone, 1.5 on a wide screen (max-width)
 
 
 def colour(index: int) -> str:
@@ -53,7 +53,7 @@ def stacked_columns(labels: list[str], series: list[dict], *, title: str = "", m
     bar_w = max(1.0, step * 0.8)
     parts = [f'<text x="0" y="14" class="axis">{top}</text>'
              f'<line x1="{left}" y1="{height - bottom}" x2="{WIDTH}" y2="{height - bottom}" class="axis-line"/>']
-    label_every = max(1, len(labels) // 8)
+    label_every = max(1, -(-len(labels) // 6))  # at most 6 tick labels
     for i, bucket in enumerate(labels):
         x = left + i * step
         y = height - bottom
@@ -79,7 +79,7 @@ def line_chart(labels: list[str], values: list, *, title: str = "", maximum: flo
     step = (WIDTH - left) / max(1, len(labels))
     parts = [f'<text x="0" y="14" class="axis">{maximum:g}{escape(unit)}</text><text x="0" y="{height - bottom}" class="axis">0</text>'
              f'<line x1="{left}" y1="{height - bottom}" x2="{WIDTH}" y2="{height - bottom}" class="axis-line"/>']
-    segment, label_every = [], max(1, len(labels) // 8)
+    segment, label_every = [], max(1, -(-len(labels) // 6))
     for i, (bucket, v) in enumerate(zip(labels, values)):
         x = left + i * step + step * 0.4
         if v is None:
