@@ -204,6 +204,8 @@ class ComplaintEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+        # the statistics refresh finds the cases that changed since its last run by their history
+        indexes = [models.Index(fields=["at"])]
         verbose_name = _("complaint event")
         verbose_name_plural = _("complaint events")
 
@@ -250,3 +252,95 @@ class ReferenceCounter(models.Model):
 
     day = models.DateField(primary_key=True)
     last = models.PositiveIntegerField(default=0)
+
+
+# --- Statistics rollups (complaints/statistics.py refreshes and reads them) ----------------------------------
+
+def _rollup_fk(model: str):
+    # No database constraint: a rollup is rebuilt from the case rows and never blocks a change to the registry.
+    return models.ForeignKey(model, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+")
+
+
+class ComplaintRollup(models.Model):
+    """Complaints received in one day (or month) with what became of them, counted per combination of the
+    five dimensions regulators filter by (province, category, state, platform, carrier). Merged duplicates
+    are not counted. Rebuilt from the case rows for the days whose cases changed (`statistics_refresh`).
+
+    A small cube: besides the rows with all five dimensions (`dims` = ALL_DIMS), every combination of at
+    most two dimensions is kept pre-summed (`dims` = the bits of the dimensions kept; the others are ''
+    or NULL), so a question about at most two dimensions reads a few rows a day, not one a case.
+    `days_NN` counts the final answers given NN whole days after receipt (0-30), so a median can be read
+    from sums."""
+
+    DIM_BITS = {"province": 16, "category": 8, "state": 4, "organisation_id": 2, "carrier_id": 1}
+    ALL_DIMS = 31
+    ANSWER_DAY_COLUMNS = 31
+
+    day = models.DateField()  # the month's first day in ComplaintMonth
+    dims = models.PositiveSmallIntegerField()
+    province = models.CharField(max_length=2)
+    category = models.CharField(max_length=32)
+    state = models.CharField(max_length=16)
+    organisation = _rollup_fk("registry.Organisation")
+    carrier = _rollup_fk("registry.Organisation")
+    received = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)  # a final answer was given
+    timely = models.PositiveIntegerField(default=0)  # answered on time
+    untimely = models.PositiveIntegerField(default=0)  # answered late, or not at all by the deadline
+    rated = models.PositiveIntegerField(default=0)  # the holder gave feedback
+    satisfied = models.PositiveIntegerField(default=0)
+    escalated = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+def _rollup_indexes(prefix: str) -> list:
+    """Cube rows by (dims, day); the all-dimension rows, read when a question needs three or more
+    dimensions, also by each dimension so filters combine with bitmap scans."""
+    indexes = [models.Index(fields=["dims", "day"], name=f"{prefix}_dims_day"), models.Index(fields=["day"], name=f"{prefix}_day")]
+    for dim in ("province", "category", "state", "organisation", "carrier"):
+        indexes.append(models.Index(fields=[dim, "day"], name=f"{prefix}_{dim[:5]}_all", condition=models.Q(dims=31)))
+    return indexes
+
+
+class ComplaintDay(ComplaintRollup):
+    class Meta:
+        indexes = _rollup_indexes("cday")
+
+
+class ComplaintMonth(ComplaintRollup):
+    """The same counts a month at a time, for long periods; summed from ComplaintDay for the months whose
+    days changed."""
+
+    class Meta:
+        indexes = _rollup_indexes("cmonth")
+
+
+for _model in (ComplaintDay, ComplaintMonth):
+    for _n in range(ComplaintRollup.ANSWER_DAY_COLUMNS):
+        _model.add_to_class(f"days_{_n:02d}", models.PositiveIntegerField(default=0))
+
+
+class LookupDay(models.Model):
+    """Lookups started on one day: how many, how many found accounts, how many accounts."""
+
+    day = models.DateField(primary_key=True)
+    lookups = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)
+    with_accounts = models.PositiveIntegerField(default=0)
+    accounts = models.PositiveBigIntegerField(default=0)
+    accounts_previous = models.PositiveBigIntegerField(default=0)
+
+
+class LookupAppDay(models.Model):
+    """Lookups that asked one member app on one day: the platform's size for complaints per 100,000 lookups."""
+
+    day = models.DateField()
+    app = _rollup_fk("registry.MemberApp")
+    organisation = _rollup_fk("registry.Organisation")
+    asked = models.PositiveIntegerField(default=0)
+    with_accounts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day"])]

@@ -11,3 +11,11 @@ def complaint_deadlines_enforce() -> dict:
 @shared_task(acks_late=True)
 def complaint_purge() -> int:
     return services.complaint_purge()
+
+
+@shared_task(acks_late=True)
+def statistics_refresh() -> dict:
+    """Rebuild the statistics rollups of recent days and of cases that changed (idempotent)."""
+    from complaints.statistics import statistics_refresh as refresh
+
+    return refresh()

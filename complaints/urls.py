@@ -1,6 +1,6 @@
 from django.urls import path
 
-from complaints import views
+from complaints import statistics_views, views
 
 app_name = "complaints"
 
@@ -15,6 +15,13 @@ urlpatterns = [
     path("complaints/<str:reference>/feedback/", views.feedback, name="feedback"),
     path("staff/complaints/", views.staff_list, name="staff_list"),
     path("staff/complaints/export.csv", views.staff_export, name="staff_export"),
+    path("staff/statistics/", statistics_views.dashboard, name="statistics"),
+    path("staff/statistics/cases.csv", statistics_views.cases_csv, name="statistics_cases_csv"),
+    path("staff/statistics/quarterly/", statistics_views.quarterly, name="statistics_quarterly"),
+    path("staff/statistics/<slug:table>.csv", statistics_views.table_csv, name="statistics_table_csv"),
+    path("statistics/", statistics_views.public, name="public_statistics"),
+    path("statistics/open-data.csv", statistics_views.public_csv, name="public_statistics_csv"),
+    path("statistics/open-data.json", statistics_views.public_json, name="public_statistics_json"),
     path("staff/complaints/<str:reference>/", views.staff_detail, name="staff_detail"),
     path("staff/complaints/<str:reference>/<slug:action>/", views.staff_action, name="staff_action"),
 ]

@@ -226,22 +226,35 @@ class _Echo:
         return value
 
 
+def csv_response(rows, filename: str) -> StreamingHttpResponse:
+    """Rows streamed as CSV, with a BOM so spreadsheet programs read the Chinese as UTF-8, a thousand rows
+    a chunk so a million rows go out quickly with flat memory."""
+    writer = csv.writer(_Echo())
+
+    def chunks():
+        yield "\ufeff"
+        batch = []
+        for row in rows:
+            batch.append(writer.writerow(row))
+            if len(batch) >= 1000:
+                yield "".join(batch)
+                batch = []
+        if batch:
+            yield "".join(batch)
+
+    response = StreamingHttpResponse(chunks(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 @login_required
 def staff_export(request):
     """The user's own cases as CSV, streamed (no narrative; numbers masked)."""
     if not (request.user.is_administrator or request.user.is_member_staff):
         raise Http404
     _form, filters = _filters(request)
-    writer = csv.writer(_Echo())
-    rows = (writer.writerow(row) for row in selectors.complaint_export_rows(user=request.user, filters=filters))
-    response = StreamingHttpResponse(_with_bom(rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="complaints-{timezone.localdate():%Y%m%d}.csv"'
-    return response
-
-
-def _with_bom(rows):
-    yield "\ufeff"  # so spreadsheet programs read the Chinese as UTF-8
-    yield from rows
+    return csv_response(selectors.complaint_export_rows(user=request.user, filters=filters),
+                        f"complaints-{timezone.localdate():%Y%m%d}.csv")
 
 
 STAFF_FORMS = {

@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-STAFF_ONLY_PREFIXES = ("/staff/", "/admin/", "/api/v1/staff/")
+STAFF_ONLY_PREFIXES = ("/staff/", "/admin/", "/api/v1/staff/", "/api/v1/stats/")
 
 
 def has_totp(user) -> bool:

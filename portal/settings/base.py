@@ -151,6 +151,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "unbind-sweep": {"task": "portal.tasks.unbind_sweep", "schedule": 30.0},
     "notices-sweep": {"task": "portal.tasks.notices_sweep", "schedule": 5.0},
     "number-event-uploads-sweep": {"task": "portal.tasks.number_event_uploads_sweep", "schedule": 60.0},
+    # Statistics: rebuild the daily rollups of recent days and of cases that changed (cheap, incremental).
+    "statistics-refresh": {"task": "complaints.tasks.statistics_refresh", "schedule": 600.0},
 }
 # A worker writes a heartbeat row this often; /healthz calls the worker down after WORKER_STALE_AFTER.
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
@@ -223,6 +225,13 @@ COMPLAINT_RETENTION_DAYS = env.int("COMPLAINT_RETENTION_DAYS", default=365)
 COMPLAINT_EVIDENCE_FILES = 5
 COMPLAINT_EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
 COMPLAINT_EVIDENCE_DIR = env.str("COMPLAINT_EVIDENCE_DIR", default=str(VAR_DIR / "evidence"))  # never under the web root
+# Statistics (complaints/statistics.py): platforms are ranked per 100,000 lookups only when that many lookups
+# asked them in the period (Ofcom ranks only providers above a size floor); public cells under the
+# threshold are suppressed; the periodic refresh rebuilds the last few days and the days of changed cases.
+STATISTICS_RANKING_MIN_LOOKUPS = env.int("STATISTICS_RANKING_MIN_LOOKUPS", default=200)
+STATISTICS_PUBLIC_MIN_CELL = 5
+STATISTICS_REFRESH_RECENT_DAYS = 2
+STATISTICS_REFRESH_CHANGED_HOURS = 2
 COMPLAINT_VERIFIED_MINUTES = 30  # how long a proven number may file or follow without a new SMS code
 
 # --- Unbinding (一键解绑) ----------------------------------------------------------------------------

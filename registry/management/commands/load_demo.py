@@ -1,13 +1,18 @@
 from django.core.management.base import BaseCommand
 
+from complaints.demo import load_statistics_demo
 from registry.demo import load_demo
 
 
 class Command(BaseCommand):
-    help = "Load the demo members, apps and staff (idempotent: a second run changes nothing)."
+    help = "Load the demo members, apps and staff, and a year of statistics (idempotent: a second run changes nothing)."
 
     def handle(self, *args, **options):
         created = load_demo()
         self.stdout.write(
             "demo data: {organisations} organisations, {apps} apps, {staff} staff users created".format(**created)
+        )
+        created = load_statistics_demo()
+        self.stdout.write(
+            "demo statistics: {complaints} complaints, {lookups} lookups, {number_events} number events created".format(**created)
         )
