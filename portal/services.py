@@ -1028,7 +1028,7 @@ def unbind_answer(*, unbind_request: UnbindRequest, result: str, reason: str = "
             if result == "done":
                 text = f"【码号服务】「{request.app.name}」已解除前机主账号与您号码的绑定（{request.accounts_count} 个账号）。"
             else:
-                text = (f"【码号服务】「{request.app.name}」未解除绑定，原因：{request.refusal_reason[:60]}。"
+                text = (f"【码号服务】「{request.app.name}」未解除绑定，原因：{request.refusal_reason[:60].rstrip('。.')}。"
                         "如有异议可在门户“解绑进度”页投诉。")
             sms_send(phone_number=request.lookup.phone_number, text=text, purpose=SmsMessage.Purpose.UNBIND)
     return request
