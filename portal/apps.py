@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class PortalConfig(AppConfig):
     name = "portal"
     verbose_name = _("Portal")
+
+    def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
+        from portal.selectors import carrier_segments_forget
+
+        # the recycling checks keep the carriers' segments for 30 s; a change made here is seen at once
+        for signal in (post_save, post_delete):
+            signal.connect(carrier_segments_forget, sender="registry.Organisation", dispatch_uid=f"carrier-segments-{signal}")

@@ -203,25 +203,51 @@ def number_recycled_since(*, phone_number: str, since) -> bool | None:
     return numbers_recycled_since(checks=[(phone_number, since)])[0]
 
 
-def numbers_recycled_since(*, checks: list[tuple[str, object]]) -> list[bool | None]:
-    """`number_recycled_since` for many (number, date) pairs at once: two queries whatever their
-    number (the reporting carriers' segments, and the histories of all the numbers asked). Written in
-    SQL: at a thousand checks a second, building the two queries with the ORM cost more than running
-    them (bench/checks.py)."""
-    from datetime import datetime, time as dt_time, timezone as dt_timezone
+CARRIER_SEGMENTS_SECONDS = 30
+_carrier_segments: tuple[float, tuple[str, ...]] = (0.0, ())
 
-    from portal.models import NumberEvent
+
+def carrier_segments() -> tuple[str, ...]:
+    """The number segments of the active reporting carriers, kept in this process for 30 s: at a thousand
+    checks a second the query was half of each check's database work (bench/checks.py). A change to an
+    organisation in this process forgets them at once (portal.apps); other processes follow within 30 s."""
+    global _carrier_segments
+    import time
+
     from registry.models import Organisation
 
+    expires, segments = _carrier_segments
+    if time.monotonic() < expires:
+        return segments
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT number_segments FROM {Organisation._meta.db_table} WHERE status = %s AND kind IN (%s, %s) AND number_segments <> ''",
             [Organisation.Status.ACTIVE, Organisation.Kind.BASIC_CARRIER, Organisation.Kind.MVNO],
         )
-        # a number no member carrier issued has no reported history: no data (as carrier_for_number)
         segments = tuple(segment for (line,) in cursor.fetchall() for segment in line.split())
-        covered = {phone for phone, _since in checks if segments and phone.startswith(segments)}
-        histories: dict[str, list] = {}
+    _carrier_segments = (time.monotonic() + CARRIER_SEGMENTS_SECONDS, segments)
+    return segments
+
+
+def carrier_segments_forget(**_signal) -> None:
+    global _carrier_segments
+    _carrier_segments = (0.0, ())
+
+
+def numbers_recycled_since(*, checks: list[tuple[str, object]]) -> list[bool | None]:
+    """`number_recycled_since` for many (number, date) pairs at once: one query whatever their number
+    (the histories of all the numbers asked; the reporting carriers' segments are kept for 30 s). Written
+    in SQL: at a thousand checks a second, building the query with the ORM cost more than running it
+    (bench/checks.py)."""
+    from datetime import datetime, time as dt_time, timezone as dt_timezone
+
+    from portal.models import NumberEvent
+
+    # a number no member carrier issued has no reported history: no data (as carrier_for_number)
+    segments = carrier_segments()
+    covered = {phone for phone, _since in checks if segments and phone.startswith(segments)}
+    histories: dict[str, list] = {}
+    with connection.cursor() as cursor:
         if covered:
             cursor.execute(
                 f"SELECT phone_number, occurred_at, type FROM {NumberEvent._meta.db_table}"

@@ -13,7 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -239,6 +241,8 @@ class NumberRecyclingCheckView(APIView):
 
     authentication_classes: list = []  # CAMARA's error format for every authentication failure, below
     permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]  # JSON only, as the spec: no negotiation among renderers per call
+    parser_classes = [JSONParser]  # the body is read once, below
 
     def error(self, status_code: int, code: str, message: str, correlator: str | None) -> Response:
         return self.answer({"status": status_code, "code": code, "message": message}, status_code, correlator)
