@@ -58,3 +58,17 @@ def save_screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_in(page, live_server, user, path: str = "/accounts/login/") -> None:
+    """A staff user signs in through allauth: e-mail, password, then the TOTP code (factories' users)."""
+    import pyotp
+
+    page.goto(f"{live_server.url}{path}")
+    page.fill("input[name=login]", user.email)
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.click("button[type=submit]:not(.link)")
+    page.wait_for_url("**/accounts/2fa/authenticate/**")
+    page.fill("input[name=code]", pyotp.TOTP(user.totp).now())
+    page.click("button[type=submit]:not(.link)")
+    page.wait_for_load_state()

@@ -2,12 +2,11 @@
 the holder sees the answer and rates it."""
 
 
-import pyotp
 import pytest
 from PIL import Image
 
 from complaints.models import Complaint
-from tests.browser.conftest import save_screenshot
+from tests.browser.conftest import save_screenshot, sign_in
 from tests.portal.lookup_helpers import latest_code
 from tests.registry.factories import MemberAppFactory, OrganisationFactory, platform_staff
 
@@ -58,13 +57,7 @@ def test_holder_complains_platform_answers_holder_rates(live_server, phone_page,
     save_screenshot(holder, "complaint-filed-phone")
 
     # The platform's staff sign in with TOTP and answer in their console.
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=login]", staff.email)
-    page.fill("input[name=password]", "correct-horse-battery")
-    page.click("button[type=submit]:not(.link)")
-    page.wait_for_url("**/accounts/2fa/authenticate/**")
-    page.fill("input[name=code]", pyotp.TOTP(staff.totp).now())
-    page.click("button[type=submit]:not(.link)")
+    sign_in(page, live_server, staff)
     page.goto(f"{live_server.url}/staff/complaints/?queue=open")
     page.click(f"a:has-text('{complaint.reference}')")
     assert page.locator("a.evidence").first.is_visible()  # the photo the holder agreed to share

@@ -3,14 +3,13 @@ change, and downloads the cases as CSV; a screenshot of the dashboard is kept (v
 
 from datetime import timedelta
 
-import pyotp
 import pytest
 from django.utils import timezone
 
 from complaints import statistics as stats
 from complaints.models import Complaint
 from registry.models import StaffUser
-from tests.browser.conftest import save_screenshot
+from tests.browser.conftest import save_screenshot, sign_in
 from tests.registry.factories import MemberAppFactory, OrganisationFactory, StaffUserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,13 +27,7 @@ def test_regulator_filters_the_dashboard_and_downloads_the_cases(live_server, pa
     stats.statistics_refresh(full=True)
     user = StaffUserFactory(role=StaffUser.Role.REGULATOR, email="regulator@miit.example.cn")
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=login]", user.email)
-    page.fill("input[name=password]", "correct-horse-battery")
-    page.click("button[type=submit]:not(.link)")
-    page.wait_for_url("**/accounts/2fa/authenticate/**")
-    page.fill("input[name=code]", pyotp.TOTP(user.totp).now())
-    page.click("button[type=submit]:not(.link)")
+    sign_in(page, live_server, user)
     page.wait_for_url("**/staff/")
     page.click("a[href='/staff/statistics/']")
     page.wait_for_url("**/staff/statistics/")

@@ -1,12 +1,11 @@
 """Platform staff sign in with TOTP on a phone, find an unbind request counting down, and refuse it
 with a reason the holder then reads."""
 
-import pyotp
 import pytest
 
 from portal import services
 from portal.models import UnbindRequest
-from tests.browser.conftest import save_screenshot
+from tests.browser.conftest import save_screenshot, sign_in
 from tests.portal.lookup_helpers import simulated_apps
 from tests.portal.test_unbind import _lookup_with_accounts
 from tests.registry.factories import OrganisationFactory, platform_staff
@@ -21,13 +20,7 @@ def test_platform_staff_answer_an_unbind_request_on_a_phone(live_server, phone_p
     staff = platform_staff(organisation, email="staff@platform.example.cn")
     page = phone_page
 
-    page.goto(f"{live_server.url}/staff/")
-    page.fill("input[name=login]", staff.email)
-    page.fill("input[name=password]", "correct-horse-battery")
-    page.click("button[type=submit]:not(.link)")
-    page.wait_for_url("**/accounts/2fa/authenticate/**")
-    page.fill("input[name=code]", pyotp.TOTP(staff.totp).now())
-    page.click("button[type=submit]:not(.link)")
+    sign_in(page, live_server, staff, path="/staff/")
     page.wait_for_url(f"{live_server.url}/staff/")
 
     page.click("a[href='/staff/unbind-requests/']")
