@@ -1,6 +1,7 @@
 """Shared fixtures. The suite runs against real PostgreSQL and Redis and real Celery worker processes;
 if either service cannot be reached the run stops at once with a message, never falling back."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -105,16 +106,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def simulator():
-    """The platform simulator: app02 hangs, app03 always fails, app04 answers garbage, app08 answers
-    far too much, app09 signs with the wrong secret, the others behave. Unbinding: app06 refuses,
-    app07 accepts for later (202) and never answers by itself, the others unbind at once."""
+@contextlib.contextmanager
+def running_simulator(*options: str):
+    """The platform simulator (`manage.py run_simulator`) on a free port, for as long as the block runs."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_simulator", "--port", str(port), "--apps", "9",
-         "--latency-ms", "20", "--hang", "app02", "--failing", "app03", "--garbage", "app04", "--huge", "app08", "--forged", "app09",
-         "--unbind-refuse", "app06", "--unbind-later", "app07"],
+        [sys.executable, "manage.py", "run_simulator", "--port", str(port), *options],
         cwd=ROOT, env=worker_env(), stdout=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
@@ -124,9 +121,22 @@ def simulator():
             break
         except httpx.TransportError:
             time.sleep(0.1)
-    yield url
-    process.terminate()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def simulator():
+    """The platform simulator: app02 hangs, app03 always fails, app04 answers garbage, app08 answers
+    far too much, app09 signs with the wrong secret, the others behave."""
+    with running_simulator(
+        "--apps", "9", "--latency-ms", "20", "--hang", "app02", "--failing", "app03", "--garbage", "app04", "--huge", "app08",
+        "--forged", "app09", "--unbind-refuse", "app06", "--unbind-later", "app07",
+    ) as url:
+        yield url

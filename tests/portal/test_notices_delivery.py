@@ -87,27 +87,10 @@ def test_retries_then_parking_then_a_staff_resend(client, celery_workers, fresh_
 @pytest.fixture
 def reporting_simulator(live_server):
     """A simulator whose apps report back to the portal under test after each notice."""
-    import subprocess
-    import sys
-    import time
+    from tests.conftest import running_simulator
 
-    from tests.conftest import ROOT, free_port, worker_env
-
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_simulator", "--port", str(port), "--apps", "9", "--report-back", "--portal-url", live_server.url],
-        cwd=ROOT, env=worker_env(), stdout=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(url, timeout=0.2)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    with running_simulator("--apps", "9", "--report-back", "--portal-url", live_server.url) as url:
+        yield url
 
 
 def test_simulated_apps_report_back_and_the_totals_add_up(client, celery_workers, reporting_simulator):
