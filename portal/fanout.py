@@ -94,6 +94,29 @@ class RateLimiter:
             self.redis = redis.asyncio.Redis.from_url(settings.REDIS_URL)
         self.local: dict[tuple[int, int], int] = {}
 
+    async def admit(self, calls: list[Call]) -> set[int]:
+        """Count a whole batch of calls in one round trip: the query ids of those within their member's
+        limit this second go at once; the others wait one by one (`wait`). One pipeline instead of one
+        per call: with 200 members, a round trip each was a tenth of the fan-out's CPU."""
+        second = int(time.time())
+        try:
+            if self.redis is None:
+                counts = []
+                for call in calls:
+                    key = (call.integration_id, second)
+                    counts.append(self.local.setdefault(key, 0) + 1)
+                    self.local[key] = counts[-1]
+            else:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for call in calls:
+                        key = f"portal:rate:{call.integration_id}:{second}"
+                        pipe.incr(key).expire(key, 2)
+                    counts = (await pipe.execute())[::2]
+        except Exception:  # Redis trouble: every call then asks on its own, and fails on its own
+            logger.exception("rate limiter: batch count failed")
+            return set()
+        return {call.query_id for call, count in zip(calls, counts, strict=True) if count <= call.rps}
+
     async def wait(self, integration_id: int, rps: int) -> None:
         while True:
             second = int(time.time())
@@ -123,11 +146,12 @@ def run_in_loop(coroutine):
     return asyncio.run_coroutine_threadsafe(coroutine, _event_loop()).result()
 
 
-async def _call_one(call: Call, report) -> None:
+async def _call_one(call: Call, report, *, admitted: bool = False) -> None:
     http_session()
     started = time.monotonic()
     try:
-        await _limiter.wait(call.integration_id, call.rps)
+        if not admitted:
+            await _limiter.wait(call.integration_id, call.rps)
         headers = {"Content-Type": "application/json", **protocol.sign(call.body, key_id=call.key_id, secret=call.answer_secrets[call.key_id][0])}
         reply = await protocol.apost(_session, call.url, call.body, headers, timeout_s=call.timeout_s)
         outcome = _judge(call, reply)
@@ -169,7 +193,9 @@ def account_rows(accounts: list[protocol.Account], holder_since: date | None) ->
 
 
 async def _call_all(calls: list[Call], report) -> None:
-    await asyncio.gather(*(_call_one(call, report) for call in calls))
+    http_session()
+    admitted = await _limiter.admit(calls)
+    await asyncio.gather(*(_call_one(call, report, admitted=call.query_id in admitted) for call in calls))
 
 
 # --- the task's side: claim, write, finish ---------------------------------------------------------------

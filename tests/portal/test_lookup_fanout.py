@@ -102,3 +102,31 @@ def test_a_member_failing_again_and_again_is_skipped_and_shown_unavailable(simul
     from portal.celery import app as celery_app
 
     celery_app.control.purge()  # no worker ran here: leave no message for the next test's workers
+
+
+def test_a_members_rate_limit_holds_across_a_batch_and_the_rest_wait_for_the_next_second():
+    """Per-integration requests a second, counted in Redis (shared by every worker): a batch is counted
+    in one round trip, and calls over the limit wait for the next second."""
+    import asyncio
+    import time
+
+    from portal.fanout import Call, RateLimiter, run_in_loop
+
+    def call(query_id, integration_id, rps):
+        return Call(query_id=query_id, lookup_id="l", integration_id=integration_id, url="", body=b"", key_id="k",
+                    answer_secrets={}, timeout_s=1, rps=rps, holder_since=None)
+
+    async def scenario():
+        limiter = RateLimiter()
+        while time.time() % 1 > 0.5:  # start early in a second, so the batch and the check share it
+            await asyncio.sleep(0.05)
+        second = int(time.time())
+        admitted = await limiter.admit([call(n, 900001, 2) for n in range(5)] + [call(9, 900002, 10)])
+        await limiter.wait(900001, 2)  # the third call to the first member
+        waited_into = int(time.time())
+        await limiter.redis.aclose()
+        return admitted, second, waited_into
+
+    admitted, second, waited_into = run_in_loop(scenario())  # the loop the workers call members from
+    assert admitted == {0, 1, 9}
+    assert waited_into > second
