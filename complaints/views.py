@@ -139,6 +139,8 @@ def complaint_form(request):
             )
             request.session.pop(SESSION_UNBIND, None)
             _remember_complaint(request, complaint)
+            messages.success(request, _("Your complaint was filed. Its reference, %(reference)s, was also sent to you by SMS: "
+                                        "keep it to follow the complaint.") % {"reference": complaint.reference})
             return redirect("complaints:detail", reference=complaint.reference)
     else:
         form = ComplaintForm(initial=selectors.complaint_prefill(phone_number=phone_number, unbind_id=unbind_id))

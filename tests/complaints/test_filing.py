@@ -51,6 +51,7 @@ def test_a_holder_files_with_evidence_and_the_platform_is_sent_the_case(client):
     assert any(complaint.reference in text for text in texts)
     page = client.get(response["Location"]).content.decode()
     assert complaint.reference in page and "138****8000" in page and PHONE not in page
+    assert "也已通过短信发给您" in page
 
 
 def test_a_file_that_claims_to_be_a_jpeg_but_is_not_is_refused_and_the_form_is_kept(client):
