@@ -366,19 +366,20 @@ def lookup_complete_if_settled(*, lookup_id) -> Lookup | None:
         lookup = Lookup.objects.select_for_update().get(pk=lookup_id)
         if lookup.state == Lookup.State.COMPLETED:
             return lookup
-        queries = list(lookup.queries.select_related("app"))
-        if any(not q.is_settled for q in queries):
+        # plain tuples, not 200 model instances: this runs on the path from the last answer to "completed"
+        rows = list(lookup.queries.values_list("state", "app__name", "accounts_total", "accounts_previous"))
+        if any(state not in LookupQuery.SETTLED for state, *_rest in rows):
             return None
-        with_accounts = [q for q in queries if q.accounts_total]
+        with_accounts = [(name, total) for _state, name, total, _previous in rows if total]
         lookup.state = Lookup.State.COMPLETED
         lookup.completed_at = timezone.now()
         lookup.apps_with_accounts = len(with_accounts)
-        lookup.accounts_total = sum(q.accounts_total for q in queries)
-        lookup.accounts_previous = sum(q.accounts_previous for q in queries)
+        lookup.accounts_total = sum(total for _state, _name, total, _previous in rows)
+        lookup.accounts_previous = sum(previous for *_rest, previous in rows)
         lookup.save()
         if lookup.phone_number:
             if with_accounts:
-                counts = "，".join(f"{q.app.name} {q.accounts_total} 个" for q in with_accounts)
+                counts = "，".join(f"{name} {total} 个" for name, total in with_accounts)
                 text = (
                     f"【码号服务】您的号码账号查询已完成：{counts}，共 {lookup.accounts_total} 个账号，"
                     f"其中 {lookup.accounts_previous} 个可能属于前机主。可按各应用的说明解绑。"
