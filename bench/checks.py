@@ -24,18 +24,9 @@ import subprocess
 import sys
 import time
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal_bench")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
-os.environ["DEBUG"] = "false"
-os.environ.setdefault("CONN_MAX_AGE", "60")  # persistent connections, as production
-
-from ingest import cpu_seconds, prepare_database, register_carrier, server_pids  # noqa: E402
+from common import ROOT, prepare_database  # noqa: E402
+from ingest import cpu_seconds, register_carrier, server_pids  # noqa: E402  (this also configures portal_bench, Redis 13)
 
 os.environ["LOG_LEVEL"] = "ERROR"  # a 422 is an answer here, not a warning worth a log line
 

@@ -28,28 +28,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal_bench")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
-os.environ["DEBUG"] = "false"
-os.environ["LOG_LEVEL"] = "WARNING"
-os.environ.setdefault("CONN_MAX_AGE", "60")  # persistent connections, as production
+from common import ROOT, configure, prepare_database  # noqa: E402
+
+configure(database="portal_bench", redis_db=13, CONN_MAX_AGE="60")  # persistent connections, as production
 
 TARGET = 35_000
 KEY_ID, SECRET = "bench_carrier", "bench-carrier-signing-secret-0123456789abcdef"
 
-
-def prepare_database():
-    import psycopg
-
-    name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
-    assert name not in ("portal", "test_portal"), "never the shared databases"
-    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True)
 
 
 def register_carrier():

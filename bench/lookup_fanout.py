@@ -14,34 +14,14 @@ import argparse
 import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal_bench")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
-os.environ["DEBUG"] = "false"
-os.environ["LOOKUP_CODES_PER_CLIENT_PER_DAY"] = "1000000"
-os.environ["LOG_LEVEL"] = "WARNING"
+from common import configure, prepare_database, start  # noqa: E402
+
+configure(database="portal_bench", redis_db=13, LOOKUP_CODES_PER_CLIENT_PER_DAY="1000000")
 
 
-def prepare_database():
-    import psycopg
-
-    name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
-    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True)
-
-
-def start(cmd):
-    return subprocess.Popen([sys.executable, *cmd], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main():

@@ -12,37 +12,18 @@ Uses its own database (portal_notices_bench) and Redis database 11; both are emp
 
 import argparse
 import os
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal_notices_bench")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/11")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
-os.environ["DEBUG"] = "false"
-os.environ["LOG_LEVEL"] = "WARNING"
+from common import configure, prepare_database, start  # noqa: E402
+
+configure(database="portal_notices_bench", redis_db=11)
 TARGET_SECONDS = 300
 BATCH = 10_000
 
 
-def prepare_database():
-    import psycopg
-
-    name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
-    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True)
-
-
-def start(cmd):
-    return subprocess.Popen([sys.executable, *cmd], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main():

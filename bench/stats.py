@@ -16,32 +16,16 @@ Uses its own database (portal_bench_stats) and Redis database 12.
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal_bench_stats")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/12")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
-os.environ["DEBUG"] = "false"
-os.environ["LOG_LEVEL"] = "WARNING"
+from common import configure, prepare_database  # noqa: E402
+
+configure(database="portal_bench_stats", redis_db=12)
 
 PLATFORMS, APPS_PER_PLATFORM, CARRIERS = 30, 2, 5
 DAYS = 3 * 365
 
-
-def prepare_database():
-    import psycopg
-
-    name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
-    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True)
 
 
 def timed(label: str, fn):
