@@ -1,13 +1,11 @@
-from captcha.fields import CaptchaField
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from complaints import selectors
 from complaints.models import Complaint
-from portal.phone import normalize_phone
+from portal.forms import PhoneCaptchaForm, PhoneCodeForm
 from portal.regions import Province
 
 CATEGORY_HINTS = {
@@ -22,32 +20,11 @@ CATEGORY_HINTS = {
     Complaint.Category.OTHER: _("Anything else caused by a recycled number."),
 }
 
-CODE_FIELD = dict(
-    label=_("SMS code"), max_length=6, min_length=6,
-    widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "placeholder": "______"}),
-)
-
-
-class PhoneField(forms.CharField):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("label", _("Mobile number"))
-        kwargs.setdefault("max_length", 20)
-        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel", "placeholder": "138 1234 5678"}))
-        super().__init__(**kwargs)
-
-    def clean(self, value):
-        return normalize_phone(super().clean(value))
-
-
-class HolderStartForm(forms.Form):
+class HolderStartForm(PhoneCaptchaForm):
     """Prove the number before filing: the number, the picture check, then an SMS code."""
 
-    phone_number = PhoneField()
-    captcha = CaptchaField(label=_("Type the characters in the picture"),
-                           error_messages={"invalid": _("The characters do not match the picture. Try the new picture.")})
 
-
-class FollowStartForm(HolderStartForm):
+class FollowStartForm(PhoneCaptchaForm):
     """Follow a complaint: its reference and the number it was filed with."""
 
     reference = forms.CharField(label=_("Complaint reference"), max_length=20,
@@ -58,16 +35,11 @@ class FollowStartForm(HolderStartForm):
         return self.cleaned_data["reference"].strip().upper()
 
 
-class HolderCodeForm(forms.Form):
-    phone_number = forms.CharField(widget=forms.HiddenInput)
-    reference = forms.CharField(widget=forms.HiddenInput, required=False)
-    code = forms.CharField(**CODE_FIELD)
+class HolderCodeForm(PhoneCodeForm):
+    """The SMS code; following a complaint, its reference rides along."""
 
-    def clean_code(self):
-        code = self.cleaned_data["code"].strip()
-        if not code.isdigit():
-            raise ValidationError(_("The code is 6 digits."), code="invalid_code")
-        return code
+    reference = forms.CharField(widget=forms.HiddenInput, required=False)
+    field_order = ["phone_number", "reference", "code"]
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -128,10 +100,7 @@ class ComplaintForm(forms.Form):
         help_text=_("Up to 5 files: photos or screenshots (JPEG, PNG) or PDF, 10 MB each."),
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [(value, label) for value, label in Complaint.Category.choices]
-        self.category_hints = CATEGORY_HINTS
+    category_hints = CATEGORY_HINTS
 
     def clean_started_on(self):
         value = self.cleaned_data.get("started_on")
@@ -143,7 +112,7 @@ class ComplaintForm(forms.Form):
         from complaints.services import evidence_check
 
         files = self.cleaned_data.get("evidence") or []
-        evidence_check(files)
+        self.evidence_types = evidence_check(files)  # read once: the service takes them as checked
         return files
 
     def clean(self):
@@ -180,6 +149,9 @@ class RerouteForm(forms.Form):
 class MergeForm(forms.Form):
     into = forms.CharField(label=_("Merge into complaint (reference)"), max_length=20)
 
+    def clean_into(self):
+        return self.cleaned_data["into"].strip().upper()
+
 
 class CloseForm(forms.Form):
     note = forms.CharField(label=_("What the working group did (the holder sees this)"), max_length=2000,
@@ -197,10 +169,6 @@ class StaffFilterForm(forms.Form):
     received_from = forms.DateField(label=_("Received from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     received_to = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     reference = forms.CharField(label=_("Reference"), required=False, max_length=20)
-
-
-def evidence_limits() -> dict:
-    return {"files": settings.COMPLAINT_EVIDENCE_FILES, "mb": settings.COMPLAINT_EVIDENCE_MAX_BYTES // 2**20}
 
 
 class StatisticsFilterForm(forms.Form):

@@ -55,7 +55,6 @@ class Complaint(models.Model):
 
     # States in which the platform owes an answer.
     AWAITING_PLATFORM = (State.SENT, State.IN_PROGRESS, State.ESCALATED)
-    OPEN_STATES = (State.SUBMITTED, State.ACCEPTED, State.SENT, State.IN_PROGRESS, State.ANSWERED, State.ESCALATED)
 
     organisation_field = "organisation"
 

@@ -188,12 +188,13 @@ def _likely_duplicate(*, phone_hash: str, app, category: str) -> Complaint | Non
 def complaint_file(*, phone_number: str, category: str, app=None, respondent_name: str = "", carrier=None,
                    province: str, city: str = "", started_on=None, description: str, desired_outcome: str = "",
                    consent_to_share: bool = False, email: str = "", evidence: list | None = None,
-                   unbind_request_id=None) -> Complaint:
+                   evidence_types: list[str] | None = None, unbind_request_id=None) -> Complaint:
     """File a complaint for a holder whose number was proven by SMS code. A complaint about a member app
     that is not a likely duplicate is accepted and sent to the platform at once; duplicates and non-member
     respondents wait in the administrators' triage queue."""
     evidence = evidence or []
-    content_types = evidence_check(evidence)
+    # a form that checked the files passes the types it read; other callers are checked here
+    content_types = evidence_types if evidence_types is not None else evidence_check(evidence)
     phone_number = normalize_phone(phone_number)
     phone_hash = keyed_hash("phone", phone_number)
     duplicate = _likely_duplicate(phone_hash=phone_hash, app=app, category=category)

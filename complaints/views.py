@@ -24,7 +24,7 @@ from complaints.models import Complaint
 from portal import services as portal_services
 from portal.crypto import decrypt, encrypt
 from portal.phone import mask_phone
-from portal.views import client_ip
+from portal.views import code_page, refused, send_code
 
 SESSION_HOLDER = "complaint_holder"  # the number proven by SMS code, encrypted, with the time
 SESSION_COMPLAINTS = "complaints"  # ids of the complaints this browser may show
@@ -53,19 +53,12 @@ def _remember_complaint(request, complaint: Complaint) -> None:
     request.session[SESSION_COMPLAINTS] = [*request.session.get(SESSION_COMPLAINTS, [])[-19:], complaint.pk]
 
 
-def _code_page(request, form, phone_number, status=200):
-    return render(request, "complaints/code.html", {
-        "form": form, "masked": mask_phone(phone_number), "resend_seconds": settings.LOOKUP_CODE_RESEND_SECONDS,
-    }, status=status)
+CODE_TEMPLATE = "complaints/code.html"
 
 
 def _send_code(request, form, phone_number, reference=""):
-    try:
-        portal_services.verification_code_send(phone_number=phone_number, client_ip=client_ip(request), purpose=PURPOSE)
-    except portal_services.Refusal as refusal:
-        form.add_error(None, refusal.message)
-        return None
-    return _code_page(request, HolderCodeForm(initial={"phone_number": phone_number, "reference": reference}), phone_number)
+    return send_code(request, form, phone_number=phone_number, purpose=PURPOSE, template=CODE_TEMPLATE,
+                     code_form=HolderCodeForm(initial={"phone_number": phone_number, "reference": reference}))
 
 
 def file_start(request):
@@ -104,7 +97,7 @@ def verify(request):
         try:
             portal_services.verification_code_check(phone_number=data["phone_number"], code=data["code"], purpose=PURPOSE)
         except (portal_services.Refusal, ValidationError) as error:
-            form.add_error(None, error.message if isinstance(error, portal_services.Refusal) else error)
+            refused(form, error)
         else:
             request.session[SESSION_HOLDER] = {"phone": encrypt(data["phone_number"]), "at": timezone.now().isoformat()}
             if data.get("reference"):
@@ -113,7 +106,7 @@ def verify(request):
                     _remember_complaint(request, complaint)
                     return redirect("complaints:detail", reference=complaint.reference)
             return redirect("complaints:form")
-    return _code_page(request, form, request.POST.get("phone_number", ""), status=400)
+    return code_page(request, CODE_TEMPLATE, form, request.POST.get("phone_number", ""), status=400)
 
 
 # --- Filing ---------------------------------------------------------------------------------------------
@@ -135,7 +128,7 @@ def complaint_form(request):
                 respondent_name=data["respondent_name"], carrier=data["carrier"], province=data["province"],
                 city=data["city"], started_on=data["started_on"], description=data["description"],
                 desired_outcome=data["desired_outcome"], consent_to_share=data["consent_to_share"],
-                email=data["email"], evidence=data["evidence"], unbind_request_id=unbind.public_id if unbind else None,
+                email=data["email"], evidence=data["evidence"], evidence_types=form.evidence_types, unbind_request_id=unbind.public_id if unbind else None,
             )
             request.session.pop(SESSION_UNBIND, None)
             _remember_complaint(request, complaint)
@@ -307,7 +300,7 @@ def staff_action(request, reference, action):
         elif action == "reroute":
             services.complaint_reroute(complaint=complaint, by=user, app=data["app"])
         elif action == "merge":
-            into = Complaint.objects.filter(reference=data["into"].strip().upper()).first()
+            into = Complaint.objects.filter(reference=data["into"]).first()
             if into is None:
                 raise ValidationError(_("No complaint has this reference."))
             services.complaint_merge(complaint=complaint, into=into, by=user)

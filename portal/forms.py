@@ -3,6 +3,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from portal.models import NumberEvent
 from portal.phone import normalize_phone
 from portal.services import normalize_id_last6
 
@@ -32,8 +33,14 @@ class HolderForm(PhoneForm):
         return normalize_id_last6(self.cleaned_data["id_last6"])
 
 
+def captcha_field() -> CaptchaField:
+    """The picture check before any SMS code is sent."""
+    return CaptchaField(label=_("Type the characters in the picture"),
+                        error_messages={"invalid": _("The characters do not match the picture. Try the new picture.")})
+
+
 class LookupStartForm(HolderForm):
-    captcha = CaptchaField(label=_("Type the characters in the picture"), error_messages={"invalid": _("The characters do not match the picture. Try the new picture.")})
+    captcha = captcha_field()
 
 
 class CodeFieldMixin(forms.Form):
@@ -55,13 +62,15 @@ class LookupCodeForm(CodeFieldMixin, HolderForm):
     field_order = ["phone_number", "id_last6", "code"]
 
 
-class UnbindTrackStartForm(PhoneForm):
-    """Following one's unbind requests: the number and the picture check, then an SMS code."""
+class PhoneCaptchaForm(PhoneForm):
+    """The number and the picture check, then an SMS code (unbind tracking, second-hand check, complaints)."""
 
-    captcha = CaptchaField(label=_("Type the characters in the picture"), error_messages={"invalid": _("The characters do not match the picture. Try the new picture.")})
+    captcha = captcha_field()
 
 
-class UnbindTrackCodeForm(CodeFieldMixin, PhoneForm):
+class PhoneCodeForm(CodeFieldMixin, PhoneForm):
+    """The SMS code, the number carried along hidden."""
+
     phone_number = forms.CharField(widget=forms.HiddenInput)
     field_order = ["phone_number", "code"]
 
@@ -92,27 +101,9 @@ class NoticeSubscriptionForm(forms.Form):
     )
     event_types = forms.MultipleChoiceField(
         label=_("Events to be told of"), widget=forms.CheckboxSelectMultiple,
-        choices=[("cancelled", _("cancelled")), ("reassigned", _("re-assigned")), ("ported_out", _("ported out")), ("ported_in", _("ported in"))],
+        choices=NumberEvent.Type.choices,
     )
     enabled = forms.BooleanField(label=_("Send notices"), required=False, initial=True)
-
-
-class SecondHandStartForm(forms.Form):
-    phone_number = HolderForm.base_fields["phone_number"]
-    captcha = CaptchaField(label=_("Type the characters in the picture"), error_messages={"invalid": _("The characters do not match the picture. Try the new picture.")})
-
-    def clean_phone_number(self):
-        return normalize_phone(self.cleaned_data["phone_number"])
-
-
-class SecondHandCodeForm(forms.Form):
-    phone_number = forms.CharField(widget=forms.HiddenInput)
-    code = LookupCodeForm.base_fields["code"]
-
-    def clean_phone_number(self):
-        return normalize_phone(self.cleaned_data["phone_number"])
-
-    clean_code = LookupCodeForm.clean_code
 
 
 class NumberEventUploadForm(forms.Form):

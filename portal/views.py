@@ -15,8 +15,8 @@ from django.views.decorators.http import require_POST
 
 from portal import selectors, services
 from portal.forms import (
-    LookupCodeForm, LookupStartForm, NoticeSubscriptionForm, NumberEventUploadForm, SecondHandCodeForm, SecondHandStartForm,
-    UnbindAnswerForm, UnbindTrackCodeForm, UnbindTrackStartForm,
+    LookupCodeForm, LookupStartForm, NoticeSubscriptionForm, NumberEventUploadForm, PhoneCaptchaForm, PhoneCodeForm,
+    UnbindAnswerForm,
 )
 from portal.models import Lookup, NoticeDelivery, NumberEvent, VerificationCode
 from portal.phone import mask_phone
@@ -64,8 +64,25 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def _refused(form, error):
+def refused(form, error):
     form.add_error(None, error.message if isinstance(error, services.Refusal) else error)
+
+
+def code_page(request, template: str, form, phone_number: str, status: int = 200):
+    """The SMS-code step of every holder flow (its template extends portal/code_page.html)."""
+    context = {"form": form, "masked": mask_phone(phone_number), "resend_seconds": settings.LOOKUP_CODE_RESEND_SECONDS}
+    return render(request, template, context, status=status)
+
+
+def send_code(request, form, *, phone_number: str, purpose: str, template: str, code_form):
+    """Send the holder an SMS code within the limits and show the code step; on a refusal, None, with
+    the reason on `form` (which keeps what was typed)."""
+    try:
+        services.verification_code_send(phone_number=phone_number, client_ip=client_ip(request), purpose=purpose)
+    except services.Refusal as refusal:
+        refused(form, refusal)
+        return None
+    return code_page(request, template, code_form, phone_number)
 
 
 def lookup_start(request):
@@ -76,21 +93,17 @@ def lookup_start(request):
         form = LookupStartForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            try:
-                services.verification_code_send(phone_number=data["phone_number"], client_ip=client_ip(request))
-            except services.Refusal as refusal:
-                _refused(form, refusal)
-            else:
-                code_form = LookupCodeForm(initial={"phone_number": data["phone_number"], "id_last6": data["id_last6"]})
-                return _code_page(request, code_form, data["phone_number"])
+            page = send_code(request, form, phone_number=data["phone_number"], purpose=VerificationCode.Purpose.LOOKUP,
+                             template=LOOKUP_CODE_TEMPLATE,
+                             code_form=LookupCodeForm(initial={"phone_number": data["phone_number"], "id_last6": data["id_last6"]}))
+            if page:
+                return page
     else:
         form = LookupStartForm()
     return render(request, "portal/lookup_start.html", {"form": form})
 
 
-def _code_page(request, form, phone_number, status=200):
-    context = {"form": form, "masked": mask_phone(phone_number), "resend_seconds": settings.LOOKUP_CODE_RESEND_SECONDS}
-    return render(request, "portal/lookup_code.html", context, status=status)
+LOOKUP_CODE_TEMPLATE = "portal/lookup_code.html"
 
 
 @require_POST
@@ -102,11 +115,11 @@ def lookup_verify(request):
         try:
             lookup, _token = services.lookup_start(phone_number=data["phone_number"], id_last6=data["id_last6"], code=data["code"])
         except (services.Refusal, ValidationError) as error:
-            _refused(form, error)
+            refused(form, error)
         else:
             request.session[SESSION_LOOKUPS] = [*request.session.get(SESSION_LOOKUPS, [])[-9:], str(lookup.pk)]
             return redirect("lookup_results", lookup_id=lookup.pk)
-    return _code_page(request, form, request.POST.get("phone_number", ""), status=400)
+    return code_page(request, LOOKUP_CODE_TEMPLATE, form, request.POST.get("phone_number", ""), status=400)
 
 
 def _own_lookup(request, lookup_id):
@@ -171,44 +184,38 @@ def _proven_phone_hashes(request) -> list[str]:
 def unbind_track(request):
     """The holder follows their unbind requests: those of this browser's lookups, or of a number
     proven with an SMS code."""
-    form = UnbindTrackStartForm(request.POST or None)
+    form = PhoneCaptchaForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         phone_number = form.cleaned_data["phone_number"]
-        try:
-            services.verification_code_send(phone_number=phone_number, client_ip=client_ip(request), purpose="unbind")
-        except services.Refusal as refusal:
-            _refused(form, refusal)
-        else:
-            return _unbind_code_page(request, UnbindTrackCodeForm(initial={"phone_number": phone_number}), phone_number)
-    rows = selectors.unbind_requests_for_holder(
-        phone_hashes=_proven_phone_hashes(request), lookup_ids=request.session.get(SESSION_LOOKUPS, [])
-    )
+        page = send_code(request, form, phone_number=phone_number, purpose=VerificationCode.Purpose.UNBIND,
+                         template=UNBIND_CODE_TEMPLATE, code_form=PhoneCodeForm(initial={"phone_number": phone_number}))
+        if page:
+            return page
+    proven = _proven_phone_hashes(request)
+    rows = selectors.unbind_requests_for_holder(phone_hashes=proven, lookup_ids=request.session.get(SESSION_LOOKUPS, []))
     shown = [selectors.unbind_view(r) | {"phone_number": r.lookup.masked_phone_number, "requested": r.created_at, "deadline": r.deadline_at}
              for r in rows]
-    context = {"form": form, "requests": shown,
-               "proven": bool(_proven_phone_hashes(request))}
+    context = {"form": form, "requests": shown, "proven": bool(proven)}
     return render(request, "portal/unbind_track.html", context, status=400 if form.errors else 200)
 
 
-def _unbind_code_page(request, form, phone_number, status=200):
-    context = {"form": form, "masked": mask_phone(phone_number), "resend_seconds": settings.LOOKUP_CODE_RESEND_SECONDS}
-    return render(request, "portal/unbind_code.html", context, status=status)
+UNBIND_CODE_TEMPLATE = "portal/unbind_code.html"
 
 
 @require_POST
 def unbind_verify(request):
-    form = UnbindTrackCodeForm(request.POST)
+    form = PhoneCodeForm(request.POST)
     if form.is_valid():
         try:
             phone_hash = services.holder_verify(phone_number=form.cleaned_data["phone_number"], code=form.cleaned_data["code"],
                                                 purpose="unbind")
         except (services.Refusal, ValidationError) as error:
-            _refused(form, error)
+            refused(form, error)
         else:
             proven = [[h, at] for h, at in request.session.get(SESSION_UNBIND_PHONES, []) if h != phone_hash]
             request.session[SESSION_UNBIND_PHONES] = [*proven[-4:], [phone_hash, timezone.now().timestamp()]]
             return redirect("unbind_track")
-    return _unbind_code_page(request, form, request.POST.get("phone_number", ""), status=400)
+    return code_page(request, UNBIND_CODE_TEMPLATE, form, request.POST.get("phone_number", ""), status=400)
 
 
 @login_required
@@ -286,7 +293,7 @@ def staff_app_notices(request, pk: int):
 
 def _subscription_initial(subscription) -> dict:
     if subscription is None:
-        return {"event_types": ["cancelled", "reassigned", "ported_out", "ported_in"], "enabled": True}
+        return {"event_types": NumberEvent.Type.values, "enabled": True}
     return {"webhook_url": subscription.webhook_url, "event_types": subscription.types, "enabled": subscription.enabled}
 
 
@@ -339,40 +346,34 @@ SESSION_SECOND_HAND = "second_hand"
 def second_hand_start(request):
     """Step 1: the number and the picture check; then the SMS code is sent."""
     if request.method == "POST" and request.POST.get("edit"):
-        form = SecondHandStartForm(initial={"phone_number": request.POST.get("phone_number", "")})
+        form = PhoneCaptchaForm(initial={"phone_number": request.POST.get("phone_number", "")})
     elif request.method == "POST":
-        form = SecondHandStartForm(request.POST)
+        form = PhoneCaptchaForm(request.POST)
         if form.is_valid():
             phone = form.cleaned_data["phone_number"]
-            try:
-                services.verification_code_send(phone_number=phone, client_ip=client_ip(request),
-                                                purpose=VerificationCode.Purpose.SECOND_HAND)
-            except services.Refusal as refusal:
-                _refused(form, refusal)
-            else:
-                return _second_hand_code_page(request, SecondHandCodeForm(initial={"phone_number": phone}), phone)
+            page = send_code(request, form, phone_number=phone, purpose=VerificationCode.Purpose.SECOND_HAND,
+                             template=SECOND_HAND_CODE_TEMPLATE, code_form=PhoneCodeForm(initial={"phone_number": phone}))
+            if page:
+                return page
     else:
-        form = SecondHandStartForm()
+        form = PhoneCaptchaForm()
     return render(request, "portal/second_hand_start.html", {"form": form})
 
 
-def _second_hand_code_page(request, form, phone_number, status=200):
-    context = {"form": form, "masked": mask_phone(phone_number) if phone_number else "",
-               "resend_seconds": settings.LOOKUP_CODE_RESEND_SECONDS}
-    return render(request, "portal/second_hand_code.html", context, status=status)
+SECOND_HAND_CODE_TEMPLATE = "portal/second_hand_code.html"
 
 
 @require_POST
 def second_hand_verify(request):
     """Step 2: the SMS code; the answer is kept in the session (no number in clear) and shown."""
-    form = SecondHandCodeForm(request.POST)
+    form = PhoneCodeForm(request.POST)
     if form.is_valid():
         phone = form.cleaned_data["phone_number"]
         try:
             services.verification_code_check(phone_number=phone, code=form.cleaned_data["code"],
                                              purpose=VerificationCode.Purpose.SECOND_HAND)
         except services.Refusal as refusal:
-            _refused(form, refusal)
+            refused(form, refusal)
         else:
             report = selectors.number_second_hand(phone_number=phone)
             request.session[SESSION_SECOND_HAND] = {
@@ -381,7 +382,7 @@ def second_hand_verify(request):
                 "reassigned_month": report["reassigned_month"] and report["reassigned_month"].isoformat(),
             }
             return redirect("second_hand_result")
-    return _second_hand_code_page(request, form, request.POST.get("phone_number", ""), status=400)
+    return code_page(request, SECOND_HAND_CODE_TEMPLATE, form, request.POST.get("phone_number", ""), status=400)
 
 
 @never_cache

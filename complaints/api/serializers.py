@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from complaints.models import Complaint
+from portal.phone import to_e164
 
 
 class EvidenceSerializer(serializers.Serializer):
@@ -39,7 +40,7 @@ class PlatformComplaintSerializer(serializers.ModelSerializer):
         ]
 
     def get_phone_number(self, complaint) -> str | None:
-        return "+86" + complaint.phone_number if complaint.phone_encrypted else None
+        return to_e164(complaint.phone_number) if complaint.phone_encrypted else None
 
     def get_description(self, complaint) -> str | None:
         return complaint.description if complaint.consent_to_share else None

@@ -1,5 +1,9 @@
 from rest_framework import serializers
 
+from portal.models import NumberEvent
+
+EVENT_TYPES = NumberEvent.Type.values
+
 
 class VerificationCodeRequestSerializer(serializers.Serializer):
     phone_number = serializers.CharField(max_length=20)
@@ -127,7 +131,7 @@ class PlatformUnbindAnswerSerializer(serializers.Serializer):
 class NumberEventSerializer(serializers.Serializer):
     event_id = serializers.CharField(max_length=100)
     phone_number = serializers.CharField(help_text="E.164, e.g. +8613812345678 (11 digits also accepted)")
-    type = serializers.ChoiceField(choices=["cancelled", "reassigned", "ported_out", "ported_in"])
+    type = serializers.ChoiceField(choices=EVENT_TYPES)
     occurred_at = serializers.DateTimeField()
 
 
@@ -172,7 +176,7 @@ class FeedEventSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     carrier = serializers.CharField()
     phone_number = serializers.CharField()
-    type = serializers.ChoiceField(choices=["cancelled", "reassigned", "ported_out", "ported_in"])
+    type = serializers.ChoiceField(choices=EVENT_TYPES)
     occurred_at = serializers.DateTimeField()
 
 
@@ -182,7 +186,6 @@ class NumberEventPageSerializer(serializers.Serializer):
     has_more = serializers.BooleanField()
 
 
-EVENT_TYPES = ["cancelled", "reassigned", "ported_out", "ported_in"]
 
 
 class NoticeSubscriptionRequestSerializer(serializers.Serializer):
