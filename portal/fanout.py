@@ -92,7 +92,19 @@ class RateLimiter:
             import redis.asyncio
 
             self.redis = redis.asyncio.Redis.from_url(settings.REDIS_URL)
-        self.local: dict[tuple[int, int], int] = {}
+        self.local: dict[int, int] = {}  # integration id -> calls in `local_second`
+        self.local_second = 0
+
+    @staticmethod
+    def _key(integration_id: int, second: int) -> str:
+        return f"portal:rate:{integration_id}:{second}"
+
+    def _count_local(self, integration_id: int, second: int) -> int:
+        """Without Redis (development): this process's count; past seconds are dropped as they go."""
+        if second != self.local_second:
+            self.local, self.local_second = {}, second
+        count = self.local[integration_id] = self.local.get(integration_id, 0) + 1
+        return count
 
     async def admit(self, calls: list[Call]) -> set[int]:
         """Count a whole batch of calls in one round trip: the query ids of those within their member's
@@ -101,15 +113,11 @@ class RateLimiter:
         second = int(time.time())
         try:
             if self.redis is None:
-                counts = []
-                for call in calls:
-                    key = (call.integration_id, second)
-                    counts.append(self.local.setdefault(key, 0) + 1)
-                    self.local[key] = counts[-1]
+                counts = [self._count_local(call.integration_id, second) for call in calls]
             else:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for call in calls:
-                        key = f"portal:rate:{call.integration_id}:{second}"
+                        key = self._key(call.integration_id, second)
                         pipe.incr(key).expire(key, 2)
                     counts = (await pipe.execute())[::2]
         except Exception:  # Redis trouble: every call then asks on its own, and fails on its own
@@ -121,11 +129,11 @@ class RateLimiter:
         while True:
             second = int(time.time())
             if self.redis is not None:
-                key = f"portal:rate:{integration_id}:{second}"
+                key = self._key(integration_id, second)
                 async with self.redis.pipeline(transaction=False) as pipe:
                     count, _ = await pipe.incr(key).expire(key, 2).execute()
             else:
-                count = self.local[(integration_id, second)] = self.local.get((integration_id, second), 0) + 1
+                count = self._count_local(integration_id, second)
             if count <= rps:
                 return
             await asyncio.sleep(second + 1 - time.time())
@@ -147,7 +155,6 @@ def run_in_loop(coroutine):
 
 
 async def _call_one(call: Call, report, *, admitted: bool = False) -> None:
-    http_session()
     started = time.monotonic()
     try:
         if not admitted:

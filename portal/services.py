@@ -376,7 +376,6 @@ def lookup_complete_if_settled(*, lookup_id) -> Lookup | None:
         lookup.apps_with_accounts = len(with_accounts)
         lookup.accounts_total = sum(total for _state, _name, total, _previous in rows)
         lookup.accounts_previous = sum(previous for *_rest, previous in rows)
-        lookup.save()
         if lookup.phone_number:
             if with_accounts:
                 counts = "，".join(f"{name} {total} 个" for name, total in with_accounts)
@@ -388,7 +387,7 @@ def lookup_complete_if_settled(*, lookup_id) -> Lookup | None:
                 text = "【码号服务】您的号码账号查询已完成：未查到成员应用下注册的账号。"
             sms_send(phone_number=lookup.phone_number, text=text, purpose=SmsMessage.Purpose.LOOKUP_SUMMARY)
             lookup.summary_sms_sent_at = timezone.now()
-            lookup.save(update_fields=["summary_sms_sent_at"])
+        lookup.save()  # once: the counts, the state and when the summary SMS was queued
     return lookup
 
 

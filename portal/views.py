@@ -231,7 +231,10 @@ def staff_unbind_requests(request):
 
 @login_required
 def staff_unbind_request(request, public_id):
-    unbind_request = get_object_or_404(selectors.unbind_request_list(user=request.user, state="all"), public_id=public_id)
+    rows = selectors.unbind_request_rows(user=request.user, state="all", public_id=public_id)
+    if not rows:
+        raise Http404
+    unbind_request = row = rows[0]  # the request, with its working days left for the page
     form = UnbindAnswerForm(request.POST or None)
     # The member's own staff answer; administrators see every member's requests but do not answer for them.
     can_answer = request.user.is_member_staff and unbind_request.is_open
@@ -244,7 +247,6 @@ def staff_unbind_request(request, public_id):
         else:
             messages.success(request, _("Answer recorded; the holder is told by SMS."))
         return redirect("staff_unbind_requests")
-    row = selectors.unbind_request_rows(user=request.user, state="all", public_id=public_id)[0]
     return render(request, "portal/staff_unbind_request.html", {"row": row, "form": form, "can_answer": can_answer},
                   status=400 if form.errors else 200)
 

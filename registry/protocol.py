@@ -133,12 +133,7 @@ def account_lookup_request(
 
 def parse_identity_check_answer(body: bytes) -> str:
     """A carrier's answer `{"id_last6_match": "true"|"false"|"not_available"}` (as CAMARA KYC Match)."""
-    if len(body) > MAX_BODY_BYTES:
-        raise ProtocolError("answer over the cap")
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ProtocolError(f"answer is not JSON: {error}") from error
+    payload = _json_object(body)
     if not isinstance(payload, dict) or set(payload) != {"id_last6_match"} or payload["id_last6_match"] not in REAL_NAME_MATCH:
         raise ProtocolError('answer must be exactly {"id_last6_match": "true" | "false" | "not_available"}')
     return payload["id_last6_match"]
@@ -157,12 +152,7 @@ class Account:
 
 def parse_account_lookup_answer(body: bytes) -> list[Account]:
     """Strictly validate a 200 answer `{accounts: [...]}`; anything else raises ProtocolError."""
-    if len(body) > MAX_BODY_BYTES:
-        raise ProtocolError(f"answer of {len(body)} bytes is over the {MAX_BODY_BYTES}-byte cap")
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ProtocolError(f"answer is not JSON: {error}") from error
+    payload = _json_object(body)
     if not isinstance(payload, dict) or set(payload) != {"accounts"} or not isinstance(payload["accounts"], list):
         raise ProtocolError('answer must be an object with exactly one key, "accounts", holding a list')
     if len(payload["accounts"]) > MAX_ACCOUNTS:
@@ -263,7 +253,7 @@ class Reply:
     elapsed_ms: int
 
 
-def post_signed(url: str, payload: dict, *, key_id: str, secret: str, timeout_s: float, client=None) -> Reply:
+def post_signed(url: str, payload: dict, *, key_id: str, secret: str, timeout_s: float) -> Reply:
     """POST a signed protocol v1 request; the answer body is read only up to the cap.
 
     Raises httpx.TimeoutException / httpx.TransportError for the network, ProtocolError for a body
@@ -273,9 +263,7 @@ def post_signed(url: str, payload: dict, *, key_id: str, secret: str, timeout_s:
     body = encode(payload)
     headers = {"Content-Type": "application/json", **sign(body, key_id=key_id, secret=secret)}
     started = time.monotonic()
-    own_client = client is None
-    client = client or httpx.Client(timeout=timeout_s)
-    try:
+    with httpx.Client(timeout=timeout_s) as client:
         with client.stream("POST", url, content=body, headers=headers, timeout=timeout_s) as response:
             chunks, size = [], 0
             for chunk in response.iter_bytes():
@@ -285,9 +273,6 @@ def post_signed(url: str, payload: dict, *, key_id: str, secret: str, timeout_s:
                 chunks.append(chunk)
             return Reply(response.status_code, dict(response.headers), b"".join(chunks),
                          int((time.monotonic() - started) * 1000))
-    finally:
-        if own_client:
-            client.close()
 
 
 
