@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from complaints import charts
 from complaints import statistics as stats
 from complaints.forms import StatisticsFilterForm
-from complaints.views import csv_response
+from portal.csv_export import csv_response
 from portal.regions import Province
 
 

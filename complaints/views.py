@@ -1,14 +1,13 @@
 """Complaint pages: the holder files and follows with an SMS code (no account); staff work their cases.
 Views parse input, call one service or selector, and render."""
 
-import csv
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,6 +23,7 @@ from complaints.models import Complaint
 from portal import services as portal_services
 from portal.crypto import decrypt, encrypt
 from portal.phone import mask_phone
+from portal.csv_export import csv_response
 from portal.views import code_page, refused, send_code
 
 SESSION_HOLDER = "complaint_holder"  # the number proven by SMS code, encrypted, with the time
@@ -216,32 +216,6 @@ def staff_list(request):
     })
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def csv_response(rows, filename: str) -> StreamingHttpResponse:
-    """Rows streamed as CSV, with a BOM so spreadsheet programs read the Chinese as UTF-8, a thousand rows
-    a chunk so a million rows go out quickly with flat memory."""
-    writer = csv.writer(_Echo())
-
-    def chunks():
-        yield "\ufeff"
-        batch = []
-        for row in rows:
-            batch.append(writer.writerow(row))
-            if len(batch) >= 1000:
-                yield "".join(batch)
-                batch = []
-        if batch:
-            yield "".join(batch)
-
-    response = StreamingHttpResponse(chunks(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @login_required
 def staff_export(request):
     """The user's own cases as CSV, streamed (no narrative; numbers masked)."""
@@ -267,6 +241,7 @@ def _staff_detail_page(request, complaint, forms=None, status=200):
         "evidence": complaint.evidence.all(),
         "can_answer": user.is_member_staff and complaint.awaiting_platform,
         "can_triage": user.is_administrator and complaint.state in selectors.TRIAGE_STATES,
+        "can_accept": user.is_administrator and complaint.state == Complaint.State.SUBMITTED,  # as complaint_accept
         "can_reroute": user.is_administrator and complaint.state in (*selectors.TRIAGE_STATES, *Complaint.AWAITING_PLATFORM),
         "can_close": user.is_administrator and complaint.state in (Complaint.State.ESCALATED, Complaint.State.ACCEPTED, Complaint.State.SUBMITTED),
     }

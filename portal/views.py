@@ -1,19 +1,18 @@
-import csv
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from portal import selectors, services
+from portal.csv_export import csv_response
 from portal.forms import (
     LookupCodeForm, LookupStartForm, NoticeSubscriptionForm, NumberEventUploadForm, PhoneCaptchaForm, PhoneCodeForm,
     UnbindAnswerForm,
@@ -447,36 +446,21 @@ def staff_number_event_upload_progress(request, pk: int):
     return JsonResponse(selectors.number_event_upload_progress(upload))
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_cell(value: str) -> str:
-    """Keep a spreadsheet from running a cell as a formula (a phone number's leading + stays)."""
-    if value[:1] in ("=", "@", "\t", "\r") or (value[:1] in ("+", "-") and not value[1:2].isdigit()):
-        return "'" + value
-    return value
-
-
 @login_required
 def staff_number_event_upload_rejected(request, pk: int):
     """The rejected rows as CSV (UTF-8 with BOM, so spreadsheets show the Chinese reasons): the line in
     the uploaded file, the reason in the reader's language, and the row as given."""
     upload = get_object_or_404(_uploads_for(request), pk=pk)
-    writer, fields, language = csv.writer(_Echo()), list(services.NUMBER_EVENT_FIELDS), translation.get_language()
+    fields = list(services.NUMBER_EVENT_FIELDS)
 
-    def rows():  # consumed after the view has returned, so the request's language is set again here
-        with translation.override(language):
-            yield "\ufeff" + writer.writerow([_("line"), _("reason"), *fields])
-            for line, code, detail, cells in selectors.number_event_upload_rejected_rows(upload=upload):
-                if len(cells) == len(upload.columns):
-                    cells = [dict(zip(upload.columns, cells)).get(field, "") for field in fields]
-                yield writer.writerow([line, services.number_event_rejection_text(code, detail), *(_csv_cell(c) for c in cells)])
+    def rows():
+        yield [_("line"), _("reason"), *fields]
+        for line, code, detail, cells in selectors.number_event_upload_rejected_rows(upload=upload):
+            if len(cells) == len(upload.columns):
+                cells = [dict(zip(upload.columns, cells)).get(field, "") for field in fields]
+            yield [line, services.number_event_rejection_text(code, detail), *cells]
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="rejected-rows-{upload.pk}.csv"'
-    return response
+    return csv_response(rows(), f"rejected-rows-{upload.pk}.csv")
 
 
 @login_required
@@ -487,7 +471,4 @@ def staff_number_event_demo_file(request):
     if not settings.DEBUG:
         raise Http404
     _uploads_for(request)
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in demo_carrier_file_rows()), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{DEMO_CARRIER_FILE_NAME}"'
-    return response
+    return csv_response(demo_carrier_file_rows(), DEMO_CARRIER_FILE_NAME, bom=False)

@@ -239,3 +239,13 @@ def test_personal_details_are_purged_after_retention_and_counts_stay(client, fil
     import os
 
     assert not os.path.exists(evidence_path)
+
+
+def test_a_typed_formula_reaches_the_staff_export_defused(client):
+    prove_number(client)
+    client.post("/complaints/new/details/", complaint_data(None, respondent_name='=HYPERLINK("http://evil.example","x")'))
+    admin = client.__class__()
+    admin.force_login(StaffUserFactory())
+    body = b"".join(admin.get("/staff/complaints/export.csv").streaming_content).decode("utf-8-sig")
+    row = list(csv.reader(io.StringIO(body)))[1]
+    assert "'=HYPERLINK(\"http://evil.example\",\"x\")" in row
