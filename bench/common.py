@@ -2,6 +2,7 @@
 `portal` / `test_portal`), production-like settings, a fresh schema, and child processes started from
 the project root. Import it before Django is set up."""
 
+import atexit
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ def configure(*, database: str, redis_db: int, log_level: str = "WARNING", **env
     os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{database}")
     os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{redis_db}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
+    os.environ.setdefault("CONN_MAX_AGE", "60")  # as production: a worker keeps its connection between tasks
     os.environ["DEBUG"] = "false"
     os.environ["LOG_LEVEL"] = log_level
     os.environ.update(env)
@@ -33,5 +35,17 @@ def prepare_database() -> None:
 
 
 def start(cmd: list[str]) -> subprocess.Popen:
-    """A child process (worker, simulator) from the project root, its output discarded."""
-    return subprocess.Popen([sys.executable, *cmd], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """A child process (worker, simulator) from the project root, its output discarded. It is stopped
+    when the benchmark exits, even on an error: a worker left behind would take the next run's tasks."""
+    child = subprocess.Popen([sys.executable, *cmd], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    atexit.register(_stop, child)
+    return child
+
+
+def _stop(child: subprocess.Popen) -> None:
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()

@@ -22,6 +22,31 @@ from common import configure, prepare_database, start  # noqa: E402
 configure(database="portal_bench", redis_db=13, LOOKUP_CODES_PER_CLIENT_PER_DAY="1000000")
 
 
+def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
+    """CPU used so far (user + system) by each named process tree, by PostgreSQL and Redis, and by this
+    process (the web side's work: code check, rows, dispatch). Linux /proc; for BENCH_DEBUG only."""
+    stats = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                name, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = rest.split()
+        stats[int(pid)] = (name.split("(", 1)[1], int(fields[1]), int(fields[11]) + int(fields[12]))
+    tree = {}
+    for pid, (_name, ppid, _ticks) in stats.items():
+        tree.setdefault(ppid, []).append(pid)
+
+    def total(pid):
+        return stats.get(pid, ("", 0, 0))[2] + sum(total(child) for child in tree.get(pid, []))
+
+    hz = os.sysconf("SC_CLK_TCK")
+    result = {label: total(pid) / hz for label, pid in roots.items()}
+    result["PostgreSQL"] = sum(t for name, _p, t in stats.values() if name.startswith("postgres")) / hz
+    result["Redis"] = sum(t for name, _p, t in stats.values() if name.startswith("redis")) / hz
+    result["web side"] = sum(os.times()[:2])
+    return result
 
 
 def main():
@@ -108,6 +133,8 @@ def main():
         time.sleep(2)
         times = []
         for trial in range(args.trials + 2):
+            if trial == 2:
+                cpu_before = cpu_seconds({"workers": worker.pid, "simulator": sim.pid})
             lookup, started = submit()
             elapsed = settled_after(lookup, started)
             if os.environ.get("BENCH_DEBUG"):
@@ -118,6 +145,10 @@ def main():
             time.sleep(0.3)
         median = statistics.median(times)
         results[apps] = median
+        if os.environ.get("BENCH_DEBUG"):
+            cpu_after = cpu_seconds({"workers": worker.pid, "simulator": sim.pid})
+            print("  CPU a lookup: " + ", ".join(f"{label} {(cpu_after[label] - cpu_before[label]) * 1000 / len(times):.0f} ms"
+                                                for label in cpu_after), flush=True)
         print(f"{apps:4d} apps, L = {args.latency_ms} ms: median {median * 1000:6.1f} ms, "
               f"p90 {sorted(times)[int(len(times) * 0.9) - 1] * 1000:6.1f} ms -> ratio {median * 1000 / args.latency_ms:.2f}", flush=True)
         sim.terminate(); sim.wait()

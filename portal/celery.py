@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
 
@@ -13,3 +13,17 @@ app.autodiscover_tasks()
 from portal.worker import WorkerHeartbeatStep  # noqa: E402
 
 app.steps["worker"].add(WorkerHeartbeatStep)
+
+# Celery's Django fix-up closes the database connection around every task, so each lookup task paid
+# for a new PostgreSQL connection (a backend process forked) on its way to the first answer. Let the
+# worker keep connections the way Django's request cycle does instead: CONN_MAX_AGE and
+# CONN_HEALTH_CHECKS decide (0 in development: closed after every task, as before).
+app.conf.setdefault("CELERY_DB_REUSE_MAX", 1_000_000)
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _close_old_connections(**kwargs) -> None:
+    from django.db import close_old_connections
+
+    close_old_connections()
