@@ -14,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -211,15 +212,13 @@ AWAITING_CALLBACK = "awaiting callback (202)"
 
 
 def call_spec(*, query_id, lookup_id, request_id, id_check, integration_id, base_url, timeout_ms, rps,
-              phone_number, holder_since, attempt) -> dict:
+              phone_e164, holder_since, attempt) -> dict:
     """Everything a worker needs to call one member for one row, as JSON for a task message. The
     signing secret is not in it: workers look it up by key id."""
-    payload = {
-        "request_id": str(request_id),
-        "phone_number": to_e164(phone_number),
-        "holder_since": holder_since.isoformat() if holder_since else None,
-        "id_check": {k: v for k, v in id_check.items() if k != "key_id"},
-    }
+    payload = protocol.account_lookup_request(
+        request_id=str(request_id), phone_e164=phone_e164, holder_since=holder_since,
+        id_check={k: v for k, v in id_check.items() if k != "key_id"},
+    )
     return {
         "query_id": query_id, "lookup_id": str(lookup_id), "integration_id": integration_id,
         "url": base_url.rstrip("/") + protocol.ACCOUNT_LOOKUP_PATH, "body": protocol.encode(payload).decode(),
@@ -280,6 +279,8 @@ def _execute(calls: list[Call]) -> None:
     outcomes: queue.Queue[Outcome] = queue.Queue()
     future = asyncio.run_coroutine_threadsafe(_call_all(calls, outcomes.put), _event_loop())
     by_id = {c.query_id: c for c in calls}
+    left = Counter(c.lookup_id for c in calls)  # this task's calls still out, per lookup
+    healthy: list[Outcome] = []
     pending = len(calls)
     while pending:
         batch = [outcomes.get()]
@@ -288,17 +289,27 @@ def _execute(calls: list[Call]) -> None:
                 batch.append(outcomes.get_nowait())
             except queue.Empty:
                 break
-        _record(batch, by_id)
+        healthy += _record(batch, by_id)
         pending -= len(batch)
+        left.subtract(by_id[o.query_id].lookup_id for o in batch)
+        # only a lookup whose calls in this task are all back can have settled
+        finish_lookups({by_id[o.query_id].lookup_id for o in batch} - {lookup_id for lookup_id, n in left.items() if n})
     future.result()
+    # after the lookups are marked completed, off the path to "completed": member health (the circuit breaker)
+    _record_member_health(healthy, by_id)
 
 
-def _circuit_open(integration: Integration, now) -> bool:
+def circuit_open(*, consecutive_failures: int, last_failure_at, now) -> bool:
+    """A member whose calls keep failing is skipped for a while (shown unavailable), not called."""
     return (
-        integration.consecutive_failures >= settings.LOOKUP_CIRCUIT_FAILURES
-        and integration.last_failure_at is not None
-        and now - integration.last_failure_at < timedelta(seconds=settings.LOOKUP_CIRCUIT_SECONDS)
+        consecutive_failures >= settings.LOOKUP_CIRCUIT_FAILURES
+        and last_failure_at is not None
+        and now - last_failure_at < timedelta(seconds=settings.LOOKUP_CIRCUIT_SECONDS)
     )
+
+
+def unavailable_error(consecutive_failures: int) -> str:
+    return f"member unavailable: {consecutive_failures} failures in a row"
 
 
 def _claim(query_ids: list[int]) -> list[Call]:
@@ -316,7 +327,7 @@ def _claim(query_ids: list[int]) -> list[Call]:
             return []
         integrations = {i.pk: i for i in Integration.objects.filter(pk__in={r["app__integration__pk"] for r in rows})}
         lookups = {
-            str(pk): (phone, since)
+            str(pk): (to_e164(phone), since)
             for pk, phone, since in Lookup.objects.filter(pk__in={r["lookup_id"] for r in rows}).values_list("pk", "phone_number", "holder_since")
         }
         longest_timeout_ms, fresh = 0, {}
@@ -326,18 +337,18 @@ def _claim(query_ids: list[int]) -> list[Call]:
                 fresh[integration.pk] = key_secrets(integration.pk, fresh=True)
             answer_secrets = fresh[integration.pk]
             key_id = row["id_check"].get("key_id", "")
-            if _circuit_open(integration, now):
-                refused.append((row, State.UNAVAILABLE, f"member unavailable: {integration.consecutive_failures} failures in a row"))
+            if circuit_open(consecutive_failures=integration.consecutive_failures, last_failure_at=integration.last_failure_at, now=now):
+                refused.append((row, State.UNAVAILABLE, unavailable_error(integration.consecutive_failures)))
                 continue
             if key_id not in answer_secrets:  # the key was revoked since the lookup started
                 refused.append((row, State.ERROR, "signing key revoked during the lookup"))
                 continue
             longest_timeout_ms = max(longest_timeout_ms, integration.timeout_ms)
-            phone_number, holder_since = lookups[str(row["lookup_id"])]
+            phone_e164, holder_since = lookups[str(row["lookup_id"])]
             spec = call_spec(
                 query_id=row["pk"], lookup_id=row["lookup_id"], request_id=row["request_id"], id_check=row["id_check"],
                 integration_id=integration.pk, base_url=integration.base_url, timeout_ms=integration.timeout_ms,
-                rps=integration.max_requests_per_second, phone_number=phone_number, holder_since=holder_since,
+                rps=integration.max_requests_per_second, phone_e164=phone_e164, holder_since=holder_since,
                 attempt=row["attempts"] + 1,
             )
             calls.append(_call(spec, answer_secrets))
@@ -353,7 +364,8 @@ def _claim(query_ids: list[int]) -> list[Call]:
     return calls
 
 
-def _record(batch: list[Outcome], calls: dict[int, Call]) -> None:
+def _record(batch: list[Outcome], calls: dict[int, Call]) -> list[Outcome]:
+    """Write a batch of outcomes to their rows; returns those that took (for the members' health)."""
     from portal.tasks import lookup_queries_run
 
     now = timezone.now()
@@ -371,33 +383,32 @@ def _record(batch: list[Outcome], calls: dict[int, Call]) -> None:
         previous = sum(1 for a in outcome.accounts if a["likely_previous"])
         values.append((outcome.query_id, state, error, outcome.duration_ms, finished_at, deadline_at,
                        outcome.accounts, len(outcome.accounts), previous))
-    with transaction.atomic():
-        updated = _update_running_rows(values)
-        _record_member_health([o for o in batch if o.query_id in updated], calls, now)
+    updated = _update_running_rows(values)
     for query_id, attempts in retry:
         if query_id in updated:
             lookup_queries_run.apply_async(([query_id],), countdown=attempts)
-    finish_lookups({calls[o.query_id].lookup_id for o in batch})
+    return [o for o in batch if o.query_id in updated]
 
 
 def _update_running_rows(values: list[tuple]) -> set[int]:
     """Write many outcomes in one statement; only rows still running take them (a callback or a
     duplicate run that got there first wins)."""
     if connection.vendor == "postgresql":
-        row = "(%s::bigint, %s, %s, %s::integer, %s::timestamptz, %s::timestamptz, %s::jsonb, %s::integer, %s::integer)"
-        params = []
-        for query_id, state, error, duration, finished, deadline, accounts, total, previous in values:
-            params += [query_id, state, error, duration, finished, deadline, json.dumps(accounts), total, previous]
+        # one array a column: nine parameters whatever the batch size (a placeholder a value made the
+        # driver's query preparation the biggest part of writing a batch)
+        columns = [list(column) for column in zip(*values, strict=True)]
+        columns[6] = [json.dumps(accounts) for accounts in columns[6]]
         sql = (
             "UPDATE portal_lookupquery AS q SET state = v.state, error = v.error, duration_ms = v.duration_ms, "
-            "finished_at = v.finished_at, deadline_at = COALESCE(v.deadline_at, q.deadline_at), accounts = v.accounts, "
-            "accounts_total = v.total, accounts_previous = v.previous "
-            f"FROM (VALUES {', '.join([row] * len(values))}) "
+            "finished_at = v.finished_at, deadline_at = COALESCE(v.deadline_at, q.deadline_at), "
+            "accounts = v.accounts::jsonb, accounts_total = v.total, accounts_previous = v.previous "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::integer[], %s::timestamptz[], %s::timestamptz[], "
+            "%s::text[], %s::integer[], %s::integer[]) "
             "AS v(id, state, error, duration_ms, finished_at, deadline_at, accounts, total, previous) "
             "WHERE q.id = v.id AND q.state = 'running' RETURNING q.id"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(sql, columns)
             return {r[0] for r in cursor.fetchall()}
     updated = set()  # SQLite (development): one statement a row is fast enough there
     for query_id, state, error, duration, finished, deadline, accounts, total, previous in values:
@@ -410,11 +421,11 @@ def _update_running_rows(values: list[tuple]) -> set[int]:
     return updated
 
 
-def _record_member_health(batch: list[Outcome], calls: dict[int, Call], now) -> None:
+def _record_member_health(outcomes: list[Outcome], calls: dict[int, Call]) -> None:
     integration_health_record(
-        succeeded={calls[o.query_id].integration_id for o in batch if o.member_ok},
-        failed={calls[o.query_id].integration_id: o.error for o in batch if not o.member_ok},
-        now=now,
+        succeeded={calls[o.query_id].integration_id for o in outcomes if o.member_ok},
+        failed={calls[o.query_id].integration_id: o.error for o in outcomes if not o.member_ok},
+        now=timezone.now(),
     )
 
 

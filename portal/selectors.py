@@ -158,18 +158,25 @@ def carrier_identity_app(phone_number: str):
 
 
 def lookup_app_keys() -> list[dict]:
-    """For every app a lookup asks: its integration and newest valid key (with the secret).
-    Plain values, not model instances: this runs for every lookup and every member app."""
+    """For every app a lookup asks (as `lookup_apps`): its integration, its health (for the circuit
+    breaker) and newest valid key with the secret. One query for plain values, not model instances:
+    this runs for every lookup and every member app."""
     from portal.crypto import decrypt_cached
-    from registry.models import IntegrationKey
+    from registry.models import IntegrationKey, Organisation
 
-    app_ids = lookup_apps().values_list("pk", flat=True)
     newest = {}
     for row in (
-        IntegrationKey.objects.filter(integration__app_id__in=app_ids, revoked_at__isnull=True)
+        IntegrationKey.objects.filter(
+            revoked_at__isnull=True,
+            integration__enabled=True,
+            integration__app__supports_lookup=True,
+            integration__app__go_live_date__lte=timezone.localdate(),
+            integration__app__organisation__status=Organisation.Status.ACTIVE,
+        )
         .order_by("created_at", "pk")
         .values("key_id", "secret_encrypted", "integration_id", "integration__app_id", "integration__base_url",
-                "integration__timeout_ms", "integration__max_requests_per_second")
+                "integration__timeout_ms", "integration__max_requests_per_second",
+                "integration__consecutive_failures", "integration__last_failure_at")
     ):
         newest[row["integration__app_id"]] = row  # ordered oldest first: the newest key wins
     return [row | {"secret": decrypt_cached(row["secret_encrypted"])} for row in newest.values()]

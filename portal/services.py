@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import time
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from portal.models import (
     VerificationCode,
     WorkerHeartbeat,
 )
-from portal.phone import normalize_phone
+from portal.phone import normalize_phone, to_e164
 from portal.privacy import keyed_hash, token_hash
 from registry import protocol
 from registry.services import integration_health_record, integration_secrets
@@ -286,58 +287,67 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
             apps_total=len(apps),
         )
         grace = timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
-        queries = [
-            LookupQuery(
-                lookup=lookup,
-                app_id=app["integration__app_id"],
-                # keyed with the member's own secret: the ID digits themselves are never stored
-                id_check=protocol.id_check(id_last6, secret=app["secret"]) | {"key_id": app["key_id"]},
-                # handed to a worker as soon as this commits: running, first attempt
-                state=LookupQuery.State.RUNNING,
-                attempts=1,
-                started_at=now,
-                deadline_at=now + timedelta(milliseconds=app["integration__timeout_ms"]) + grace,
-            )
-            for app in apps
-        ]
-        _lookup_queries_insert(queries)
+        rows, called = [], []
+        for app in apps:
+            row = {"app_id": app["integration__app_id"], "request_id": uuid.uuid4(), "deadline_at": now + grace,
+                   "started_at": now}
+            failures = app["integration__consecutive_failures"]
+            if fanout.circuit_open(consecutive_failures=failures, last_failure_at=app["integration__last_failure_at"], now=now):
+                # skipped and shown unavailable: no call, no attempt
+                row |= {"state": LookupQuery.State.UNAVAILABLE, "error": fanout.unavailable_error(failures), "finished_at": now}
+            else:
+                # handed to a worker as soon as this commits: running, first attempt. The ID characters
+                # are keyed with the member's own secret; they themselves are never stored.
+                row |= {"state": LookupQuery.State.RUNNING, "attempts": 1,
+                        "id_check": protocol.id_check(id_last6, secret=app["secret"]) | {"key_id": app["key_id"]},
+                        "deadline_at": now + timedelta(milliseconds=app["integration__timeout_ms"]) + grace}
+                called.append((row, app))
+            rows.append(row)
+        _lookup_queries_insert(lookup, rows)
+        phone_e164 = to_e164(phone_number)
         specs = [
             fanout.call_spec(
-                query_id=q.pk, lookup_id=lookup.pk, request_id=q.request_id, id_check=q.id_check,
+                query_id=row["id"], lookup_id=lookup.pk, request_id=row["request_id"], id_check=row["id_check"],
                 integration_id=app["integration_id"], base_url=app["integration__base_url"],
                 timeout_ms=app["integration__timeout_ms"], rps=app["integration__max_requests_per_second"],
-                phone_number=phone_number, holder_since=lookup.holder_since, attempt=1,
+                phone_e164=phone_e164, holder_since=lookup.holder_since, attempt=1,
             )
-            for q, app in zip(queries, apps, strict=True)
+            for row, app in called
         ]
-        transaction.on_commit(lambda: lookup_dispatch_calls(specs=specs))
-        if not queries:
-            transaction.on_commit(lambda: lookup_complete_if_settled(lookup_id=lookup.pk))
+        if specs:
+            transaction.on_commit(lambda: lookup_dispatch_calls(specs=specs))
+        else:  # no member to call (none, or only unavailable ones): settled already
+            transaction.on_commit(lambda: fanout.finish_lookups({str(lookup.pk)}))
     return lookup, token
 
 
-def _lookup_queries_insert(queries: list[LookupQuery]) -> None:
-    """Insert a lookup's rows. On PostgreSQL with COPY (ids taken from the sequence first): with a few
-    hundred member apps, bulk_create's per-value preparation was most of a lookup's start."""
-    from django.db import connection
+_QUERY_COLUMNS = ("id", "lookup_id", "app_id", "request_id", "id_check", "state", "error", "attempts", "duration_ms",
+                  "started_at", "finished_at", "deadline_at", "accounts", "accounts_total", "accounts_previous")
 
-    if connection.vendor != "postgresql" or not queries:
-        LookupQuery.objects.bulk_create(queries)
+
+def _lookup_queries_insert(lookup: Lookup, rows: list[dict]) -> None:
+    """Insert a lookup's rows (dicts of LookupQuery fields; each gets its "id"). On PostgreSQL with COPY
+    from plain values, ids taken from the sequence first: with a few hundred member apps, bulk_create's
+    model instances and per-value preparation were most of a lookup's start."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        created = LookupQuery.objects.bulk_create(LookupQuery(lookup=lookup, **row) for row in rows)
+        for row, query in zip(rows, created, strict=True):
+            row["id"] = query.pk
         return
     table = LookupQuery._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [len(queries)]
-        )
-        for query, (pk,) in zip(queries, cursor.fetchall(), strict=True):
-            query.pk = query.id = pk
-        columns = ("id", "lookup_id", "app_id", "request_id", "id_check", "state", "error", "attempts", "duration_ms",
-                   "started_at", "finished_at", "deadline_at", "accounts", "accounts_total", "accounts_previous")
-        with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for q in queries:
-                copy.write_row((q.pk, q.lookup_id, q.app_id, q.request_id, json.dumps(q.id_check), q.state, q.error,
-                                q.attempts, q.duration_ms, q.started_at, q.finished_at, q.deadline_at,
-                                json.dumps(q.accounts), q.accounts_total, q.accounts_previous))
+        cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [len(rows)])
+        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
+            row["id"] = pk
+        defaults = {"lookup_id": lookup.pk, "id_check": {}, "error": "", "attempts": 0, "duration_ms": None,
+                    "finished_at": None, "accounts": [], "accounts_total": 0, "accounts_previous": 0}
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(_QUERY_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                values = defaults | row
+                values["id_check"], values["accounts"] = json.dumps(values["id_check"]), json.dumps(values["accounts"])
+                copy.write_row([values[column] for column in _QUERY_COLUMNS])
 
 
 def lookup_dispatch_calls(*, specs: list[dict]) -> None:

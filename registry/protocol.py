@@ -120,14 +120,13 @@ def id_check_matches(check: Mapping[str, str], id_number: str, *, secret: str) -
     return hmac.compare_digest(expected, str(check.get("digest", "")))
 
 
-def account_lookup_request(
-    *, request_id: str, phone_e164: str, holder_since: date | None, id_last6: str, secret: str
-) -> dict:
+def account_lookup_request(*, request_id: str, phone_e164: str, holder_since: date | None, id_check: dict) -> dict:
+    """`POST {base_url}/v1/account-lookup`; `id_check` as `id_check()` made it for this member."""
     return {
         "request_id": request_id,
         "phone_number": phone_e164,
         "holder_since": holder_since.isoformat() if holder_since else None,
-        "id_check": id_check(id_last6, secret=secret),
+        "id_check": id_check,
     }
 
 

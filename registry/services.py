@@ -160,7 +160,8 @@ def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
     url = integration.base_url.rstrip("/") + protocol.ACCOUNT_LOOKUP_PATH
     timeout_s = integration.timeout_ms / 1000
     payload = protocol.account_lookup_request(
-        request_id="selftest-" + secrets.token_hex(8), phone_e164=TEST_NUMBER, holder_since=None, id_last6="00000X", secret=secret
+        request_id="selftest-" + secrets.token_hex(8), phone_e164=TEST_NUMBER, holder_since=None,
+        id_check=protocol.id_check("00000X", secret=secret),
     )
     points: list[CheckPoint] = []
     try:

@@ -83,24 +83,36 @@ def test_a_flushed_broker_loses_nothing(celery_workers, simulator):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_member_failing_again_and_again_is_skipped_and_shown_unavailable(simulator):
+    """The circuit breaker: a member over the failure count is not called at all, on a lookup's first
+    attempt as on a retry."""
     from django.utils import timezone
 
     from portal import fanout
+    from portal.celery import app as celery_app
 
     (app,) = simulated_apps(simulator, ["app01"])
-    app.integration.__class__.objects.filter(pk=app.integration.pk).update(
+    Integration = app.integration.__class__
+    Integration.objects.filter(pk=app.integration.pk).update(
         consecutive_failures=settings.LOOKUP_CIRCUIT_FAILURES, last_failure_at=timezone.now()
     )
     lookup = start_lookup(phone="13900003333")
-    fanout.run(list(lookup.queries.values_list("pk", flat=True)))  # what a worker runs
 
     query = lookup.queries.get()
     assert query.state == "unavailable" and "failures in a row" in query.error
-    assert query.attempts == 1  # no call was made: the first attempt was the lookup's own dispatch
+    assert query.attempts == 0  # no call was made
+    lookup.refresh_from_db()
+    assert lookup.state == "completed"  # nothing else to wait for
+
+    # A member that started failing after the lookup began: its retry (or the sweeper's re-send) skips it.
+    Integration.objects.filter(pk=app.integration.pk).update(consecutive_failures=0)
+    lookup = start_lookup(phone="13900004444")
+    Integration.objects.filter(pk=app.integration.pk).update(consecutive_failures=settings.LOOKUP_CIRCUIT_FAILURES)
+    fanout.run(list(lookup.queries.values_list("pk", flat=True)))  # what a worker runs for a retry
+
+    query = lookup.queries.get()
+    assert query.state == "unavailable" and query.attempts == 1  # the first attempt was the lookup's own dispatch
     lookup.refresh_from_db()
     assert lookup.state == "completed"
-    from portal.celery import app as celery_app
-
     celery_app.control.purge()  # no worker ran here: leave no message for the next test's workers
 
 

@@ -13,7 +13,8 @@ from registry.demo import demo_key_secret
 def lookup(url, slug, phone="+8613812345678", secret=None, timeout=3.0):
     secret = secret or demo_key_secret(slug)
     payload = protocol.account_lookup_request(
-        request_id=f"r-{time.time_ns()}", phone_e164=phone, holder_since=date(2024, 1, 1), id_last6="40213X", secret=secret
+        request_id=f"r-{time.time_ns()}", phone_e164=phone, holder_since=date(2024, 1, 1),
+        id_check=protocol.id_check("40213X", secret=secret),
     )
     body = protocol.encode(payload)
     headers = protocol.sign(body, key_id=f"demo_{slug}", secret=secret)

@@ -63,7 +63,8 @@ def test_headers_are_read_whatever_their_case():
 
 def test_id_check_lets_the_platform_compare_without_the_digits_in_clear():
     request = protocol.account_lookup_request(
-        request_id="r2", phone_e164="+8613812345678", holder_since=date(2025, 3, 1), id_last6="40213x", secret=SECRET
+        request_id="r2", phone_e164="+8613812345678", holder_since=date(2025, 3, 1),
+        id_check=protocol.id_check("40213x", secret=SECRET),
     )
     sent = protocol.encode(request)
     assert b"40213" not in sent and request["holder_since"] == "2025-03-01"
