@@ -8,6 +8,7 @@ import re
 import secrets
 import time
 import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -403,39 +404,40 @@ def lookup_complete_if_settled(*, lookup_id) -> Lookup | None:
 
 def lookup_sweep() -> int:
     """Re-send rows stuck past their deadline (a killed worker, a lost message); rows out of attempts
-    settle. Also completes lookups whose rows all settled but which were not marked."""
+    settle. Also completes lookups whose rows all settled but which were not marked. A statement per
+    kind of outcome, not per row: after a broker restart thousands of rows may be stuck at once."""
+    State = LookupQuery.State
     now = timezone.now()
-    stuck = list(
-        LookupQuery.objects.filter(state__in=[LookupQuery.State.WAITING, LookupQuery.State.RUNNING], deadline_at__lt=now)
-        .select_related("app__integration")
-        .order_by("pk")[:5000]
+    stuck = (
+        LookupQuery.objects.filter(state__in=[State.WAITING, State.RUNNING], deadline_at__lt=now)
+        .order_by("pk")
+        .values_list("pk", "lookup_id", "state", "error", "attempts", "app__integration__timeout_ms")[:5000]
     )
-    resend, touched = [], set()
-    for query in stuck:
-        if query.attempts >= settings.LOOKUP_MAX_ATTEMPTS:
-            awaiting_callback = query.state == LookupQuery.State.RUNNING and query.error == fanout.AWAITING_CALLBACK
-            LookupQuery.objects.filter(pk=query.pk, state=query.state).update(
-                state=LookupQuery.State.TIMED_OUT if awaiting_callback or query.state == LookupQuery.State.RUNNING
-                else LookupQuery.State.ERROR,
-                error=(_("no callback before the deadline") if awaiting_callback
-                       else _("no answer after %(n)d attempts") % {"n": query.attempts}),
-                finished_at=now,
-            )
-            touched.add(query.lookup_id)
+    settle, resend, touched = defaultdict(list), defaultdict(list), set()
+    for pk, lookup_id, state, error, attempts, timeout_ms in stuck:
+        if attempts >= settings.LOOKUP_MAX_ATTEMPTS:
+            awaiting_callback = state == State.RUNNING and error == fanout.AWAITING_CALLBACK
+            settled_as = State.TIMED_OUT if state == State.RUNNING else State.ERROR
+            reason = (_("no callback before the deadline") if awaiting_callback
+                      else _("no answer after %(n)d attempts") % {"n": attempts})
+            settle[(state, settled_as, reason)].append(pk)
+            touched.add(lookup_id)
         else:
-            timeout = timedelta(milliseconds=query.app.integration.timeout_ms)
-            LookupQuery.objects.filter(pk=query.pk).update(
-                deadline_at=now + timeout + timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
-            )
-            resend.append(query.pk)
-    if resend:
-        lookup_dispatch(query_ids=resend)
+            resend[timeout_ms].append(pk)
+    for (state, settled_as, reason), ids in settle.items():  # only rows still as read: a late answer wins
+        LookupQuery.objects.filter(pk__in=ids, state=state).update(state=settled_as, error=reason, finished_at=now)
+    grace = timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
+    for timeout_ms, ids in resend.items():
+        LookupQuery.objects.filter(pk__in=ids).update(deadline_at=now + timedelta(milliseconds=timeout_ms) + grace)
+    resend_ids = sorted(pk for ids in resend.values() for pk in ids)
+    if resend_ids:
+        lookup_dispatch(query_ids=resend_ids)
     running = Lookup.objects.filter(state=Lookup.State.RUNNING).exclude(
         queries__state__in=[LookupQuery.State.WAITING, LookupQuery.State.RUNNING]
     )
     for lookup_id in set(running.values_list("pk", flat=True)) | touched:
         lookup_complete_if_settled(lookup_id=lookup_id)
-    return len(resend)
+    return len(resend_ids)
 
 
 def lookup_purge() -> int:

@@ -116,6 +116,39 @@ def test_a_member_failing_again_and_again_is_skipped_and_shown_unavailable(simul
     celery_app.control.purge()  # no worker ran here: leave no message for the next test's workers
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_settles_rows_out_of_attempts_and_resends_the_others(simulator):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django.utils.translation import gettext as _
+
+    from portal import fanout
+    from portal.celery import app as celery_app
+
+    simulated_apps(simulator, ["app01", "app02", "app03", "app04"])
+    lookup = start_lookup(phone="13900005555")  # no worker: the rows stay as the lookup left them
+    celery_app.control.purge()
+    late = timezone.now() - timedelta(seconds=1)
+    q1, q2, q3, q4 = lookup.queries.order_by("app__name")
+    max_attempts = settings.LOOKUP_MAX_ATTEMPTS
+    LookupQuery.objects.filter(pk=q1.pk).update(deadline_at=late, attempts=max_attempts)  # its worker died
+    LookupQuery.objects.filter(pk=q2.pk).update(deadline_at=late, attempts=max_attempts, state="waiting")
+    LookupQuery.objects.filter(pk=q3.pk).update(deadline_at=late, attempts=max_attempts, error=fanout.AWAITING_CALLBACK)
+    LookupQuery.objects.filter(pk=q4.pk).update(deadline_at=late)  # first attempt lost: sent again
+
+    assert services.lookup_sweep() == 1
+    rows = {q.pk: q for q in lookup.queries.all()}
+    no_answer = _("no answer after %(n)d attempts") % {"n": max_attempts}  # in the site's language, as shown
+    assert (rows[q1.pk].state, rows[q1.pk].error) == ("timed_out", no_answer)
+    assert (rows[q2.pk].state, rows[q2.pk].error) == ("error", no_answer)
+    assert (rows[q3.pk].state, rows[q3.pk].error) == ("timed_out", _("no callback before the deadline"))
+    assert rows[q4.pk].state == "running" and rows[q4.pk].deadline_at > timezone.now()  # a new deadline
+    lookup.refresh_from_db()
+    assert lookup.state == "running"  # one row still out
+    celery_app.control.purge()
+
+
 def test_a_members_rate_limit_holds_across_a_batch_and_the_rest_wait_for_the_next_second():
     """Per-integration requests a second, counted in Redis (shared by every worker): a batch is counted
     in one round trip, and calls over the limit wait for the next second."""
