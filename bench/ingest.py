@@ -36,7 +36,6 @@ TARGET = 35_000
 KEY_ID, SECRET = "bench_carrier", "bench-carrier-signing-secret-0123456789abcdef"
 
 
-
 def register_carrier():
     from registry import services as registry_services
     from registry.models import Integration, MemberApp, Organisation

@@ -24,8 +24,6 @@ TARGET_SECONDS = 300
 BATCH = 10_000
 
 
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)

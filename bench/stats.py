@@ -27,7 +27,6 @@ PLATFORMS, APPS_PER_PLATFORM, CARRIERS = 30, 2, 5
 DAYS = 3 * 365
 
 
-
 def timed(label: str, fn):
     started = time.perf_counter()
     result = fn()

@@ -24,6 +24,17 @@ def latest_code() -> str:
     return re.search(r"\d{6}", message.text).group(0)
 
 
+def wait_for(check, *, timeout: float = 20.0, what: str = "it"):
+    """Poll `check` until it returns something true, and return that."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what} did not happen within {timeout} s")
+
+
 def wait_until_completed(lookup_id, timeout: float = 20.0) -> Lookup:
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -2,7 +2,6 @@
 simulator's view of what each app received."""
 
 import json
-import time
 from datetime import timedelta
 
 import httpx
@@ -64,12 +63,3 @@ def report_events(client, key, secret, batch):
     assert answer.status_code == 200 and not answer.json()["rejected"], answer.content
     return answer.json()
 
-
-def wait_for(check, *, timeout=60.0, what="it"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"{what} did not happen within {timeout} s")

@@ -5,7 +5,8 @@ import pytest
 from django.urls import reverse
 
 from portal.models import NoticeAttempt, NoticeDelivery
-from tests.portal.notice_helpers import carrier_key, control, events, inbox, report_events, subscribe, wait_for
+from tests.portal.lookup_helpers import wait_for
+from tests.portal.notice_helpers import carrier_key, control, events, inbox, report_events, subscribe
 from tests.registry.factories import platform_staff
 
 
@@ -35,7 +36,7 @@ def test_every_subscribed_app_gets_its_numbers_once_signed_and_verifiable(client
     report_events(client, key, secret, events(1500))  # re-assigned: app05 wants them, app06 does not
     report_events(client, key, secret, events(700, start=5000, kind="cancelled"))
 
-    wait_for(lambda: inbox(sim, "app05")["numbers"] == 2200 and inbox(sim, "app06")["numbers"] == 700, what="every number notified")
+    wait_for(lambda: inbox(sim, "app05")["numbers"] == 2200 and inbox(sim, "app06")["numbers"] == 700, timeout=60, what="every number notified")
     app05, app06 = inbox(sim, "app05"), inbox(sim, "app06")
     assert app05["refused"] == app06["refused"] == 0  # the member verified every signature
     assert app05["notices"] >= 3  # at most 1,000 numbers a notice
@@ -53,11 +54,11 @@ def test_a_member_that_is_down_receives_every_notice_once_it_is_back(client, cel
     key, secret = carrier_key()
     report_events(client, key, secret, events(2500))
 
-    wait_for(lambda: inbox(sim, "app07")["down_refusals"] >= 6, what="the notices to fail a few times")
+    wait_for(lambda: inbox(sim, "app07")["down_refusals"] >= 6, timeout=60, what="the notices to fail a few times")
     assert inbox(sim, "app07")["numbers"] == 0
     control(sim, "app07", webhook_down=False)
-    wait_for(lambda: inbox(sim, "app07")["numbers"] == 2500, what="every number once the member is back")
-    wait_for(lambda: not NoticeDelivery.objects.exclude(state="delivered").exists(), what="every notice marked delivered")
+    wait_for(lambda: inbox(sim, "app07")["numbers"] == 2500, timeout=60, what="every number once the member is back")
+    wait_for(lambda: not NoticeDelivery.objects.exclude(state="delivered").exists(), timeout=60, what="every notice marked delivered")
     failed = NoticeAttempt.objects.filter(status_code=503)
     assert failed.exists() and all(a.error.startswith("HTTP 503") and a.duration_ms >= 0 for a in failed)
     assert inbox(sim, "app07")["notices"] == NoticeDelivery.objects.count()
@@ -72,7 +73,7 @@ def test_retries_then_parking_then_a_staff_resend(client, celery_workers, fresh_
     key, secret = carrier_key()
     report_events(client, key, secret, events(10))
 
-    parked = wait_for(lambda: NoticeDelivery.objects.filter(state="parked").first(), what="the notice to be parked")
+    parked = wait_for(lambda: NoticeDelivery.objects.filter(state="parked").first(), timeout=60, what="the notice to be parked")
     assert parked.attempts == 4 and parked.attempt_log.count() == 4 and parked.last_error.startswith("HTTP 503")
 
     client.force_login(platform_staff(app.organisation))
@@ -80,7 +81,7 @@ def test_retries_then_parking_then_a_staff_resend(client, celery_workers, fresh_
     assert str(parked.pk) in page and "HTTP 503" in page
     control(sim, "app05", webhook_down=False)
     assert client.post(reverse("staff_notice_resend", args=[parked.pk])).status_code == 302
-    wait_for(lambda: NoticeDelivery.objects.get(pk=parked.pk).state == "delivered", what="the re-sent notice to arrive")
+    wait_for(lambda: NoticeDelivery.objects.get(pk=parked.pk).state == "delivered", timeout=60, what="the re-sent notice to arrive")
     assert inbox(sim, "app05")["numbers"] == 10 and parked.attempt_log.count() == 5
 
 
@@ -107,7 +108,7 @@ def test_simulated_apps_report_back_and_the_totals_add_up(client, celery_workers
     carrier, carrier_secret = carrier_key()
     report_events(client, carrier, carrier_secret, events(30))
 
-    wait_for(lambda: inbox(sim, "app05")["reported"] == 1, what="the app to report back")
+    wait_for(lambda: inbox(sim, "app05")["reported"] == 1, timeout=60, what="the app to report back")
     delivery = NoticeDelivery.objects.get()
     assert delivery.reported_at is not None and delivery.bindings_removed is not None
     totals = selectors.notice_totals()

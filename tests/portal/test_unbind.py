@@ -12,8 +12,8 @@ from portal import services
 from portal.models import SmsMessage, UnbindRequest
 from registry import protocol
 from registry.demo import demo_key_secret
-from tests.portal.lookup_helpers import latest_code, simulated_apps
-from tests.portal.unbind_helpers import completed_lookup, number_with_previous_accounts, wait_for
+from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_for
+from tests.portal.unbind_helpers import completed_lookup, number_with_previous_accounts
 from tests.registry.factories import OrganisationFactory, StaffUserFactory, platform_staff
 from tests.signing import signed_headers
 

@@ -1,8 +1,6 @@
 """Helpers for unbinding tests: a number the simulator gives previous-holder accounts at given apps,
 and a completed lookup of it."""
 
-import time
-
 from portal import services
 from portal.simulator import simulated_accounts
 from tests.portal.lookup_helpers import latest_code, wait_until_completed
@@ -23,12 +21,3 @@ def completed_lookup(phone: str, id_last6: str = "40213X"):
     lookup, token = services.lookup_start(phone_number=phone, id_last6=id_last6, code=latest_code())
     return wait_until_completed(lookup.pk), token
 
-
-def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not reached within {timeout}s")
