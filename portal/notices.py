@@ -48,7 +48,7 @@ def plan() -> bool:
     """Plan the deliveries of every settled event; True when newer events are still settling."""
     settled_before = timezone.now() - timedelta(seconds=selectors.FEED_SETTLE_SECONDS)
     high = NumberEvent.objects.filter(received_at__lte=settled_before).order_by("-pk").values_list("pk", flat=True).first() or 0
-    newest = NumberEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    newest = selectors.newest_number_event_id()
     while _plan_window(high):
         pass
     return newest > high

@@ -11,6 +11,8 @@ _SEPARATORS = re.compile(r"[\s\-().]")
 
 def normalize_phone(raw: str) -> str:
     """'+86 138-1234-5678' -> '13812345678'; a clear ValidationError for anything else."""
+    if isinstance(raw, str) and _MOBILE.fullmatch(raw):  # already plain (stored numbers, carrier files): no rewriting
+        return raw
     digits = _SEPARATORS.sub("", raw or "")
     for prefix in ("+86", "0086", "86"):
         if digits.startswith(prefix) and len(digits) == len(prefix) + 11:

@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 from kombu import Connection
 
-from portal.models import Lookup, LookupQuery, SmsMessage, WorkerHeartbeat
+from portal.models import Lookup, LookupQuery, NumberEvent, SmsMessage, WorkerHeartbeat
 from portal.privacy import token_hash
 
 logger = logging.getLogger(__name__)
@@ -114,25 +114,6 @@ def lookup_list_recent(*, limit: int = 200):
 # --- Lookups ---------------------------------------------------------------------------------------------
 
 
-def lookup_apps():
-    """The member apps a lookup asks: active members, live, with the lookup capability and a keyed
-    integration that is switched on."""
-    from registry.models import MemberApp, Organisation
-
-    return (
-        MemberApp.objects.filter(
-            organisation__status=Organisation.Status.ACTIVE,
-            go_live_date__lte=timezone.localdate(),
-            supports_lookup=True,
-            integration__enabled=True,
-            integration__keys__revoked_at__isnull=True,
-        )
-        .distinct()
-        .select_related("integration")
-        .order_by("category", "name")
-    )
-
-
 def carrier_for_number(phone_number: str):
     """The active carrier or MVNO member that issued the number: the one whose segment is the longest
     prefix of it (an MVNO's 1703 beats a carrier's 170), or None."""
@@ -158,9 +139,10 @@ def carrier_identity_app(phone_number: str):
 
 
 def lookup_app_keys() -> list[dict]:
-    """For every app a lookup asks (as `lookup_apps`): its integration, its health (for the circuit
-    breaker) and newest valid key with the secret. One query for plain values, not model instances:
-    this runs for every lookup and every member app."""
+    """For every app a lookup asks (active members, live, with the lookup capability and a keyed
+    integration that is switched on): its integration, its health (for the circuit breaker) and its
+    newest valid key with the secret. One query for plain values, not model instances: this runs for
+    every lookup and every member app."""
     from portal.crypto import decrypt_cached
     from registry.models import IntegrationKey, Organisation
 
@@ -192,8 +174,6 @@ def lookup_for_token(*, lookup_id, token: str) -> Lookup | None:
 def holder_since(phone_number: str):
     """When the current holder got the number: the date of its latest re-assignment a carrier
     reported, or None when no carrier said."""
-    from portal.models import NumberEvent
-
     latest = (
         NumberEvent.objects.filter(phone_number=phone_number, type=NumberEvent.Type.REASSIGNED, occurred_at__lte=timezone.now())
         .order_by("-occurred_at")
@@ -208,6 +188,11 @@ def number_recycled_since(*, phone_number: str, since) -> bool | None:
     cancelled or re-assigned after that date (so also when it was unassigned on it); None when no
     reporting carrier covers the number."""
     return numbers_recycled_since(checks=[(phone_number, since)])[0]
+
+
+def newest_number_event_id() -> int:
+    """The id of the newest number event (0 when none): where the notice feeds start and stand."""
+    return NumberEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
 CARRIER_SEGMENTS_SECONDS = 30
@@ -247,8 +232,6 @@ def numbers_recycled_since(*, checks: list[tuple[str, object]]) -> list[bool | N
     in SQL: at a thousand checks a second, building the query with the ORM cost more than running it
     (bench/checks.py)."""
     from datetime import datetime, time as dt_time, timezone as dt_timezone
-
-    from portal.models import NumberEvent
 
     # a number no member carrier issued has no reported history: no data (as carrier_for_number)
     segments = carrier_segments()
@@ -297,8 +280,6 @@ def number_event_payloads(events) -> list[dict]:
 
 def number_event_feed(*, after_id: int, limit: int, types: list[str] | None = None) -> list[dict]:
     """Carriers' events in id order after a cursor, for members that pull instead of taking webhooks."""
-    from portal.models import NumberEvent
-
     events = NumberEvent.objects.filter(
         pk__gt=after_id, received_at__lte=timezone.now() - timedelta(seconds=FEED_SETTLE_SECONDS)
     )
@@ -432,8 +413,6 @@ def unbind_request_rows(*, user, state: str = "open", public_id=None, limit: int
 
 def notice_events(*, after_id: int, up_to_id: int, types: list[str]) -> list[dict]:
     """The events one notice carries."""
-    from portal.models import NumberEvent
-
     return number_event_payloads(NumberEvent.objects.filter(pk__gt=after_id, pk__lte=up_to_id, type__in=types).order_by("pk"))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connection, models, transaction
+from django.db import DatabaseError, connection, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
@@ -342,8 +342,8 @@ def _lookup_queries_insert(lookup: Lookup, rows: list[dict]) -> None:
         cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [len(rows)])
         for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
             row["id"] = pk
-        defaults = {"lookup_id": lookup.pk, "id_check": {}, "error": "", "attempts": 0, "duration_ms": None,
-                    "finished_at": None, "accounts": [], "accounts_total": 0, "accounts_previous": 0}
+        # what the model would fill in for a column a row leaves out
+        defaults = {column: LookupQuery._meta.get_field(column).get_default() for column in _QUERY_COLUMNS} | {"lookup_id": lookup.pk}
         with cursor.cursor.copy(f"COPY {table} ({', '.join(_QUERY_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 values = defaults | row
@@ -519,11 +519,10 @@ def _parse_number_event(raw, latest) -> tuple[dict | None, str, str]:
     if not isinstance(event_id, str) or not 1 <= len(event_id) <= 100 or "\x00" in event_id:
         return None, "event_id", ""
     phone = phone if isinstance(phone, str) else str(phone)
-    if len(phone) != 11 or not _MOBILE_DIGITS.fullmatch(phone):  # the common case, without the separators
-        try:
-            phone = normalize_phone(phone)
-        except ValidationError:
-            return None, "phone_number", ""
+    try:
+        phone = normalize_phone(phone)
+    except ValidationError:
+        return None, "phone_number", ""
     if not isinstance(kind, str) or kind not in _NUMBER_EVENT_TYPES:
         return None, "type", ""
     occurred_at = None
@@ -542,7 +541,6 @@ def _parse_number_event(raw, latest) -> tuple[dict | None, str, str]:
     return {"event_id": event_id, "phone_number": phone, "type": kind, "occurred_at": occurred_at}, "", ""
 
 
-_MOBILE_DIGITS = re.compile(r"1[3-9]\d{9}")
 _NUMBER_EVENT_TYPES = frozenset(NumberEvent.Type.values)
 
 
@@ -643,15 +641,19 @@ def _number_events_insert(*, carrier_id: int, events: list[dict]) -> dict[str, b
     existing = set(
         NumberEvent.objects.filter(carrier_id=carrier_id, event_id__in=[e["event_id"] for e in events]).values_list("event_id", flat=True)
     )
+    cancelled = defaultdict(list)  # the stored cancellations of the numbers re-assigned here, in one query
+    for phone, at in NumberEvent.objects.filter(
+        phone_number__in={e["phone_number"] for e in events if e["type"] == NumberEvent.Type.REASSIGNED},
+        type=NumberEvent.Type.CANCELLED,
+    ).values_list("phone_number", "occurred_at"):
+        cancelled[phone].append(at)
     rows = []
     for i, e in enumerate(events):
         if e["event_id"] in existing:
             continue
         row = NumberEvent(carrier_id=carrier_id, received_at=now, **e)
         if e["type"] == NumberEvent.Type.REASSIGNED:
-            stored = NumberEvent.objects.filter(
-                phone_number=e["phone_number"], type=NumberEvent.Type.CANCELLED, occurred_at__lte=e["occurred_at"]
-            ).aggregate(latest=models.Max("occurred_at"))["latest"]
+            stored = max((at for at in cancelled[e["phone_number"]] if at <= e["occurred_at"]), default=None)
             latest = max((at for at in (stored, in_batch.get(i)) if at), default=None)
             if latest:
                 row.days_since_cancellation = (e["occurred_at"] - latest).days
@@ -1106,10 +1108,6 @@ def _clean_subscription(webhook_url: str, event_types) -> tuple[str, str]:
     return webhook_url, " ".join(types)
 
 
-def _newest_event_id() -> int:
-    return NumberEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-
-
 @transaction.atomic
 def notice_subscription_save(
     *, app, webhook_url: str, event_types, enabled: bool = True, secret: str = ""
@@ -1123,14 +1121,14 @@ def notice_subscription_save(
     subscription = NoticeSubscription.objects.select_for_update().filter(app=app).first()
     if subscription is not None:
         if enabled and not subscription.enabled:
-            subscription.notified_up_to = _newest_event_id()  # resumes from now, not with a flood
+            subscription.notified_up_to = selectors.newest_number_event_id()  # resumes from now, not with a flood
         subscription.webhook_url, subscription.event_types, subscription.enabled = webhook_url, types, enabled
         subscription.save()
         return subscription, None
     secret = secret or secrets.token_urlsafe(32)
     subscription = NoticeSubscription.objects.create(
         app=app, webhook_url=webhook_url, event_types=types, enabled=enabled, key_id="wh_" + secrets.token_hex(8),
-        secret_encrypted=encrypt(secret), notified_up_to=_newest_event_id(),
+        secret_encrypted=encrypt(secret), notified_up_to=selectors.newest_number_event_id(),
     )
     return subscription, secret
 
