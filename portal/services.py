@@ -796,7 +796,7 @@ def number_event_upload_process(*, upload_id: int, seconds: float | None = None)
         while True:
             with transaction.atomic():
                 try:
-                    upload = NumberEventUpload.objects.select_for_update(nowait=True).select_related("carrier").get(pk=upload_id)
+                    upload = NumberEventUpload.objects.select_for_update(nowait=True, of=("self",)).select_related("carrier").get(pk=upload_id)
                 except DatabaseError:
                     return False  # another task is reading this file right now
                 if upload.is_done:
