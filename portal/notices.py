@@ -30,7 +30,7 @@ from datetime import timedelta
 import aiohttp
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Case, CharField, DateTimeField, F, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -230,7 +230,6 @@ async def _send_all(sends: list[Send]) -> list[Result]:
 
 def _record(results: list[Result]) -> None:
     now = timezone.now()
-    retries = []
     with transaction.atomic():
         NoticeAttempt.objects.bulk_create([
             NoticeAttempt(delivery_id=r.send.delivery_id, number=r.send.attempt, started_at=r.started_at,
@@ -243,18 +242,26 @@ def _record(results: list[Result]) -> None:
             pending.filter(pk__in=delivered).update(
                 state=State.DELIVERED, delivered_at=now, attempts=F("attempts") + 1, last_error=""
             )
-        for r in results:
-            if r.ok:
-                continue
-            if r.send.attempt >= r.send.max_attempts:
-                pending.filter(pk=r.send.delivery_id).update(
-                    state=State.PARKED, parked_at=now, attempts=F("attempts") + 1, last_error=r.error
-                )
-            else:
-                delay = backoff_seconds(r.send.attempt)
-                pending.filter(pk=r.send.delivery_id).update(
-                    attempts=F("attempts") + 1, last_error=r.error, next_attempt_at=now + timedelta(seconds=delay)
-                )
-                retries.append((r.send.delivery_id, delay))
-    for delivery_id, delay in retries:
+        failed = [r for r in results if not r.ok]
+        parked = {r.send.delivery_id: r.error for r in failed if r.send.attempt >= r.send.max_attempts}
+        if parked:
+            pending.filter(pk__in=parked).update(
+                state=State.PARKED, parked_at=now, attempts=F("attempts") + 1, last_error=_per_row(parked, CharField())
+            )
+        retried = [r for r in failed if r.send.delivery_id not in parked]
+        retries = {r.send.delivery_id: backoff_seconds(r.send.attempt) for r in retried}
+        if retries:
+            pending.filter(pk__in=retries).update(
+                attempts=F("attempts") + 1,
+                last_error=_per_row({r.send.delivery_id: r.error for r in retried}, CharField()),
+                next_attempt_at=_per_row({pk: now + timedelta(seconds=delay) for pk, delay in retries.items()},
+                                         DateTimeField()),
+            )
+    for delivery_id, delay in retries.items():
         dispatch([[delivery_id]], countdown=delay)
+
+
+def _per_row(values: dict, output_field) -> Case:
+    """A value a row, for one UPDATE of many rows: CASE WHEN id = ... THEN ... END."""
+    return Case(*(When(pk=pk, then=Value(value, output_field=output_field)) for pk, value in values.items()),
+                output_field=output_field)

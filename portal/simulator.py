@@ -105,10 +105,9 @@ class Simulator:
         self.config = config
         self.slugs = set(config.slugs())
         self.seen: dict[str, float] = {}  # signatures already accepted, like a member's own replay guard
-        self.later: set = set()  # unbind answers still to be sent
         self.inboxes = {slug: Inbox() for slug in self.slugs}
         self.webhook_keys: dict[str, tuple[str, str]] = {}  # slug -> (key id, secret) handed over at /_control
-        self._background: set = set()
+        self._tasks: set = set()  # later unbind answers and notice reports still to be sent
 
     def _refuse_replay(self, headers: dict[str, str]) -> None:
         now = time.time()
@@ -188,25 +187,37 @@ class Simulator:
         if slug in self.config.unbind_later:
             delay = self.config.unbind_later[slug]
             if delay is not None and self.config.portal_url:
-                task = asyncio.get_running_loop().create_task(self._answer_later(request["request_id"], delay, secret, key_id))
-                self.later.add(task)
-                task.add_done_callback(self.later.discard)
+                self._spawn(self._answer_later(slug, request["request_id"], delay))
             return await self._reply(send, 202, {"state": "accepted"}, secret=secret, key_id=key_id)
         return await self._reply(send, 200, {"state": "done"}, secret=secret, key_id=key_id)
 
-    async def _answer_later(self, request_id: str, delay: float, secret: str, key_id: str) -> None:
-        """The platform's later answer, signed, through the portal's platform API."""
-        import httpx
+    def _spawn(self, coro) -> None:
+        """Run coro in the background, holding a reference until it ends (the loop keeps only weak ones)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-        await asyncio.sleep(delay)
-        body = protocol.encode({"result": "done"})
-        headers = {"Content-Type": "application/json", **protocol.sign(body, key_id=key_id, secret=secret)}
-        url = f"{self.config.portal_url.rstrip('/')}/api/v1/platform/unbind-requests/{request_id}/answer"
+    async def _post_to_portal(self, slug: str, path: str, payload: dict) -> bool:
+        """POST payload to the portal signed as the app (its lookup key); True if it answered 200. Best
+        effort: a failure to connect or a timeout is False too."""
+        import aiohttp
+
+        body = protocol.encode(payload)
+        headers = {"Content-Type": "application/json",
+                   **protocol.sign(body, key_id=self.config.key_id_format.format(slug=slug), secret=demo_key_secret(slug))}
         try:
-            async with httpx.AsyncClient(timeout=10) as client:
-                await client.post(url, content=body, headers=headers)
-        except httpx.HTTPError:
-            pass  # the request stays open: the member's staff can still answer it in the console
+            async with aiohttp.ClientSession() as session:
+                async with session.post(self.config.portal_url.rstrip("/") + path, data=body, headers=headers,
+                                        timeout=aiohttp.ClientTimeout(total=10)) as response:
+                    return response.status == 200
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return False
+
+    async def _answer_later(self, slug: str, request_id: str, delay: float) -> None:
+        """The platform's later answer, signed, through the portal's platform API. If it is lost, the
+        request stays open: the member's staff can still answer it in the console."""
+        await asyncio.sleep(delay)
+        await self._post_to_portal(slug, f"/api/v1/platform/unbind-requests/{request_id}/answer", {"result": "done"})
 
     async def _control(self, method: str, path: str, body: bytes, send):
         target = path.strip("/")
@@ -255,29 +266,16 @@ class Simulator:
             inbox.numbers += len(notice["data"]["events"])
             inbox.last_at = time.time()
             if self.config.report_back and self.config.portal_url:
-                task = asyncio.ensure_future(self._report_back(slug, notice))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
+                self._spawn(self._report_back(slug, notice))
         return await self._reply(send, 200, {"received": True})
 
     async def _report_back(self, slug: str, notice: dict) -> None:
         """The app removes the previous holders' bindings: as many as its simulated accounts for each
-        re-assigned number, and reports the count."""
-        import aiohttp
-
+        re-assigned number, and reports the count (best effort; the notice itself was taken)."""
         await asyncio.sleep(0.2)
         removed = sum(len(simulated_accounts(slug, e["phone_number"], None)) for e in notice["data"]["events"] if e["type"] == "reassigned")
-        body = protocol.encode(protocol.notice_report(bindings_removed=removed))
-        headers = {"Content-Type": "application/json",
-                   **protocol.sign(body, key_id=self.config.key_id_format.format(slug=slug), secret=demo_key_secret(slug))}
-        try:
-            async with aiohttp.ClientSession() as session:
-                async with session.post(self.config.portal_url.rstrip("/") + notice["reportpath"], data=body, headers=headers,
-                                        timeout=aiohttp.ClientTimeout(total=10)) as response:
-                    if response.status == 200:
-                        self.inboxes[slug].reported += 1
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            pass  # a report is best effort; the notice itself was taken
+        if await self._post_to_portal(slug, notice["reportpath"], protocol.notice_report(bindings_removed=removed)):
+            self.inboxes[slug].reported += 1
 
     async def _reply(self, send, status: int, payload: dict, *, secret: str | None = None, key_id: str = ""):
         body = protocol.encode(payload)
