@@ -20,9 +20,6 @@ CATEGORY_HINTS = {
     Complaint.Category.OTHER: _("Anything else caused by a recycled number."),
 }
 
-class HolderStartForm(PhoneCaptchaForm):
-    """Prove the number before filing: the number, the picture check, then an SMS code."""
-
 
 class FollowStartForm(PhoneCaptchaForm):
     """Follow a complaint: its reference and the number it was filed with."""

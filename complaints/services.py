@@ -221,6 +221,13 @@ def complaint_file(*, phone_number: str, category: str, app=None, respondent_nam
 
 # --- Triage (administrators) ----------------------------------------------------------------------------
 
+# The states each action is allowed from; the staff page (views) and the triage queue (selectors) use them too.
+ACCEPT_FROM = (State.SUBMITTED,)
+TRIAGE_STATES = (State.SUBMITTED, State.ACCEPTED)  # reject and merge
+REROUTE_FROM = (*TRIAGE_STATES, *Complaint.AWAITING_PLATFORM)
+CLOSE_FROM = (State.ACCEPTED, State.ESCALATED, State.SUBMITTED)
+
+
 def _require(complaint: Complaint, states, message: str) -> None:
     if complaint.state not in states:
         raise NotAllowed(message)
@@ -228,7 +235,7 @@ def _require(complaint: Complaint, states, message: str) -> None:
 
 def complaint_accept(*, complaint: Complaint, by) -> Complaint:
     """Accept a submitted complaint; one about a member app goes on to the platform at once."""
-    _require(complaint, (State.SUBMITTED,), _("Only a submitted complaint can be accepted."))
+    _require(complaint, ACCEPT_FROM, _("Only a submitted complaint can be accepted."))
     _change(complaint, by=by, action="accepted", changes={"state": State.ACCEPTED, "accepted_at": timezone.now()})
     if complaint.app_id:
         complaint_send(complaint=complaint, by=by)
@@ -256,7 +263,7 @@ def complaint_send(*, complaint: Complaint, by) -> Complaint:
 
 
 def complaint_reject(*, complaint: Complaint, by, reason: str) -> Complaint:
-    _require(complaint, (State.SUBMITTED, State.ACCEPTED), _("Only a complaint in triage can be rejected."))
+    _require(complaint, TRIAGE_STATES, _("Only a complaint in triage can be rejected."))
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError(_("Give the reason the holder will see."), code="reason_required")
@@ -271,8 +278,7 @@ def complaint_reject(*, complaint: Complaint, by, reason: str) -> Complaint:
 
 def complaint_reroute(*, complaint: Complaint, by, app) -> Complaint:
     """Send the complaint to another member app (a misrouted case, or one filed against the wrong app)."""
-    _require(complaint, (State.SUBMITTED, State.ACCEPTED, *Complaint.AWAITING_PLATFORM),
-             _("This complaint is closed or answered and cannot be re-routed."))
+    _require(complaint, REROUTE_FROM, _("This complaint is closed or answered and cannot be re-routed."))
     _change(complaint, by=by, action="rerouted", changes={"app": app, "organisation": app.organisation, "respondent_name": ""},
             for_holder=True)
     if complaint.accepted_at is None:
@@ -284,7 +290,7 @@ def complaint_merge(*, complaint: Complaint, into: Complaint, by) -> Complaint:
     """Close a duplicate by merging it into the earlier case; nothing is deleted."""
     if into.pk == complaint.pk or into.merged_into_id:
         raise NotAllowed(_("Merge into a different complaint that was not merged itself."))
-    _require(complaint, (State.SUBMITTED, State.ACCEPTED), _("Only a complaint in triage can be merged."))
+    _require(complaint, TRIAGE_STATES, _("Only a complaint in triage can be merged."))
     _change(
         complaint, by=by, action="merged",
         changes={"state": State.CLOSED, "merged_into": into, "closed_at": timezone.now()},
@@ -296,7 +302,7 @@ def complaint_merge(*, complaint: Complaint, into: Complaint, by) -> Complaint:
 
 def complaint_close(*, complaint: Complaint, by, note: str) -> Complaint:
     """The working group closes a case it handled itself (escalated, disputed, or a non-member respondent)."""
-    _require(complaint, (State.ACCEPTED, State.ESCALATED, State.SUBMITTED), _("Only an escalated or accepted case can be closed by the working group."))
+    _require(complaint, CLOSE_FROM, _("Only an escalated or accepted case can be closed by the working group."))
     note = (note or "").strip()
     if not note:
         raise ValidationError(_("Say what was done; the holder will see it."), code="note_required")

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
@@ -423,32 +423,28 @@ def _periods(filters: Filters):
 def unbind_request_figures(filters: Filters) -> dict[bool, dict] | None:
     """Unbind requests made in the period and the share of those due (answered, or past their deadline)
     that were done on time. Requests carry an app (so a platform) but no province, carrier or category."""
-    from django.db.models import F
-
     from portal.models import UnbindRequest
+    from portal.selectors import unbind_statistics
 
     if filters.province or filters.carrier or filters.category or filters.state:
         return None
     rows = UnbindRequest.objects.all()
     if filters.platform:
         rows = rows.filter(app__organisation_id=filters.platform)
-    now = timezone.now()
     result = {}
     for current, start, end in _periods(filters):
-        counts = rows.filter(created_at__gte=start, created_at__lt=end).aggregate(
-            requests=Count("pk"),
-            due=Count("pk", filter=Q(answered_at__isnull=False) | Q(deadline_at__lt=now)),
-            on_time=Count("pk", filter=Q(state=UnbindRequest.State.DONE, answered_at__lte=F("deadline_at"))),
-        )
-        share = round(100.0 * counts["on_time"] / counts["due"], 1) if counts["due"] else None
+        counts = unbind_statistics(since=start, until=end, requests=rows, with_due=True)
+        share = round(100.0 * counts["done_on_time"] / counts["due"], 1) if counts["due"] else None
         result[current] = {"requests": counts["requests"], "on_time_share": share}
     return result
 
 
-def recycling_notice_figures(filters: Filters) -> dict[bool, dict] | None:
+def recycling_notice_figures(filters: Filters, *, previous: bool = True) -> dict[bool, dict] | None:
     """Member apps notified of recycled numbers (distinct apps with a notice delivered in the period) and
-    the bindings they reported removed. Notices carry an app but no province, carrier or category."""
+    the bindings they reported removed. Notices carry an app but no province, carrier or category.
+    Without `previous`, only the period itself (True) is counted."""
     from portal.models import NoticeDelivery
+    from portal.selectors import notice_totals
 
     if filters.province or filters.carrier or filters.category or filters.state:
         return None
@@ -457,11 +453,9 @@ def recycling_notice_figures(filters: Filters) -> dict[bool, dict] | None:
         rows = rows.filter(subscription__app__organisation_id=filters.platform)
     result = {}
     for current, start, end in _periods(filters):
-        counts = rows.filter(created_at__gte=start, created_at__lt=end).aggregate(
-            notified=Count("subscription__app", filter=Q(state=NoticeDelivery.State.DELIVERED), distinct=True),
-            bindings_removed=Sum("bindings_removed"),
-        )
-        result[current] = {"notified": counts["notified"], "bindings_removed": counts["bindings_removed"] or 0}
+        if current or previous:
+            totals = notice_totals(since=start, until=end, deliveries=rows)
+            result[current] = {"notified": totals["apps_notified"], "bindings_removed": totals["bindings_removed"]}
     return result
 
 
@@ -772,7 +766,7 @@ def statistics_public(filters: Filters) -> dict:
     for row in platforms:
         if row["answered"] is None:
             row["on_time_share"] = None
-    notices = recycling_notice_figures(filters)
+    notices = recycling_notice_figures(filters, previous=False)
     return {
         "period": {"from": filters.start, "to": filters.end},
         "threshold": settings.STATISTICS_PUBLIC_MIN_CELL,

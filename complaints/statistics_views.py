@@ -40,6 +40,15 @@ def filters_for_request(request) -> tuple[StatisticsFilterForm, stats.Filters]:
     return form, filters
 
 
+def _requested_province(request) -> str:
+    """The province a staff request asks for, read as the filter form reads it: the user's own when they have
+    one, else a valid `province` parameter."""
+    if request.user.province:
+        return request.user.province
+    province = request.GET.get("province", "")
+    return province if province in Province.values else ""
+
+
 def _query(filters: stats.Filters) -> str:
     params = {"start": filters.start.isoformat(), "end": filters.end.isoformat(), "interval": filters.interval}
     params.update({name: value for name, value in (
@@ -136,11 +145,10 @@ def _quarter(value: str, today: dt.date) -> tuple[int, int]:
 @needs_postgresql
 @login_required
 def quarterly(request):
-    form, filters = filters_for_request(request)
     year, quarter = _quarter(request.GET.get("quarter", ""), timezone.localdate())
     start, end = stats.quarter_bounds(year, quarter)
     filters = stats.statistics_filters_for_user(
-        user=request.user, filters=stats.Filters(start=start, end=end, province=filters.province, interval="month"))
+        user=request.user, filters=stats.Filters(start=start, end=end, province=_requested_province(request), interval="month"))
     quarters = []
     y, q = timezone.localdate().year, (timezone.localdate().month - 1) // 3 + 1
     for _n in range(8):

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from complaints import selectors, services
 from complaints.forms import (
-    AnswerForm, CloseForm, ComplaintForm, FeedbackForm, FollowStartForm, HolderCodeForm, HolderStartForm, MergeForm,
+    AnswerForm, CloseForm, ComplaintForm, FeedbackForm, FollowStartForm, HolderCodeForm, MergeForm,
     RejectForm, RerouteForm, StaffFilterForm,
 )
 from complaints.models import Complaint
@@ -24,6 +24,7 @@ from portal import services as portal_services
 from portal.crypto import decrypt, encrypt
 from portal.phone import mask_phone
 from portal.csv_export import csv_response
+from portal.forms import PhoneCaptchaForm
 from portal.views import code_page, refused, send_code
 
 SESSION_HOLDER = "complaint_holder"  # the number proven by SMS code, encrypted, with the time
@@ -67,7 +68,7 @@ def file_start(request):
         request.session[SESSION_UNBIND] = request.GET["unbind"][:64]
     if _verified_phone(request):
         return redirect("complaints:form")
-    form = HolderStartForm(request.POST or None)
+    form = PhoneCaptchaForm(request.POST or None)  # the number and the picture check, then an SMS code
     if request.method == "POST" and form.is_valid():
         page = _send_code(request, form, form.cleaned_data["phone_number"])
         if page:
@@ -149,13 +150,16 @@ def _holder_complaint(request, reference) -> Complaint:
     return complaint
 
 
-@never_cache
-def detail(request, reference):
-    complaint = _holder_complaint(request, reference)
+def _holder_detail_page(request, complaint, form=None, status=200):
     return render(request, "complaints/detail.html", {
         "complaint": complaint, "events": selectors.complaint_timeline_for_holder(complaint=complaint),
-        "feedback_form": FeedbackForm(), "evidence": complaint.evidence.all(),
-    })
+        "feedback_form": form if form is not None else FeedbackForm(), "evidence": complaint.evidence.all(),
+    }, status=status)
+
+
+@never_cache
+def detail(request, reference):
+    return _holder_detail_page(request, _holder_complaint(request, reference))
 
 
 @require_POST
@@ -175,10 +179,7 @@ def feedback(request, reference):
         else:
             messages.success(request, _("Thank you. Your feedback was recorded."))
             return redirect("complaints:detail", reference=reference)
-    return render(request, "complaints/detail.html", {
-        "complaint": complaint, "events": selectors.complaint_timeline_for_holder(complaint=complaint),
-        "feedback_form": form, "evidence": complaint.evidence.all(),
-    }, status=400)
+    return _holder_detail_page(request, complaint, form, status=400)
 
 
 def evidence_file(request, evidence_id):
@@ -240,10 +241,10 @@ def _staff_detail_page(request, complaint, forms=None, status=200):
         "shows_narrative": selectors.complaint_shows_narrative(complaint=complaint, user=user),
         "evidence": complaint.evidence.all(),
         "can_answer": user.is_member_staff and complaint.awaiting_platform,
-        "can_triage": user.is_administrator and complaint.state in selectors.TRIAGE_STATES,
-        "can_accept": user.is_administrator and complaint.state == Complaint.State.SUBMITTED,  # as complaint_accept
-        "can_reroute": user.is_administrator and complaint.state in (*selectors.TRIAGE_STATES, *Complaint.AWAITING_PLATFORM),
-        "can_close": user.is_administrator and complaint.state in (Complaint.State.ESCALATED, Complaint.State.ACCEPTED, Complaint.State.SUBMITTED),
+        "can_triage": user.is_administrator and complaint.state in services.TRIAGE_STATES,
+        "can_accept": user.is_administrator and complaint.state in services.ACCEPT_FROM,
+        "can_reroute": user.is_administrator and complaint.state in services.REROUTE_FROM,
+        "can_close": user.is_administrator and complaint.state in services.CLOSE_FROM,
     }
     for name, form_class in STAFF_FORMS.items():
         context[f"{name}_form"] = forms.get(name) or form_class()

@@ -368,24 +368,30 @@ def unbind_request_list(*, user, state: str = "open"):
     return rows.order_by("-created_at", "-pk")
 
 
-def unbind_statistics(*, since=None, until=None) -> dict:
-    """Counts for statistics: requests, answered, done, done within the deadline, refused, overdue."""
+def unbind_statistics(*, since=None, until=None, requests=None, with_due: bool = False) -> dict:
+    """Counts for statistics: requests, done, done within the deadline, refused, overdue. `since` / `until`
+    bound the requests' creation time; pass `requests` (a filtered queryset) for one member's share.
+    `with_due` adds `due`: the requests answered or past their deadline (what an on-time share is of)."""
     from django.db.models import Count, F, Q
 
     from portal.models import UnbindRequest
 
-    rows = UnbindRequest.objects.all()
+    rows = UnbindRequest.objects.all() if requests is None else requests
     if since:
         rows = rows.filter(created_at__gte=since)
     if until:
         rows = rows.filter(created_at__lt=until)
-    return rows.aggregate(
-        requests=Count("pk"),
-        done=Count("pk", filter=Q(state="done")),
-        done_on_time=Count("pk", filter=Q(state="done", answered_at__lte=F("deadline_at"))),
-        refused=Count("pk", filter=Q(state="refused")),
-        overdue=Count("pk", filter=Q(state__in=UnbindRequest.OPEN, deadline_at__lt=timezone.now())),
-    )
+    now = timezone.now()
+    counts = {
+        "requests": Count("pk"),
+        "done": Count("pk", filter=Q(state="done")),
+        "done_on_time": Count("pk", filter=Q(state="done", answered_at__lte=F("deadline_at"))),
+        "refused": Count("pk", filter=Q(state="refused")),
+        "overdue": Count("pk", filter=Q(state__in=UnbindRequest.OPEN, deadline_at__lt=now)),
+    }
+    if with_due:
+        counts["due"] = Count("pk", filter=Q(answered_at__isnull=False) | Q(deadline_at__lt=now))
+    return rows.aggregate(**counts)
 
 
 def unbind_filter_choices() -> list[tuple[str, str]]:
@@ -420,10 +426,10 @@ def notice_events(*, after_id: int, up_to_id: int, types: list[str]) -> list[dic
 
 
 def notice_totals(*, since=None, until=None, deliveries=None) -> dict:
-    """What notices achieved, for the consoles and the statistics: notices delivered, numbers notified,
-    numbers renewed (in notices the member confirmed by reporting back), bindings removed, and how many
-    notices are still pending or parked. `since` / `until` bound the notices' creation time; pass
-    `deliveries` (a scoped queryset) for one member's share."""
+    """What notices achieved, for the consoles and the statistics: notices delivered, the apps they were
+    delivered to, numbers notified, numbers renewed (in notices the member confirmed by reporting back),
+    bindings removed, and how many notices are still pending or parked. `since` / `until` bound the
+    notices' creation time; pass `deliveries` (a scoped queryset) for one member's share."""
     from django.db.models import Count, Q, Sum
 
     from portal.models import NoticeDelivery
@@ -436,9 +442,9 @@ def notice_totals(*, since=None, until=None, deliveries=None) -> dict:
         rows = rows.filter(created_at__lt=until)
     totals = rows.aggregate(
         delivered=Count("pk", filter=Q(state=State.DELIVERED)),
+        apps_notified=Count("subscription__app", filter=Q(state=State.DELIVERED), distinct=True),
         pending=Count("pk", filter=Q(state=State.PENDING)),
         parked=Count("pk", filter=Q(state=State.PARKED)),
-        reported=Count("pk", filter=Q(reported_at__isnull=False)),
         numbers_notified=Sum("numbers", filter=Q(state=State.DELIVERED)),
         numbers_renewed=Sum("numbers", filter=Q(reported_at__isnull=False)),
         bindings_removed=Sum("bindings_removed"),
