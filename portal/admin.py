@@ -3,8 +3,20 @@ from django.contrib import admin
 from portal.models import NoticeAttempt, NoticeDelivery, NoticeSubscription, NumberEvent
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by services only (carriers' reports through the API or uploads, subscriptions in the staff
+    console or the API, notices by the workers); administrators read here and re-send parked notices at
+    /staff/notices/."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(NumberEvent)
-class NumberEventAdmin(admin.ModelAdmin):
+class NumberEventAdmin(ReadOnlyAdmin):
     """Carriers' reports; filter "freeze-period breach" and a carrier to list its early re-assignments."""
 
     list_display = ("phone_number", "type", "occurred_at", "carrier", "freeze_breach", "days_since_cancellation", "event_id")
@@ -12,23 +24,6 @@ class NumberEventAdmin(admin.ModelAdmin):
     search_fields = ("phone_number", "event_id")
     date_hierarchy = "occurred_at"
     list_select_related = ("carrier",)
-
-    def has_add_permission(self, request):
-        return False  # carriers report; administrators read
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by services only (subscriptions in the staff console or the API, notices by the workers);
-    administrators read here and re-send parked notices at /staff/notices/."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(NoticeSubscription)

@@ -935,6 +935,7 @@ def unbind_request_create(*, lookup: Lookup, app_ids: list[int] | None = None) -
         existing = {r.app_id: r for r in UnbindRequest.objects.select_for_update().filter(lookup=lookup)}
         for query in candidates:
             if query.app_id in existing:
+                existing[query.app_id].app = query.app  # the candidate's app: unbind_view reads its name without a query
                 existing[query.app_id].created_now = False
                 made.append(existing[query.app_id])
                 continue

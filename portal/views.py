@@ -84,22 +84,31 @@ def send_code(request, form, *, phone_number: str, purpose: str, template: str, 
     return code_page(request, template, code_form, phone_number)
 
 
-def lookup_start(request):
-    """Step 1: number, last 6 ID characters and the picture check; then the SMS code is sent."""
+def start_step(request, *, form_class, template: str, carried: tuple[str, ...], purpose: str, code_template: str,
+               code_form_class):
+    """Step 1 of a holder flow with the picture check: a valid form sends the SMS code and shows the
+    code step, whose form carries the `carried` fields along hidden. "Send a new code" on the code
+    step posts them back with `edit`: the form again, filled in, for a new picture."""
     if request.method == "POST" and request.POST.get("edit"):
-        form = LookupStartForm(initial={k: request.POST.get(k, "") for k in ("phone_number", "id_last6")})
+        form = form_class(initial={k: request.POST.get(k, "") for k in carried})
     elif request.method == "POST":
-        form = LookupStartForm(request.POST)
+        form = form_class(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            page = send_code(request, form, phone_number=data["phone_number"], purpose=VerificationCode.Purpose.LOOKUP,
-                             template=LOOKUP_CODE_TEMPLATE,
-                             code_form=LookupCodeForm(initial={"phone_number": data["phone_number"], "id_last6": data["id_last6"]}))
+            page = send_code(request, form, phone_number=data["phone_number"], purpose=purpose, template=code_template,
+                             code_form=code_form_class(initial={k: data[k] for k in carried}))
             if page:
                 return page
     else:
-        form = LookupStartForm()
-    return render(request, "portal/lookup_start.html", {"form": form})
+        form = form_class()
+    return render(request, template, {"form": form})
+
+
+def lookup_start(request):
+    """Step 1: number, last 6 ID characters and the picture check; then the SMS code is sent."""
+    return start_step(request, form_class=LookupStartForm, template="portal/lookup_start.html",
+                      carried=("phone_number", "id_last6"), purpose=VerificationCode.Purpose.LOOKUP,
+                      code_template=LOOKUP_CODE_TEMPLATE, code_form_class=LookupCodeForm)
 
 
 LOOKUP_CODE_TEMPLATE = "portal/lookup_code.html"
@@ -346,19 +355,9 @@ SESSION_SECOND_HAND = "second_hand"
 
 def second_hand_start(request):
     """Step 1: the number and the picture check; then the SMS code is sent."""
-    if request.method == "POST" and request.POST.get("edit"):
-        form = PhoneCaptchaForm(initial={"phone_number": request.POST.get("phone_number", "")})
-    elif request.method == "POST":
-        form = PhoneCaptchaForm(request.POST)
-        if form.is_valid():
-            phone = form.cleaned_data["phone_number"]
-            page = send_code(request, form, phone_number=phone, purpose=VerificationCode.Purpose.SECOND_HAND,
-                             template=SECOND_HAND_CODE_TEMPLATE, code_form=PhoneCodeForm(initial={"phone_number": phone}))
-            if page:
-                return page
-    else:
-        form = PhoneCaptchaForm()
-    return render(request, "portal/second_hand_start.html", {"form": form})
+    return start_step(request, form_class=PhoneCaptchaForm, template="portal/second_hand_start.html",
+                      carried=("phone_number",), purpose=VerificationCode.Purpose.SECOND_HAND,
+                      code_template=SECOND_HAND_CODE_TEMPLATE, code_form_class=PhoneCodeForm)
 
 
 SECOND_HAND_CODE_TEMPLATE = "portal/second_hand_code.html"

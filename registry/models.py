@@ -353,6 +353,3 @@ class AccessToken(models.Model):
     class Meta:
         verbose_name = _("access token")
         verbose_name_plural = _("access tokens")
-
-    def has_scope(self, scope: str) -> bool:
-        return scope in self.scopes.split()

@@ -303,7 +303,6 @@ NOTICE_TYPE = "cn.number-portal.number-events.v1"
 NOTICE_CONTENT_TYPE = "application/cloudevents+json"
 NOTICE_MAX_NUMBERS = 1000  # events a notice carries at most
 NOTICE_MAX_BODY_BYTES = 1024 * 1024  # what a member must accept: 1,000 events are about 150 KiB
-NOTICE_EVENT_TYPES = ("cancelled", "reassigned", "ported_out", "ported_in")
 
 
 def notice_data(*, notice_events: list[dict]) -> bytes:

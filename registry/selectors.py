@@ -5,6 +5,7 @@ from itertools import groupby
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from portal.privacy import token_hash
 from registry.models import MemberApp, Organisation
 from registry.scoping import scope_for_user
 
@@ -43,12 +44,11 @@ def access_token_grant(*, token: str) -> dict | None:
     times a second: kept in this process's memory for up to 30 s (a query, or even a Redis round
     trip, cost more than the check itself), so a revoked key's tokens stop within that. None for an
     unknown token (not kept: guesses must not fill the memory)."""
-    import hashlib
     import time
 
     from registry.models import AccessToken
 
-    digest = hashlib.sha256(token.encode()).hexdigest()
+    digest = token_hash(token)
     now = time.monotonic()
     kept = _access_token_grants.get(digest)
     if kept and now - kept[0] < ACCESS_TOKEN_GRANT_SECONDS:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.crypto import encrypt
+from portal.privacy import token_hash
 from registry import protocol
 from registry.models import AccessToken, Integration, IntegrationKey, Organisation, OrganisationStatusChange, StaffUser
 
@@ -217,7 +218,6 @@ class TokenError(Exception):
 
 def access_token_issue(*, client_id: str, client_secret: str, scope: str) -> tuple[str, AccessToken]:
     """Exchange a key id and its secret for a bearer token (RFC 6749 client credentials)."""
-    import hashlib
     from datetime import timedelta
 
     key = (
@@ -235,7 +235,7 @@ def access_token_issue(*, client_id: str, client_secret: str, scope: str) -> tup
     token = secrets.token_urlsafe(32)
     record = AccessToken.objects.create(
         key=key,
-        token_hash=hashlib.sha256(token.encode()).hexdigest(),
+        token_hash=token_hash(token),
         scopes=" ".join(sorted(requested)),
         expires_at=timezone.now() + timedelta(seconds=TOKEN_LIFETIME_SECONDS),
     )

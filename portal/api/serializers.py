@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from portal.models import NumberEvent
+from portal.phone import to_e164
 
 EVENT_TYPES = NumberEvent.Type.values
 
@@ -116,7 +117,7 @@ class PlatformUnbindRequestSerializer(serializers.Serializer):
     refusal_reason = serializers.CharField(allow_blank=True)
 
     def get_phone_number(self, obj) -> str:
-        return "+86" + obj.lookup.phone_number if obj.lookup.phone_number else ""
+        return to_e164(obj.lookup.phone_number) if obj.lookup.phone_number else ""
 
 
 class PlatformUnbindPageSerializer(serializers.Serializer):

@@ -46,6 +46,11 @@ class CitizenAPIView(APIView):
     permission_classes = [AllowAny]
 
 
+class MemberAPIView(APIView):
+    authentication_classes = [MemberSignatureAuthentication]  # each request signed like protocol v1 with the member's key
+    permission_classes = [IsActiveMember]
+
+
 class VerificationCodeView(CitizenAPIView):
     @extend_schema(
         request=s.VerificationCodeRequestSerializer,
@@ -123,12 +128,9 @@ def _lookup_for_bearer(request, lookup_id):
     return lookup
 
 
-class PlatformUnbindRequestsView(APIView):
+class PlatformUnbindRequestsView(MemberAPIView):
     """The pull queue: a member's unbind requests, for platforms without `/v1/unbind` (and for all
     others too). Fetching queued requests marks them as delivered."""
-
-    authentication_classes = [MemberSignatureAuthentication]
-    permission_classes = [IsActiveMember]
 
     @extend_schema(
         parameters=[
@@ -153,11 +155,8 @@ class PlatformUnbindRequestsView(APIView):
         return Response(s.PlatformUnbindPageSerializer({"unbind_requests": rows}).data)
 
 
-class PlatformUnbindAnswerView(APIView):
+class PlatformUnbindAnswerView(MemberAPIView):
     """A member's answer to an unbind request: from the pull queue, or later after a 202."""
-
-    authentication_classes = [MemberSignatureAuthentication]
-    permission_classes = [IsActiveMember]
 
     @extend_schema(
         request=s.PlatformUnbindAnswerSerializer,
@@ -206,10 +205,9 @@ class PlatformLookupCallbackView(APIView):
         return Response(status=204)
 
 
-class NumberEventsView(APIView):
+class NumberEventsView(MemberAPIView):
     """Carriers and MVNOs report cancelled, re-assigned and ported numbers, up to 10,000 a batch."""
 
-    authentication_classes = [MemberSignatureAuthentication]
     permission_classes = [IsActiveCarrier]
 
     @extend_schema(
@@ -313,12 +311,9 @@ class NumberRecyclingCheckView(APIView):
         return self.answer({"phoneNumberRecycled": recycled}, 200, correlator)
 
 
-class NumberChecksView(APIView):
+class NumberChecksView(MemberAPIView):
     """Bulk recycling check for members (as the US reassigned-numbers database answers): up to 1,000
     `{phone_number, date}` a call, each answered yes / no / no_data."""
-
-    authentication_classes = [MemberSignatureAuthentication]
-    permission_classes = [IsActiveMember]
 
     @extend_schema(
         request=s.NumberCheckBatchSerializer,
@@ -334,12 +329,9 @@ class NumberChecksView(APIView):
         return Response({"results": services.number_checks(checks=checks)})
 
 
-class NumberEventFeedView(APIView):
+class NumberEventFeedView(MemberAPIView):
     """The pull feed of carriers' number events for members without webhooks: a stable cursor
     (`next_cursor`), at most `limit` events a page (default 500, at most 5,000)."""
-
-    authentication_classes = [MemberSignatureAuthentication]
-    permission_classes = [IsActiveMember]
 
     @extend_schema(
         parameters=[
@@ -378,11 +370,8 @@ def _subscription_body(subscription, secret=None) -> dict:
     return body | ({"secret": secret} if secret else {})
 
 
-class NoticeSubscriptionView(APIView):
+class NoticeSubscriptionView(MemberAPIView):
     """The signing key's app's webhook for recycled-number notices (CloudEvents, docs/protocol.md)."""
-
-    authentication_classes = [MemberSignatureAuthentication]
-    permission_classes = [IsActiveMember]
 
     def _subscription(self, request):
         from portal.models import NoticeSubscription
@@ -417,11 +406,8 @@ class NoticeSubscriptionView(APIView):
         return Response(s.NoticeSubscriptionSerializer(_subscription_body(subscription, secret)).data, status=201 if created else 200)
 
 
-class NoticeReportView(APIView):
+class NoticeReportView(MemberAPIView):
     """A member reports how many bindings it removed for one notice (the numbers' previous holders')."""
-
-    authentication_classes = [MemberSignatureAuthentication]
-    permission_classes = [IsActiveMember]
 
     @extend_schema(request=s.NoticeReportSerializer,
                    responses={200: s.NoticeReportResultSerializer, 400: s.RefusalSerializer, 404: OpenApiResponse(description="not your notice")},

@@ -61,18 +61,17 @@ class IsActiveMember:
         system = request.user
         return isinstance(system, MemberSystem) and system.organisation.status == "active"
 
+    def has_object_permission(self, request, view, obj):
+        return self.has_permission(request, view)
 
-class IsActiveCarrier:
+
+class IsActiveCarrier(IsActiveMember):
     """Only active basic carriers and MVNOs report number events."""
 
     message = "Only an active carrier or MVNO member may report number events."
 
     def has_permission(self, request, view):
-        system = request.user
-        return isinstance(system, MemberSystem) and system.organisation.is_carrier and system.organisation.status == "active"
-
-    def has_object_permission(self, request, view, obj):
-        return self.has_permission(request, view)
+        return super().has_permission(request, view) and request.user.organisation.is_carrier
 
 
 class MemberSignatureScheme(OpenApiAuthenticationExtension):
