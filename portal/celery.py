@@ -1,5 +1,6 @@
 """The Celery app. Configuration comes from Django settings (CELERY_*); tasks live in each app's tasks.py."""
 
+import logging
 import os
 
 from celery import Celery, signals
@@ -27,3 +28,25 @@ def _close_old_connections(**kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+class QuietSweeps(logging.Filter):
+    """A periodic sweep that found nothing is not news: its "received" and "succeeded …: 0" lines are
+    dropped at INFO (a sweep that re-sent something, and every warning or error, still show)."""
+
+    NOTHING = {"0", "None", "False", "[]", "{}"}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from django.conf import settings
+
+        context = record.args if isinstance(record.args, dict) else {}
+        periodic = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+        if record.levelno > logging.INFO or context.get("name") not in periodic:
+            return True
+        if "return_value" in context:
+            return context["return_value"] not in self.NOTHING
+        return False  # "received": the outcome line says whether it found anything
+
+
+for _name in ("celery.app.trace", "celery.worker.strategy"):
+    logging.getLogger(_name).addFilter(QuietSweeps())

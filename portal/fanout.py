@@ -393,32 +393,22 @@ def _record(batch: list[Outcome], calls: dict[int, Call]) -> list[Outcome]:
 def _update_running_rows(values: list[tuple]) -> set[int]:
     """Write many outcomes in one statement; only rows still running take them (a callback or a
     duplicate run that got there first wins)."""
-    if connection.vendor == "postgresql":
-        # one array a column: nine parameters whatever the batch size (a placeholder a value made the
-        # driver's query preparation the biggest part of writing a batch)
-        columns = [list(column) for column in zip(*values, strict=True)]
-        columns[6] = [json.dumps(accounts) for accounts in columns[6]]
-        sql = (
-            "UPDATE portal_lookupquery AS q SET state = v.state, error = v.error, duration_ms = v.duration_ms, "
-            "finished_at = v.finished_at, deadline_at = COALESCE(v.deadline_at, q.deadline_at), "
-            "accounts = v.accounts::jsonb, accounts_total = v.total, accounts_previous = v.previous "
-            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::integer[], %s::timestamptz[], %s::timestamptz[], "
-            "%s::text[], %s::integer[], %s::integer[]) "
-            "AS v(id, state, error, duration_ms, finished_at, deadline_at, accounts, total, previous) "
-            "WHERE q.id = v.id AND q.state = 'running' RETURNING q.id"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, columns)
-            return {r[0] for r in cursor.fetchall()}
-    updated = set()  # SQLite (development): one statement a row is fast enough there
-    for query_id, state, error, duration, finished, deadline, accounts, total, previous in values:
-        fields = dict(state=state, error=error, duration_ms=duration, finished_at=finished, accounts=accounts,
-                      accounts_total=total, accounts_previous=previous)
-        if deadline:
-            fields["deadline_at"] = deadline
-        if LookupQuery.objects.filter(pk=query_id, state=State.RUNNING).update(**fields):
-            updated.add(query_id)
-    return updated
+    # one array a column: nine parameters whatever the batch size (a placeholder a value made the
+    # driver's query preparation the biggest part of writing a batch)
+    columns = [list(column) for column in zip(*values, strict=True)]
+    columns[6] = [json.dumps(accounts) for accounts in columns[6]]
+    sql = (
+        "UPDATE portal_lookupquery AS q SET state = v.state, error = v.error, duration_ms = v.duration_ms, "
+        "finished_at = v.finished_at, deadline_at = COALESCE(v.deadline_at, q.deadline_at), "
+        "accounts = v.accounts::jsonb, accounts_total = v.total, accounts_previous = v.previous "
+        "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::integer[], %s::timestamptz[], %s::timestamptz[], "
+        "%s::text[], %s::integer[], %s::integer[]) "
+        "AS v(id, state, error, duration_ms, finished_at, deadline_at, accounts, total, previous) "
+        "WHERE q.id = v.id AND q.state = 'running' RETURNING q.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, columns)
+        return {r[0] for r in cursor.fetchall()}
 
 
 def _record_member_health(outcomes: list[Outcome], calls: dict[int, Call]) -> None:

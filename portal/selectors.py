@@ -231,7 +231,7 @@ def numbers_recycled_since(*, checks: list[tuple[str, object]]) -> list[bool | N
     (the histories of all the numbers asked; the reporting carriers' segments are kept for 30 s). Written
     in SQL: at a thousand checks a second, building the query with the ORM cost more than running it
     (bench/checks.py)."""
-    from datetime import datetime, time as dt_time, timezone as dt_timezone
+    from datetime import datetime, time as dt_time
 
     # a number no member carrier issued has no reported history: no data (as carrier_for_number)
     segments = carrier_segments()
@@ -245,7 +245,6 @@ def numbers_recycled_since(*, checks: list[tuple[str, object]]) -> list[bool | N
                 [*covered, NumberEvent.Type.CANCELLED, NumberEvent.Type.REASSIGNED],
             )
             for phone, at, kind in cursor.fetchall():
-                at = at if at.tzinfo else at.replace(tzinfo=dt_timezone.utc)  # SQLite (development) gives naive UTC
                 histories.setdefault(phone, []).append((at, kind))
     answers = []
     for phone, since in checks:

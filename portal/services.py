@@ -327,15 +327,10 @@ _QUERY_COLUMNS = ("id", "lookup_id", "app_id", "request_id", "id_check", "state"
 
 
 def _lookup_queries_insert(lookup: Lookup, rows: list[dict]) -> None:
-    """Insert a lookup's rows (dicts of LookupQuery fields; each gets its "id"). On PostgreSQL with COPY
-    from plain values, ids taken from the sequence first: with a few hundred member apps, bulk_create's
-    model instances and per-value preparation were most of a lookup's start."""
+    """Insert a lookup's rows (dicts of LookupQuery fields; each gets its "id") with COPY from plain
+    values, ids taken from the sequence first: with a few hundred member apps, bulk_create's model
+    instances and per-value preparation were most of a lookup's start."""
     if not rows:
-        return
-    if connection.vendor != "postgresql":
-        created = LookupQuery.objects.bulk_create(LookupQuery(lookup=lookup, **row) for row in rows)
-        for row, query in zip(rows, created, strict=True):
-            row["id"] = query.pk
         return
     table = LookupQuery._meta.db_table
     with connection.cursor() as cursor:
@@ -602,65 +597,41 @@ def _number_events_insert(*, carrier_id: int, events: list[dict]) -> dict[str, b
     """Insert the events not stored yet and flag freeze-period breaches (a re-assignment sooner than
     FREEZE_DAYS after the number's latest cancellation before it, stored or in this batch; a batch sent
     again finds its own cancellations stored, with the same answer). Returns the event ids inserted,
-    each with its breach flag. On PostgreSQL one statement (ON CONFLICT DO NOTHING: a concurrent
-    resend is a no-op); elsewhere (SQLite in development) the same rule through the ORM."""
+    each with its breach flag, in one statement (ON CONFLICT DO NOTHING: a concurrent resend is a
+    no-op)."""
     if not events:
         return {}
     now = timezone.now()
     in_batch = _latest_cancellation_in_batch(events)
-    if connection.vendor == "postgresql":
-        table = NumberEvent._meta.db_table
-        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-            # The planner's guess for the per-row subquery is high enough to switch on JIT compilation,
-            # which cost three times the statement itself (bench/ingest.py).
-            cursor.execute("SET LOCAL jit = off")
-            cursor.execute(
-                f"""INSERT INTO {table} (carrier_id, event_id, phone_number, type, occurred_at, received_at,
-                                         freeze_breach, days_since_cancellation)
-                    SELECT %s, e.event_id, e.phone_number, e.type, e.occurred_at, %s, coalesce(c.days < %s, false), c.days
-                    FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::timestamptz[])
-                         AS e(event_id, phone_number, type, occurred_at, cancelled_in_batch)
-                    CROSS JOIN LATERAL (
-                        SELECT CASE WHEN e.type = 'reassigned' THEN floor(extract(epoch FROM e.occurred_at - greatest(
-                            e.cancelled_in_batch,
-                            (SELECT max(n.occurred_at) FROM {table} n
-                             WHERE n.phone_number = e.phone_number AND n.type = 'cancelled' AND n.occurred_at <= e.occurred_at)
-                        )) / 86400)::integer END AS days
-                        OFFSET 0  -- computed once per row, not once per use of c.days
-                    ) c
-                    ON CONFLICT (carrier_id, event_id) DO NOTHING
-                    RETURNING event_id, freeze_breach""",
-                [carrier_id, now, NumberEvent.FREEZE_DAYS,
-                 _pg_array(e["event_id"] for e in events),
-                 _pg_array((e["phone_number"] for e in events), quote=False),
-                 _pg_array((e["type"] for e in events), quote=False),
-                 _pg_array((e["occurred_at"].isoformat() for e in events), quote=False),
-                 _pg_array((at.isoformat() if (at := in_batch.get(i)) else None for i in range(len(events))), quote=False)],
-            )
-            return dict(cursor.fetchall())
-    existing = set(
-        NumberEvent.objects.filter(carrier_id=carrier_id, event_id__in=[e["event_id"] for e in events]).values_list("event_id", flat=True)
-    )
-    cancelled = defaultdict(list)  # the stored cancellations of the numbers re-assigned here, in one query
-    for phone, at in NumberEvent.objects.filter(
-        phone_number__in={e["phone_number"] for e in events if e["type"] == NumberEvent.Type.REASSIGNED},
-        type=NumberEvent.Type.CANCELLED,
-    ).values_list("phone_number", "occurred_at"):
-        cancelled[phone].append(at)
-    rows = []
-    for i, e in enumerate(events):
-        if e["event_id"] in existing:
-            continue
-        row = NumberEvent(carrier_id=carrier_id, received_at=now, **e)
-        if e["type"] == NumberEvent.Type.REASSIGNED:
-            stored = max((at for at in cancelled[e["phone_number"]] if at <= e["occurred_at"]), default=None)
-            latest = max((at for at in (stored, in_batch.get(i)) if at), default=None)
-            if latest:
-                row.days_since_cancellation = (e["occurred_at"] - latest).days
-                row.freeze_breach = row.days_since_cancellation < NumberEvent.FREEZE_DAYS
-        rows.append(row)
-    NumberEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
-    return {row.event_id: row.freeze_breach for row in rows}
+    table = NumberEvent._meta.db_table
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # The planner's guess for the per-row subquery is high enough to switch on JIT compilation,
+        # which cost three times the statement itself (bench/ingest.py).
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(
+            f"""INSERT INTO {table} (carrier_id, event_id, phone_number, type, occurred_at, received_at,
+                                     freeze_breach, days_since_cancellation)
+                SELECT %s, e.event_id, e.phone_number, e.type, e.occurred_at, %s, coalesce(c.days < %s, false), c.days
+                FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::timestamptz[])
+                     AS e(event_id, phone_number, type, occurred_at, cancelled_in_batch)
+                CROSS JOIN LATERAL (
+                    SELECT CASE WHEN e.type = 'reassigned' THEN floor(extract(epoch FROM e.occurred_at - greatest(
+                        e.cancelled_in_batch,
+                        (SELECT max(n.occurred_at) FROM {table} n
+                         WHERE n.phone_number = e.phone_number AND n.type = 'cancelled' AND n.occurred_at <= e.occurred_at)
+                    )) / 86400)::integer END AS days
+                    OFFSET 0  -- computed once per row, not once per use of c.days
+                ) c
+                ON CONFLICT (carrier_id, event_id) DO NOTHING
+                RETURNING event_id, freeze_breach""",
+            [carrier_id, now, NumberEvent.FREEZE_DAYS,
+             _pg_array(e["event_id"] for e in events),
+             _pg_array((e["phone_number"] for e in events), quote=False),
+             _pg_array((e["type"] for e in events), quote=False),
+             _pg_array((e["occurred_at"].isoformat() for e in events), quote=False),
+             _pg_array((at.isoformat() if (at := in_batch.get(i)) else None for i in range(len(events))), quote=False)],
+        )
+        return dict(cursor.fetchall())
 
 
 # --- Carriers' CSV uploads (the console's monthly file) --------------------------------------------------

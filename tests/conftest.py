@@ -17,25 +17,44 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
+_embedded = None
+
+
 def pytest_configure(config):
+    """With DATABASE_URL / REDIS_URL unset, start the embedded servers under var/test/ for this run
+    (reused if already running; stopped at the end only if this run started them)."""
+    global _embedded
+    from portal import devservers
+
+    _embedded = devservers.for_settings(settings)
+    try:
+        _embedded.start()
+    except Exception as error:
+        pytest.exit(f"The embedded PostgreSQL or Redis could not be started: {error}", returncode=3)
     db = settings.DATABASES["default"]
     if db["ENGINE"] != "django.db.backends.postgresql":
         pytest.exit(f"The tests need PostgreSQL; DATABASE_URL gives {db['ENGINE']}.", returncode=3)
     import psycopg
 
+    host = db["HOST"] or db.get("OPTIONS", {}).get("host", "")
     try:
         psycopg.connect(
-            host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"] or None,
+            host=host, port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"] or None,
             dbname="postgres", connect_timeout=3,
         ).close()
     except Exception as error:
-        pytest.exit(f"PostgreSQL at {db['HOST']}:{db['PORT']} cannot be reached: {error}", returncode=3)
+        pytest.exit(f"PostgreSQL at {host}:{db['PORT']} cannot be reached: {error}", returncode=3)
     try:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3)
         client.ping()
         client.flushdb()  # the test suite's own Redis database: stale test messages must not leak in
     except Exception as error:
         pytest.exit(f"Redis at {settings.REDIS_URL} cannot be reached: {error}", returncode=3)
+
+
+def pytest_unconfigure(config):
+    if _embedded is not None:
+        _embedded.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -45,12 +64,21 @@ def _clear_cache():
     cache.clear()
 
 
+def database_url(name: str) -> str:
+    """A URL for another database on the suite's PostgreSQL server (the test database, for workers)."""
+    db = settings.DATABASES["default"]
+    if settings.EMBEDDED_POSTGRES:
+        from portal import devservers
+
+        return devservers.database_url(settings.VAR_DIR, name)
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{name}"
+
+
 def worker_env(database_name: str | None = None) -> dict:
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
     if database_name:
-        db = settings.DATABASES["default"]
-        env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{database_name}"
+        env["DATABASE_URL"] = database_url(database_name)
     env["REDIS_URL"] = settings.REDIS_URL
     return env
 

@@ -4,7 +4,7 @@ figures as JSON. Filters are GET parameters, the same as the pages'; they go thr
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -93,19 +93,8 @@ FILTER_PARAMETERS = [
 ]
 
 
-class StatisticsUnavailable(APIException):
-    status_code = 503
-    default_detail = "Statistics need PostgreSQL (DATABASE_URL); the SQLite development default cannot compute them."
-    default_code = "statistics_unavailable"
-
-
 class StatisticsAPIView(APIView):
     permission_classes = [IsStatisticsReader]
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if not stats.statistics_available():
-            raise StatisticsUnavailable
 
     def filters(self, request):
         form = StatisticsFilterForm(request.query_params)

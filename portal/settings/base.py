@@ -4,9 +4,11 @@ from pathlib import Path
 
 import environ
 
+from portal import devservers
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-# Local state for development only (SQLite file, generated keys, the file broker). Production keeps
-# nothing here: every instance reads the same PostgreSQL and Redis.
+# Local state for development and tests only (the embedded PostgreSQL and Redis, generated keys).
+# Production keeps nothing here: every instance reads the same PostgreSQL and Redis.
 VAR_DIR = Path(environ.Env().str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
@@ -89,44 +91,33 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------------
+# PostgreSQL only. With DATABASE_URL unset (development, tests), the embedded server under var/ that
+# `make run` and `make test` start (portal/devservers.py); production refuses to start without it.
+EMBEDDED_POSTGRES = not env.str("DATABASE_URL", default="")
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
+    "default": env.db_url_config(env.str("DATABASE_URL", default="") or devservers.database_url(VAR_DIR)),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache (rate limits, used TOTP codes): Redis when configured, so every instance shares it --------
-REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="portal"),
-        }
+# --- Redis: the broker and the shared cache (rate limits, used TOTP codes) ---------------------------------
+# With REDIS_URL unset, the embedded Valkey server on a Unix socket under var/ (portal/devservers.py).
+EMBEDDED_REDIS = not env.str("REDIS_URL", default="")
+REDIS_URL = env.str("REDIS_URL", default="") or devservers.redis_url(VAR_DIR)
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="portal"),
     }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+}
 
 # --- Celery -----------------------------------------------------------------------------------------
-# With REDIS_URL the broker is Redis. Without it, kombu's filesystem transport: a real worker process
-# and no server to install (development only: it cannot acknowledge late).
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
-if CELERY_BROKER_URL == "filesystem://":
-    _broker_dir = VAR_DIR / "broker"
-    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir),
-        "data_folder_out": str(_broker_dir),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-        "polling_interval": 0.1,  # the default (1 s) would make every lookup wait for the poll
-    }
-else:
-    # With late acknowledgement, Redis hands an unacknowledged task to another worker after this long.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or None)
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or devservers.broker_url(REDIS_URL)
+# With late acknowledgement, Redis hands an unacknowledged task to another worker after this long.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or CELERY_BROKER_URL
 CELERY_RESULT_EXPIRES = 3600
 # The database row is every job's outcome; a stored result would be a Redis write nobody reads. The
 # one task whose result is read (worker_identity) asks for it.
@@ -322,7 +313,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # one line per member call would drown the worker's log; failures are on the rows
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    # one line per member call would drown the worker's log; failures are on the rows. "django" goes to
+    # the one console handler only (Django's own default adds a second one while DEBUG is on).
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
 }
 

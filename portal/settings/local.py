@@ -1,4 +1,5 @@
-"""Development: `make run`. Works with nothing configured (SQLite, file broker, generated keys)."""
+"""Development: `make run`. Works with nothing configured (the embedded PostgreSQL and Redis under var/,
+generated keys)."""
 
 import secrets
 
@@ -13,8 +14,3 @@ SECRET_KEY = env.str("SECRET_KEY", default="") or generated_secret(
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or [
     generated_secret("field_encryption_key", generate_fernet_key)
 ]
-
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
-    # The demo's worker processes write at the same time: a transaction takes SQLite's write lock when
-    # it begins and waits for it, instead of failing with "database is locked" when it upgrades.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})  # noqa: F405

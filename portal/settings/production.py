@@ -6,7 +6,7 @@ Refuses to start without its secrets; `manage.py check --deploy` reports no issu
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import REDIS_URL, env
+from .base import env
 
 DEBUG = False
 CAPTCHA_TEST_MODE = False  # never: it would accept any answer
@@ -18,9 +18,9 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set in production (a Fernet key).")
 if not env.str("DATABASE_URL", default=""):
-    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production.")
-if not REDIS_URL:
-    raise ImproperlyConfigured("REDIS_URL must be set in production (broker, results and shared cache).")
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production (the embedded server is for development and tests only).")
+if not env.str("REDIS_URL", default=""):
+    raise ImproperlyConfigured("REDIS_URL must be set in production (broker, results and shared cache; the embedded server is for development and tests only).")
 
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)  # noqa: F405
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405

@@ -1,10 +1,9 @@
-"""The test suite: real PostgreSQL and Redis (never a silent fall-back to SQLite; see tests/conftest.py)."""
+"""The test suite: real PostgreSQL and Redis. With DATABASE_URL / REDIS_URL unset, the embedded servers
+under var/test/ that tests/conftest.py starts for the run and stops after it."""
 
 import os
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-os.environ.setdefault("PORTAL_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "var", "test"))
+os.environ.setdefault("PORTAL_VAR_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "var", "test")))
 
 from .base import *  # noqa: E402,F403
 from .base import CACHES  # noqa: E402

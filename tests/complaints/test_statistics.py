@@ -350,15 +350,3 @@ def test_unbind_requests_and_recycling_notices_counted_from_their_rows():
     assert {f["key"]: f["value"] for f in stats.statistics_headline(only_first)}["unbind_requests"] == 2
     by_province = stats.Filters(start=period().start, end=period().end, province="44")
     assert {f["key"]: f["available"] for f in stats.statistics_headline(by_province)}["unbind_requests"] is False
-
-
-def test_without_postgresql_the_pages_say_why_instead_of_failing(client, monkeypatch):
-    """The SQLite development default cannot compute the figures (PostgreSQL SQL)."""
-    monkeypatch.setattr(stats, "statistics_available", lambda: False)
-    assert stats.statistics_refresh(full=True)["days"] == 0
-    response = client.get("/statistics/")
-    assert response.status_code == 503 and "DATABASE_URL" in response.content.decode()
-    regulator = StaffUserFactory(role=StaffUser.Role.REGULATOR)
-    client.force_login(regulator)
-    assert client.get("/staff/statistics/").status_code == 503
-    assert client.get("/api/v1/stats/headline").status_code == 503
