@@ -97,7 +97,7 @@ class WorkerProcesses:
         self.processes.append(process)
         return process
 
-    def wait_until_ready(self, count: int, timeout: float = 30.0) -> list[str]:
+    def wait_until_ready(self, count: int, timeout: float = 90.0) -> list[str]:
         from portal.celery import app
 
         deadline = time.time() + timeout
@@ -143,11 +143,14 @@ def running_simulator(*options: str):
         cwd=ROOT, env=worker_env(), stdout=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    deadline = time.monotonic() + 90  # a generous bound for start-up on a busy machine, not a timing check
+    while True:
         try:
-            httpx.get(url, timeout=0.2)
+            httpx.get(url, timeout=0.5)
             break
         except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the simulator on port {port} did not start (exit code {process.poll()})")
             time.sleep(0.1)
     try:
         yield url

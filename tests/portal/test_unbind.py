@@ -325,7 +325,7 @@ def test_a_platform_that_accepts_for_later_answers_through_the_api(live_server, 
         cwd=ROOT, env=worker_env(), stdout=subprocess.DEVNULL,
     )
     try:
-        wait_for(lambda: _answers(f"http://127.0.0.1:{port}", httpx), what="the simulator")
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}", httpx), timeout=90, what="the simulator")
         (app,) = simulated_apps(f"http://127.0.0.1:{port}", ["app05"], supports_unbind=True)
         celery_workers.start("later", "--concurrency", "1")
         celery_workers.wait_until_ready(1)
