@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from portal.crypto import decrypt_cached
 from portal.models import Lookup, LookupQuery
+from portal.outbound import clients as outbound
 from portal.phone import to_e164
 from registry import protocol
 from registry.models import Integration, IntegrationKey
@@ -142,10 +143,10 @@ class RateLimiter:
 
 def http_session() -> aiohttp.ClientSession:
     """The worker process's one client session (call it inside the loop): connections to members stay
-    open between lookups and notices."""
+    open between lookups and notices. It is held to the outbound policy (portal/outbound/)."""
     global _session, _limiter
     if _session is None:
-        _session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300))
+        _session = outbound.aiohttp_session(limit=0, ttl_dns_cache=300)
         _limiter = RateLimiter()
     return _session
 
@@ -166,8 +167,8 @@ async def _call_one(call: Call, report, *, admitted: bool = False) -> None:
     except asyncio.TimeoutError:
         outcome = Outcome(call.query_id, State.TIMED_OUT, f"no answer within {int(call.timeout_s * 1000)} ms")
     except aiohttp.ClientError as error:
-        outcome = Outcome(call.query_id, State.ERROR, f"could not connect: {error.__class__.__name__}", retryable=True)
-    except protocol.ProtocolError as error:
+        outcome = Outcome(call.query_id, State.ERROR, outbound.failure_reason(error), retryable=True)
+    except protocol.ProtocolError as error:  # DestinationRefused too: a retry would be refused again
         outcome = Outcome(call.query_id, State.ERROR, error.reason)
     except Exception as error:  # one member's surprise must never cost the others their rows
         logger.exception("lookup call %s failed unexpectedly", call.query_id)
@@ -180,9 +181,9 @@ def _judge(call: Call, reply: protocol.Reply) -> Outcome:
     if reply.status == 202:
         return Outcome(call.query_id, State.RUNNING, AWAITING_CALLBACK, member_ok=True)
     if reply.status >= 500:
-        return Outcome(call.query_id, State.ERROR, f"HTTP {reply.status}", retryable=True)
-    if reply.status != 200:
-        return Outcome(call.query_id, State.ERROR, f"HTTP {reply.status}: {reply.body[:100]!r}")
+        return Outcome(call.query_id, State.ERROR, reply.reason, retryable=True)
+    if reply.status != 200:  # the status, never the body: a member must not read what an address answered
+        return Outcome(call.query_id, State.ERROR, reply.reason)
     try:
         protocol.verify(reply.headers, reply.body, secrets_for_key_id=lambda k: call.answer_secrets.get(k, []), remember=False)
         accounts = protocol.parse_account_lookup_answer(reply.body)

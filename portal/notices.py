@@ -37,6 +37,7 @@ from django.utils import timezone
 from portal import fanout, selectors
 from portal.crypto import decrypt_cached
 from portal.models import NoticeAttempt, NoticeDelivery, NoticeSubscription, NumberEvent
+from portal.outbound import clients as outbound
 from registry import protocol
 
 logger = logging.getLogger(__name__)
@@ -211,11 +212,11 @@ async def _send_one(send: Send) -> Result:
         reply = await protocol.apost(session, send.url, send.body, send.headers, timeout_s=settings.NOTICE_TIMEOUT_SECONDS)
         status_code = reply.status
         if not 200 <= reply.status < 300:
-            error = f"HTTP {reply.status}: {reply.body[:100].decode(errors='replace')}"
+            error = reply.reason  # the status, never the body: a member must not read what an address answered
     except asyncio.TimeoutError:
         error = f"no answer within {settings.NOTICE_TIMEOUT_SECONDS} s"
     except aiohttp.ClientError as exc:
-        error = f"could not connect: {exc.__class__.__name__}"
+        error = outbound.failure_reason(exc)
     except protocol.ProtocolError as exc:
         error = exc.reason
     except Exception as exc:  # one member's surprise must never cost the others their notices

@@ -24,6 +24,8 @@ from django.utils.translation import gettext_lazy
 from django.utils.translation import ngettext
 
 from portal import fanout, selectors
+from portal.outbound import clients as outbound
+from portal.outbound import policy as outbound_policy
 from portal.models import (
     Lookup,
     LookupQuery,
@@ -962,7 +964,7 @@ def unbind_deliver(*, request_id: int) -> str:
             protocol.verify(reply.headers, reply.body, secrets_for_key_id=lambda k: integration_secrets(integration, k), remember=False)
         answer = protocol.parse_unbind_answer(reply.status, reply.body)
     except (httpx.HTTPError, protocol.ProtocolError) as error:
-        reason = getattr(error, "reason", "") or f"{type(error).__name__}: {error}"
+        reason = getattr(error, "reason", "") or outbound.failure_reason(error)
         final = request.attempts >= settings.UNBIND_MAX_ATTEMPTS
         countdown = settings.UNBIND_RETRY_BASE_SECONDS * 2 ** (request.attempts - 1)
         UnbindRequest.objects.filter(pk=request.pk, state=UnbindRequest.State.QUEUED).update(
@@ -1074,6 +1076,10 @@ def _clean_subscription(webhook_url: str, event_types) -> tuple[str, str]:
         URLValidator(schemes=["http", "https"])(webhook_url)
     except ValidationError:
         raise ValidationError({"webhook_url": _("Enter the full web address of your webhook, starting with https://.")}) from None
+    try:
+        outbound_policy.validate_url(webhook_url)  # the portal will call it: checked again at every connection
+    except ValidationError as error:
+        raise ValidationError({"webhook_url": error.messages}) from None
     types = sorted(set(event_types or []))
     if not types or not set(types) <= set(NumberEvent.Type.values):
         raise ValidationError({"event_types": _("Choose at least one of: cancelled, re-assigned, ported out, ported in.")})

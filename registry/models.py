@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.outbound.policy import validate_url
 from portal.regions import Province
 from registry.validators import validate_uscc
 
@@ -188,6 +189,15 @@ class Integration(models.Model):
 
     def __str__(self):
         return f"{self.app} → {self.base_url}"
+
+    def clean(self):
+        # The portal calls this URL: it must be one the outbound policy allows (checked again at every
+        # connection). In clean(), not as a field validator, so the rule needs no migration.
+        if self.base_url:
+            try:
+                validate_url(self.base_url)
+            except ValidationError as error:
+                raise ValidationError({"base_url": error.messages}) from None
 
     def signing_key(self):
         """The newest valid key: the one the portal signs with (the previous one still verifies)."""

@@ -20,6 +20,9 @@ from datetime import date
 
 from django.core.cache import cache
 
+from portal.outbound import clients as outbound
+from portal.outbound import policy
+
 VERSION = "v1"
 HEADER_KEY_ID = "X-Portal-Key-Id"
 HEADER_TIMESTAMP = "X-Portal-Timestamp"
@@ -219,8 +222,10 @@ def _json_object(body: bytes):
         raise ProtocolError(f"answer of {len(body)} bytes is over the {MAX_BODY_BYTES}-byte cap")
     try:
         return json.loads(body)
+    except json.JSONDecodeError as error:  # its position, never the text around it: a body is not copied
+        raise ProtocolError(f"invalid JSON ({error.msg} at byte {error.pos})") from error
     except (ValueError, UnicodeDecodeError) as error:
-        raise ProtocolError(f"answer is not JSON: {error}") from error
+        raise ProtocolError("invalid JSON (not UTF-8)") from error
 
 
 def parse_unbind_answer(status: int, body: bytes) -> UnbindAnswer:
@@ -246,53 +251,89 @@ def parse_unbind_result(payload) -> UnbindAnswer:
 
 @dataclass(frozen=True)
 class Reply:
+    """What a member's endpoint answered. Only the status, the time and the portal's own words about it
+    are ever recorded (`reason`); the body is parsed, never copied into an error."""
+
     status: int
     headers: dict[str, str]
     body: bytes
     elapsed_ms: int
 
+    @property
+    def reason(self) -> str:
+        return outbound.status_reason(self.status)
 
-def post_signed(url: str, payload: dict, *, key_id: str, secret: str, timeout_s: float) -> Reply:
-    """POST a signed protocol v1 request; the answer body is read only up to the cap.
 
-    Raises httpx.TimeoutException / httpx.TransportError for the network, ProtocolError for a body
-    over the cap."""
+class DestinationRefused(ProtocolError):
+    """The outbound policy (portal/outbound/) refused the URL or the address it resolves to: nothing
+    was sent. `reason` is as recorded (English); `refusal.reason` in the active language."""
+
+    def __init__(self, refusal):
+        super().__init__(f"refused by the outbound policy: {refusal.recorded}")
+        self.refusal = refusal
+
+
+def post(url: str, body: bytes, headers: dict[str, str], *, timeout_s: float) -> Reply:
+    """POST an already signed body (httpx, held to the outbound policy, redirects never followed),
+    reading the answer only up to the cap.
+
+    Raises httpx.TimeoutException / httpx.TransportError for the network, DestinationRefused for a
+    destination the policy refuses, ProtocolError for a body over the cap."""
     import httpx
 
-    body = encode(payload)
-    headers = {"Content-Type": "application/json", **sign(body, key_id=key_id, secret=secret)}
     started = time.monotonic()
-    with httpx.Client(timeout=timeout_s) as client:
-        with client.stream("POST", url, content=body, headers=headers, timeout=timeout_s) as response:
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise ProtocolError(f"answer is over the {MAX_BODY_BYTES}-byte cap")
-                chunks.append(chunk)
-            return Reply(response.status_code, dict(response.headers), b"".join(chunks),
-                         int((time.monotonic() - started) * 1000))
+    try:
+        policy.check_scheme(url)
+        with outbound.httpx_client(timeout_s=timeout_s) as client:
+            with client.stream("POST", url, content=body, headers=headers) as response:
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        raise ProtocolError(f"answer is over the {MAX_BODY_BYTES}-byte cap")
+                    chunks.append(chunk)
+                return Reply(response.status_code, dict(response.headers), b"".join(chunks),
+                             int((time.monotonic() - started) * 1000))
+    except (policy.Refused, httpx.TransportError) as error:
+        refused = outbound.refusal(error)
+        if refused is None:
+            raise
+        raise DestinationRefused(refused) from error
 
+
+def post_signed(url: str, payload: dict, *, key_id: str, secret: str, timeout_s: float) -> Reply:
+    """POST a signed protocol v1 request (see `post`)."""
+    body = encode(payload)
+    return post(url, body, {"Content-Type": "application/json", **sign(body, key_id=key_id, secret=secret)}, timeout_s=timeout_s)
 
 
 async def apost(session, url: str, body: bytes, headers: dict[str, str], *, timeout_s: float) -> Reply:
     """The asynchronous POST (aiohttp) of an already signed body, reading the answer only up to the cap.
+    `session` comes from portal.outbound (held to the policy); redirects are never followed.
 
-    Raises asyncio.TimeoutError for the member's timeout, aiohttp.ClientError for the network and
-    ProtocolError for an answer over the cap."""
+    Raises asyncio.TimeoutError for the member's timeout, aiohttp.ClientError for the network,
+    DestinationRefused for a destination the policy refuses and ProtocolError for an answer over the cap."""
     import aiohttp
 
     started = time.monotonic()
-    async with session.post(url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
-        if (response.content_length or 0) > MAX_BODY_BYTES:
-            raise ProtocolError(f"answer of {response.content_length} bytes is over the {MAX_BODY_BYTES}-byte cap")
-        chunks, size = [], 0
-        async for chunk in response.content.iter_chunked(65536):
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise ProtocolError(f"answer is over the {MAX_BODY_BYTES}-byte cap")
-            chunks.append(chunk)
-        return Reply(response.status, dict(response.headers), b"".join(chunks), int((time.monotonic() - started) * 1000))
+    try:
+        policy.check_scheme(url)
+        async with session.post(url, data=body, headers=headers, allow_redirects=False,
+                                timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+            if (response.content_length or 0) > MAX_BODY_BYTES:
+                raise ProtocolError(f"answer of {response.content_length} bytes is over the {MAX_BODY_BYTES}-byte cap")
+            chunks, size = [], 0
+            async for chunk in response.content.iter_chunked(65536):
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise ProtocolError(f"answer is over the {MAX_BODY_BYTES}-byte cap")
+                chunks.append(chunk)
+            return Reply(response.status, dict(response.headers), b"".join(chunks), int((time.monotonic() - started) * 1000))
+    except (policy.Refused, aiohttp.ClientError) as error:
+        refused = outbound.refusal(error)
+        if refused is None:
+            raise
+        raise DestinationRefused(refused) from error
 
 
 # --- Recycled-number notices (CloudEvents 1.0, structured mode) ------------------------------------------

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.crypto import encrypt
+from portal.outbound import clients as outbound
 from portal.privacy import token_hash
 from registry import protocol
 from registry.models import AccessToken, Integration, IntegrationKey, Organisation, OrganisationStatusChange, StaffUser
@@ -169,14 +170,22 @@ def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
         reply = protocol.post_signed(url, payload, key_id=key.key_id, secret=secret, timeout_s=timeout_s)
     except httpx.TimeoutException:
         return [CheckPoint(_("Answers in time"), False, _("No answer within %(ms)d ms.") % {"ms": integration.timeout_ms})]
+    except protocol.DestinationRefused as error:
+        return [CheckPoint(_("Reachable"), False, _("Not called: %(reason)s") % {"reason": error.refusal.reason})]
     except httpx.TransportError as error:
-        return [CheckPoint(_("Reachable"), False, _("Could not connect to %(url)s: %(error)s") % {"url": url, "error": error})]
+        return [CheckPoint(_("Reachable"), False, _("Could not connect to %(url)s (%(error)s).")
+                           % {"url": url, "error": type(error).__name__})]
     except protocol.ProtocolError as error:
         return [CheckPoint(_("Answer size"), False, error.reason)]
 
     points.append(CheckPoint(_("Reachable"), True, url))
     points.append(CheckPoint(_("Answers in time"), reply.elapsed_ms <= integration.timeout_ms,
                              _("%(elapsed)d ms (limit %(limit)d ms)") % {"elapsed": reply.elapsed_ms, "limit": integration.timeout_ms}))
+    if 300 <= reply.status < 400:
+        points.append(CheckPoint(_("Answers without a redirect"), False,
+                                 _("HTTP %(status)d: the portal never follows redirects; give the final address.")
+                                 % {"status": reply.status}))
+        return points
     points.append(CheckPoint(_("Accepts the portal's signature"), reply.status in (200, 202),
                              _("HTTP %(status)d") % {"status": reply.status}))
     if reply.status == 200:
@@ -194,13 +203,13 @@ def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
             points.append(CheckPoint(_("Answer follows protocol v1"), False, error.reason))
 
     bad = protocol.encode(payload | {"request_id": "selftest-" + secrets.token_hex(8)})
-    forged = protocol.sign(bad, key_id=key.key_id, secret="not-" + secret)
+    forged = {"Content-Type": "application/json", **protocol.sign(bad, key_id=key.key_id, secret="not-" + secret)}
     try:
-        refused = httpx.post(url, content=bad, headers=forged, timeout=timeout_s)
-        points.append(CheckPoint(_("Refuses a forged signature"), refused.status_code == 401,
-                                 _("HTTP %(status)d (expected 401)") % {"status": refused.status_code}))
-    except httpx.HTTPError as error:
-        points.append(CheckPoint(_("Refuses a forged signature"), False, str(error)))
+        refused = protocol.post(url, bad, forged, timeout_s=timeout_s)
+        points.append(CheckPoint(_("Refuses a forged signature"), refused.status == 401,
+                                 _("HTTP %(status)d (expected 401)") % {"status": refused.status}))
+    except (httpx.HTTPError, protocol.ProtocolError) as error:
+        points.append(CheckPoint(_("Refuses a forged signature"), False, getattr(error, "reason", "") or outbound.failure_reason(error)))
     return points
 
 

@@ -192,6 +192,12 @@ SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
 SMS_HTTP_TOKEN = env.str("SMS_HTTP_TOKEN", default="")
 SMS_HTTP_TIMEOUT_SECONDS = env.float("SMS_HTTP_TIMEOUT_SECONDS", default=5.0)
 
+# --- Calls to member platforms (portal/outbound/) --------------------------------------------------------
+# Members choose the URLs the portal calls; only public addresses are called, over https, and redirects
+# are never followed. Networks listed here are allowed anyway (CIDR, comma-separated in the environment).
+OUTBOUND_REQUIRE_HTTPS = env.bool("OUTBOUND_REQUIRE_HTTPS", default=True)
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+
 # --- Lookup (一证通查) ------------------------------------------------------------------------------
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")  # e.g. HTTP_X_REAL_IP behind a proxy
 LOOKUP_CODE_TTL_SECONDS = env.int("LOOKUP_CODE_TTL_SECONDS", default=300)

@@ -14,3 +14,6 @@ SECRET_KEY = env.str("SECRET_KEY", default="") or generated_secret(
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or [
     generated_secret("field_encryption_key", generate_fernet_key)
 ]
+# The simulator's apps are on 127.0.0.1, over http.
+OUTBOUND_REQUIRE_HTTPS = env.bool("OUTBOUND_REQUIRE_HTTPS", default=False)
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=["127.0.0.0/8"])

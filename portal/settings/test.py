@@ -20,3 +20,7 @@ WORKER_HEARTBEAT_SECONDS = 1
 WHITENOISE_AUTOREFRESH = True  # serve static files from the finders; no collectstatic in tests
 CAPTCHA_TEST_MODE = True  # the captcha accepts "passed"
 LOOKUP_CODES_PER_CLIENT_PER_DAY = 1000  # every test client comes from 127.0.0.1
+# Member platforms in tests are the simulator and small servers on 127.0.0.1, over http; a test that
+# shows a refusal of loopback overrides this.
+OUTBOUND_REQUIRE_HTTPS = False
+OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]

@@ -88,7 +88,7 @@ def test_a_valid_answer_is_parsed_and_previous_holders_accounts_are_marked():
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (b"<html>502 Bad Gateway</html>", "not JSON"),
+        (b"<html>502 Bad Gateway</html>", "invalid JSON"),
         (b'{"accounts": {}}', "exactly one key"),
         (b'{"accounts": [], "debug": true}', "exactly one key"),
         (b'{"accounts": [{"account_ref": "a", "registered_on": "2020-13-01", "real_name_match": "true"}]}', "YYYY-MM-DD"),
