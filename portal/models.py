@@ -232,7 +232,7 @@ class UnbindRequest(models.Model):
         REFUSED = "refused", _("refused")
 
     class Delivery(models.TextChoices):
-        PUSH = "push", _("sent to the platform (protocol v1)")
+        PUSH = "push", _("sent to the platform (protocol v2)")
         PULL = "pull", _("fetched by the platform (pull queue)")
 
     OPEN = (State.QUEUED, State.SENT)
