@@ -7,7 +7,9 @@ L = 50 ms under sustained load and prints completed lookups per second.
 
 Runs against real PostgreSQL, Redis, a real Celery worker and the simulator:
     .venv/bin/python bench/lookup_fanout.py [--latency-ms 200] [--trials 15] [--sustain-seconds 15]
-Uses its own database (portal_bench) and Redis database 13; both are emptied first.
+Uses its own database (portal_bench) and Redis database 13; both are emptied first. DATABASE_URL,
+REDIS_URL and BENCH_PORT (simulators on the three ports after it; default 8911) move it elsewhere, so
+two runs on one machine do not share anything.
 """
 
 import argparse
@@ -125,7 +127,7 @@ def main():
         time.sleep(0.2)
 
     results = {}
-    port = 8911
+    port = int(os.environ.get("BENCH_PORT", "8911"))  # simulator ports: this and the next three
     for apps in (16, 200):
         port += 1
         sim = simulator(apps, args.latency_ms, port)
