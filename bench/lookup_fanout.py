@@ -89,8 +89,18 @@ def main():
                 registry_services.integration_key_issue(integration=integration, by=None, key_id=f"bench{port}_{slug}", secret=demo_key_secret(slug))
 
     def simulator(apps, latency, port):
-        return start(["manage.py", "run_simulator", "--port", str(port), "--apps", str(apps), "--latency-ms", str(latency),
-                      "--key-id-format", f"bench{port}_{{slug}}"])
+        child = start(["manage.py", "run_simulator", "--port", str(port), "--apps", str(apps), "--latency-ms", str(latency),
+                       "--key-id-format", f"bench{port}_{{slug}}"])
+        import httpx
+
+        deadline = time.time() + 60  # on a busy machine it takes longer than the 2 s the runs wait
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/_control", timeout=1).status_code == 200:
+                    return child
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise SystemExit(f"the simulator on port {port} did not come up")
 
     def fresh_number():
         return f"1{random.choice('3456789')}{random.randrange(10**9):09d}"

@@ -128,7 +128,7 @@ def id_challenge() -> str:
 def id_digest(challenge: str, id_last6: str) -> str:
     """hex HMAC-SHA256(key = the challenge's 64 ASCII characters, msg = the six characters, X in
     capitals). The member computes it over its own record, the portal over the holder's input."""
-    return hmac.new(challenge.encode("ascii"), id_last6.strip().upper().encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac.digest(challenge.encode("ascii"), id_last6.strip().upper().encode("ascii"), "sha256").hex()
 
 
 def id_check_answer(challenge: str, id_number: str | None) -> str:
