@@ -2,7 +2,7 @@
 
 1. CAMARA single checks (`POST /number-recycling/v0.2/check`, a bearer token from `/oauth/token`) a
    second under load, with gunicorn's 2 workers (target 1,000/s).
-2. The 1,000-number bulk check (`POST /api/v1/platform/number-checks`, signed like protocol v1): the
+2. The 1,000-number bulk check (`POST /api/v1/platform/number-checks`, signed like protocol v2): the
    time of one call (target under 100 ms).
 
 A carrier first reports 200,000 numbers' histories (cancelled, most re-assigned), so answers come from

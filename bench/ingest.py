@@ -1,7 +1,7 @@
 """Carrier ingest benchmark (issue: Recycled numbers, section 5, "Ingest").
 
 Sends one million carrier events through the real API (`POST /api/v1/carrier/number-events`, signed
-like protocol v1, batches of 10,000) to gunicorn with 2 workers on PostgreSQL, and prints events a
+like protocol v2, batches of 10,000) to gunicorn with 2 workers on PostgreSQL, and prints events a
 second against the target of 35,000. Half the events cancel a number and half re-assign one, so the
 freeze-period check runs; then the same first batch is sent again and must store nothing.
 

@@ -7,7 +7,9 @@ L = 50 ms under sustained load and prints completed lookups per second.
 
 Runs against real PostgreSQL, Redis, a real Celery worker and the simulator:
     .venv/bin/python bench/lookup_fanout.py [--latency-ms 200] [--trials 15] [--sustain-seconds 15]
-Uses its own database (portal_bench) and Redis database 13; both are emptied first.
+Uses its own database (portal_bench) and Redis database 13; both are emptied first. DATABASE_URL,
+REDIS_URL and BENCH_PORT (simulators on the three ports after it; default 8911) move it elsewhere, so
+two runs on one machine do not share anything.
 """
 
 import argparse
@@ -87,8 +89,18 @@ def main():
                 registry_services.integration_key_issue(integration=integration, by=None, key_id=f"bench{port}_{slug}", secret=demo_key_secret(slug))
 
     def simulator(apps, latency, port):
-        return start(["manage.py", "run_simulator", "--port", str(port), "--apps", str(apps), "--latency-ms", str(latency),
-                      "--key-id-format", f"bench{port}_{{slug}}"])
+        child = start(["manage.py", "run_simulator", "--port", str(port), "--apps", str(apps), "--latency-ms", str(latency),
+                       "--key-id-format", f"bench{port}_{{slug}}"])
+        import httpx
+
+        deadline = time.time() + 60  # on a busy machine it takes longer than the 2 s the runs wait
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/_control", timeout=1).status_code == 200:
+                    return child
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise SystemExit(f"the simulator on port {port} did not come up")
 
     def fresh_number():
         return f"1{random.choice('3456789')}{random.randrange(10**9):09d}"
@@ -125,7 +137,7 @@ def main():
         time.sleep(0.2)
 
     results = {}
-    port = 8911
+    port = int(os.environ.get("BENCH_PORT", "8911"))  # simulator ports: this and the next three
     for apps in (16, 200):
         port += 1
         sim = simulator(apps, args.latency_ms, port)

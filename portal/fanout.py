@@ -24,10 +24,11 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from portal.crypto import decrypt_cached
+from portal.crypto import decrypt, decrypt_cached, encrypt
 from portal.models import Lookup, LookupQuery
 from portal.outbound import clients as outbound
 from portal.phone import to_e164
+from portal.privacy import keyed_hash
 from registry import protocol
 from registry.models import Integration, IntegrationKey
 from registry.services import integration_health_record
@@ -49,6 +50,7 @@ class Call:
     rps: int
     holder_since: date | None
     attempt: int = 1
+    id_expected: str = ""  # keyed hash of the portal's digest of the holder's ID characters (id_check_row)
 
 
 @dataclass
@@ -189,16 +191,32 @@ def _judge(call: Call, reply: protocol.Reply) -> Outcome:
         accounts = protocol.parse_account_lookup_answer(reply.body)
     except protocol.ProtocolError as error:
         return Outcome(call.query_id, State.ERROR, error.reason)
-    rows = account_rows(accounts, call.holder_since)
+    rows = account_rows(accounts, call.holder_since, id_expected=call.id_expected)
     return Outcome(call.query_id, State.ANSWERED if rows else State.NO_ACCOUNT, accounts=rows, member_ok=True)
 
 
-def account_rows(accounts: list[protocol.Account], holder_since: date | None) -> list[dict]:
-    return [
-        {"account_ref": a.account_ref, "registered_on": a.registered_on.isoformat(),
-         "likely_previous": a.likely_previous_holders(holder_since)}
-        for a in accounts
-    ]
+def id_check_row(id_last6: str, *, key_id: str) -> dict:
+    """What a row keeps for one member call's ID check: the random challenge the member is sent, and a
+    keyed hash (portal/privacy.py) of the portal's own digest of the holder's characters under it, so
+    that the database alone gives nothing to brute-force. Cleared once the row settles."""
+    challenge = protocol.id_challenge()
+    return {"challenge": challenge, "expected": _id_hash(protocol.id_digest(challenge, id_last6)), "key_id": key_id}
+
+
+def _id_hash(digest: str) -> str:
+    return keyed_hash("id-check", digest)
+
+
+def account_rows(accounts: list[protocol.Account], holder_since: date | None, *, id_expected: str) -> list[dict]:
+    """The accounts as the row keeps them: the member's digest is compared here and only the outcome
+    (true / false / not_available) is kept."""
+    rows = []
+    for a in accounts:
+        given = _id_hash(a.id_last6_digest) if a.id_last6_digest and id_expected else None
+        match = protocol.id_check_matches(given, id_expected)
+        rows.append({"account_ref": a.account_ref, "registered_on": a.registered_on.isoformat(), "real_name_match": match,
+                     "likely_previous": protocol.likely_previous_holders(a.registered_on, holder_since, match)})
+    return rows
 
 
 async def _call_all(calls: list[Call], report) -> None:
@@ -214,18 +232,29 @@ AWAITING_CALLBACK = "awaiting callback (202)"
 
 def call_spec(*, query_id, lookup_id, request_id, id_check, integration_id, base_url, timeout_ms, rps,
               phone_e164, holder_since, attempt) -> dict:
-    """Everything a worker needs to call one member for one row, as JSON for a task message. The
-    signing secret is not in it: workers look it up by key id."""
+    """Everything a worker needs to call one member for one row (`id_check` as id_check_row made it).
+    The signing secret is not in it: workers look it up by key id. It holds the number: a task message
+    carries it only sealed (seal_specs)."""
     payload = protocol.account_lookup_request(
         request_id=str(request_id), phone_e164=phone_e164, holder_since=holder_since,
-        id_check={k: v for k, v in id_check.items() if k != "key_id"},
+        id_challenge=id_check.get("challenge", ""),
     )
     return {
         "query_id": query_id, "lookup_id": str(lookup_id), "integration_id": integration_id,
         "url": base_url.rstrip("/") + protocol.ACCOUNT_LOOKUP_PATH, "body": protocol.encode(payload).decode(),
         "key_id": id_check.get("key_id", ""), "timeout_s": timeout_ms / 1000, "rps": rps,
-        "holder_since": payload["holder_since"], "attempt": attempt,
+        "holder_since": payload["holder_since"], "attempt": attempt, "id_expected": id_check.get("expected", ""),
     }
+
+
+def seal_specs(specs: list[dict]) -> str:
+    """A batch of call specs as one token encrypted with the field keys (portal/crypto.py), for a task
+    message: Redis and Celery's `argsrepr` see neither the number nor the ID check."""
+    return encrypt(json.dumps(specs, separators=(",", ":")))
+
+
+def unseal_specs(token: str) -> list[dict]:
+    return json.loads(decrypt(token))
 
 
 _secrets: dict[int, tuple[float, dict[str, list[str]]]] = {}
@@ -255,7 +284,7 @@ def run_specs(specs: list[dict]) -> None:
         calls.append(_call(spec, secrets_))
     if refused:
         LookupQuery.objects.filter(pk__in=refused, state=State.RUNNING).update(
-            state=State.ERROR, error="signing key revoked during the lookup", finished_at=timezone.now()
+            state=State.ERROR, error="signing key revoked during the lookup", finished_at=timezone.now(), id_check={}
         )
         finish_lookups({s["lookup_id"] for s in specs if s["query_id"] in refused})
     _execute(calls)
@@ -266,6 +295,7 @@ def _call(spec: dict, answer_secrets: dict[str, list[str]]) -> Call:
         query_id=spec["query_id"], lookup_id=spec["lookup_id"], integration_id=spec["integration_id"],
         url=spec["url"], body=spec["body"].encode(), key_id=spec["key_id"], answer_secrets=answer_secrets, timeout_s=spec["timeout_s"], rps=spec["rps"],
         holder_since=date.fromisoformat(spec["holder_since"]) if spec["holder_since"] else None, attempt=spec["attempt"],
+        id_expected=spec["id_expected"],
     )
 
 
@@ -360,7 +390,7 @@ def _claim(query_ids: list[int]) -> list[Call]:
                 deadline_at=now + timedelta(milliseconds=longest_timeout_ms, seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS),
             )
         for row, state, error in refused:
-            LookupQuery.objects.filter(pk=row["pk"]).update(state=state, error=error, finished_at=now)
+            LookupQuery.objects.filter(pk=row["pk"]).update(state=state, error=error, finished_at=now, id_check={})
     finish_lookups({str(row["lookup_id"]) for row, _state, _error in refused})
     return calls
 
@@ -401,6 +431,8 @@ def _update_running_rows(values: list[tuple]) -> set[int]:
     sql = (
         "UPDATE portal_lookupquery AS q SET state = v.state, error = v.error, duration_ms = v.duration_ms, "
         "finished_at = v.finished_at, deadline_at = COALESCE(v.deadline_at, q.deadline_at), "
+        # a settled row has compared its ID check: nothing of the holder's characters stays
+        "id_check = CASE WHEN v.finished_at IS NULL THEN q.id_check ELSE '{}'::jsonb END, "
         "accounts = v.accounts::jsonb, accounts_total = v.total, accounts_previous = v.previous "
         "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::integer[], %s::timestamptz[], %s::timestamptz[], "
         "%s::text[], %s::integer[], %s::integer[]) "

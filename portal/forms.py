@@ -97,7 +97,7 @@ class UnbindAnswerForm(forms.Form):
 class NoticeSubscriptionForm(forms.Form):
     webhook_url = forms.URLField(
         label=_("Webhook URL"), max_length=500, assume_scheme="https",
-        help_text=_("Notices are POSTed here as CloudEvents, signed like protocol v1."),
+        help_text=_("Notices are POSTed here as CloudEvents, signed like protocol v2."),
     )
     event_types = forms.MultipleChoiceField(
         label=_("Events to be told of"), widget=forms.CheckboxSelectMultiple,

@@ -154,7 +154,9 @@ class LookupQuery(models.Model):
     lookup = models.ForeignKey(Lookup, on_delete=models.CASCADE, related_name="queries")
     app = models.ForeignKey("registry.MemberApp", verbose_name=_("app"), on_delete=models.PROTECT, related_name="queries")
     request_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    id_check = models.JSONField(default=dict, blank=True)  # keyed with the member's secret; purged
+    # protocol v2: {challenge (sent to the member), expected (keyed hash of the portal's digest of the
+    # holder's ID characters under it), key_id}; emptied once the row settles
+    id_check = models.JSONField(default=dict, blank=True)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.WAITING)
     error = models.CharField(_("error"), max_length=300, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
@@ -162,7 +164,7 @@ class LookupQuery(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField()
-    accounts = models.JSONField(default=list, blank=True)  # [{account_ref, registered_on, likely_previous}]; purged
+    accounts = models.JSONField(default=list, blank=True)  # [{account_ref, registered_on, real_name_match, likely_previous}]; purged
     accounts_total = models.PositiveIntegerField(default=0)
     accounts_previous = models.PositiveIntegerField(default=0)
 
@@ -232,7 +234,7 @@ class UnbindRequest(models.Model):
         REFUSED = "refused", _("refused")
 
     class Delivery(models.TextChoices):
-        PUSH = "push", _("sent to the platform (protocol v1)")
+        PUSH = "push", _("sent to the platform (protocol v2)")
         PULL = "pull", _("fetched by the platform (pull queue)")
 
     OPEN = (State.QUEUED, State.SENT)

@@ -1,5 +1,5 @@
 """Recycled-number notices (二次号码焕新): carriers' events go to every subscribed member app as
-CloudEvents, many numbers a notice, signed like protocol v1 (docs/protocol.md).
+CloudEvents, many numbers a notice, signed like protocol v2 (docs/protocol.md).
 
 1. Plan. `plan()` turns the events no subscription has been told about into `NoticeDelivery` rows:
    per subscription, the events after its cursor (`notified_up_to`) of the types it wants, cut into

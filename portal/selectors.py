@@ -141,9 +141,9 @@ def carrier_identity_app(phone_number: str):
 def lookup_app_keys() -> list[dict]:
     """For every app a lookup asks (active members, live, with the lookup capability and a keyed
     integration that is switched on): its integration, its health (for the circuit breaker) and its
-    newest valid key with the secret. One query for plain values, not model instances: this runs for
-    every lookup and every member app."""
-    from portal.crypto import decrypt_cached
+    newest valid key's id (workers sign with its secret; protocol v2 needs no secret to build a
+    request). One query for plain values, not model instances: this runs for every lookup and every
+    member app."""
     from registry.models import IntegrationKey, Organisation
 
     newest = {}
@@ -156,12 +156,12 @@ def lookup_app_keys() -> list[dict]:
             integration__app__organisation__status=Organisation.Status.ACTIVE,
         )
         .order_by("created_at", "pk")
-        .values("key_id", "secret_encrypted", "integration_id", "integration__app_id", "integration__base_url",
+        .values("key_id", "integration_id", "integration__app_id", "integration__base_url",
                 "integration__timeout_ms", "integration__max_requests_per_second",
                 "integration__consecutive_failures", "integration__last_failure_at")
     ):
         newest[row["integration__app_id"]] = row  # ordered oldest first: the newest key wins
-    return [row | {"secret": decrypt_cached(row["secret_encrypted"])} for row in newest.values()]
+    return list(newest.values())
 
 
 def lookup_for_token(*, lookup_id, token: str) -> Lookup | None:

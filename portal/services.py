@@ -246,18 +246,22 @@ def identity_check(*, phone_number: str, id_last6: str) -> str:
     if key is None:
         return "not_available"
     secret = key.secret()
-    payload = {"request_id": secrets.token_hex(16), "phone_number": "+86" + phone_number,
-               "id_check": protocol.id_check(id_last6, secret=secret)}
+    # v2: the carrier gets a fresh challenge, answers the digest of its own record's characters under
+    # it, and the portal compares; nothing it is sent depends on the holder's characters
+    challenge = protocol.id_challenge()
+    payload = protocol.identity_check_request(request_id=secrets.token_hex(16), phone_e164=to_e164(phone_number),
+                                              id_challenge=challenge)
     url = integration.base_url.rstrip("/") + protocol.IDENTITY_CHECK_PATH
     try:
         reply = protocol.post_signed(url, payload, key_id=key.key_id, secret=secret, timeout_s=integration.timeout_ms / 1000)
         if reply.status != 200:
             raise protocol.ProtocolError(f"HTTP {reply.status}")
         protocol.verify(reply.headers, reply.body, secrets_for_key_id=lambda k: integration_secrets(integration, k), remember=False)
-        return protocol.parse_identity_check_answer(reply.body)
+        answer = protocol.parse_identity_check_answer(reply.body)
     except (httpx.HTTPError, protocol.ProtocolError) as error:
         logger.warning("identity check at %s failed: %s", app, error)
         return "not_available"
+    return protocol.id_check_matches(answer, protocol.id_digest(challenge, id_last6))
 
 
 def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup, str]:
@@ -299,10 +303,12 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
                 # skipped and shown unavailable: no call, no attempt
                 row |= {"state": LookupQuery.State.UNAVAILABLE, "error": fanout.unavailable_error(failures), "finished_at": now}
             else:
-                # handed to a worker as soon as this commits: running, first attempt. The ID characters
-                # are keyed with the member's own secret; they themselves are never stored.
+                # handed to a worker as soon as this commits: running, first attempt. The member gets
+                # only a random challenge; the row keeps it and a keyed hash of the portal's own digest
+                # of the holder's characters under it (the characters themselves are never stored),
+                # until the row settles.
                 row |= {"state": LookupQuery.State.RUNNING, "attempts": 1,
-                        "id_check": protocol.id_check(id_last6, secret=app["secret"]) | {"key_id": app["key_id"]},
+                        "id_check": fanout.id_check_row(id_last6, key_id=app["key_id"]),
                         "deadline_at": now + timedelta(milliseconds=app["integration__timeout_ms"]) + grace}
                 called.append((row, app))
             rows.append(row)
@@ -350,12 +356,14 @@ def _lookup_queries_insert(lookup: Lookup, rows: list[dict]) -> None:
 
 def lookup_dispatch_calls(*, specs: list[dict]) -> None:
     """The first attempt of a new lookup: each task gets its calls ready-made, so a worker starts
-    calling members without reading the rows first (retries and the sweeper go by row ids)."""
+    calling members without reading the rows first (retries and the sweeper go by row ids). The calls
+    hold the number, so they travel sealed with the field keys: the broker (and Celery's `argsrepr`)
+    never sees a number in clear."""
     from portal.tasks import lookup_calls_run
 
     size = settings.LOOKUP_BATCH_SIZE
     for start in range(0, len(specs), size):
-        lookup_calls_run.delay(specs[start : start + size])
+        lookup_calls_run.delay(fanout.seal_specs(specs[start : start + size]))
 
 
 def lookup_dispatch(*, query_ids: list[int]) -> None:
@@ -422,7 +430,7 @@ def lookup_sweep() -> int:
         else:
             resend[timeout_ms].append(pk)
     for (state, settled_as, reason), ids in settle.items():  # only rows still as read: a late answer wins
-        LookupQuery.objects.filter(pk__in=ids, state=state).update(state=settled_as, error=reason, finished_at=now)
+        LookupQuery.objects.filter(pk__in=ids, state=state).update(state=settled_as, error=reason, finished_at=now, id_check={})
     grace = timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
     for timeout_ms, ids in resend.items():
         LookupQuery.objects.filter(pk__in=ids).update(deadline_at=now + timedelta(milliseconds=timeout_ms) + grace)
@@ -454,7 +462,7 @@ class UnknownRequest(Exception):
 
 
 def lookup_query_callback(*, request_id, headers, body: bytes) -> LookupQuery:
-    """A member that answered 202 sends its answer later, signed (protocol v1). The first answer
+    """A member that answered 202 sends its answer later, signed (protocol v2). The first answer
     stands; a repeated callback changes nothing."""
 
     query = LookupQuery.objects.select_related("app__integration", "lookup").filter(request_id=request_id).first()
@@ -463,7 +471,8 @@ def lookup_query_callback(*, request_id, headers, body: bytes) -> LookupQuery:
     integration = query.app.integration
     protocol.verify(headers, body, secrets_for_key_id=lambda key_id: integration_secrets(integration, key_id),
                     replay_scope=f"callback:{integration.pk}")
-    accounts = fanout.account_rows(protocol.parse_account_lookup_answer(body), query.lookup.holder_since)
+    accounts = fanout.account_rows(protocol.parse_account_lookup_answer(body), query.lookup.holder_since,
+                                   id_expected=query.id_check.get("expected", ""))
     now = timezone.now()
     with transaction.atomic():
         query = LookupQuery.objects.select_for_update().get(pk=query.pk)
@@ -471,6 +480,7 @@ def lookup_query_callback(*, request_id, headers, body: bytes) -> LookupQuery:
             return query
         query.state = LookupQuery.State.ANSWERED if accounts else LookupQuery.State.NO_ACCOUNT
         query.accounts, query.error, query.finished_at = accounts, "", now
+        query.id_check = {}  # compared: nothing of the holder's characters is kept past this
         query.accounts_total = len(accounts)
         query.accounts_previous = sum(1 for a in accounts if a["likely_previous"])
         query.save()
@@ -875,7 +885,7 @@ UNBIND_LEASE_SECONDS = 60  # a delivery claimed by a worker that died is swept u
 
 
 def _unbind_delivery_for(app) -> str:
-    """Push to platforms that take `/v1/unbind` and can be reached; the others fetch from the queue."""
+    """Push to platforms that take `/v2/unbind` and can be reached; the others fetch from the queue."""
     integration = getattr(app, "integration", None)
     if app.supports_unbind and integration is not None and integration.enabled and integration.signing_key() is not None:
         return UnbindRequest.Delivery.PUSH
@@ -934,7 +944,7 @@ def unbind_dispatch(*, request_ids: list[int]) -> None:
 
 
 def unbind_deliver(*, request_id: int) -> str:
-    """Send one unbind request to its platform (protocol v1 `POST /v1/unbind`) and record the answer.
+    """Send one unbind request to its platform (protocol v2 `POST /v2/unbind`) and record the answer.
 
     Idempotent: only a queued push request whose attempt is due is claimed (one UPDATE), so a repeated
     or late message changes nothing. Raises UnbindRetry while attempts are left."""

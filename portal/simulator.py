@@ -1,11 +1,14 @@
-"""The platform simulator: one HTTP server that plays any number of member apps speaking protocol v1,
+"""The platform simulator: one HTTP server that plays any number of member apps speaking protocol v2,
 for the demo, the tests and the benchmarks. `python manage.py run_simulator --port 8900 --apps 16`.
 
-App `appNN` answers at `/appNN/v1/account-lookup`, signs with key id `demo_appNN` and the demo secret
+App `appNN` answers at `/appNN/v2/account-lookup`, signs with key id `demo_appNN` and the demo secret
 (registry.demo.demo_key_secret), and derives its accounts from the phone number, so answers are the
-same every time. Behaviour per app is configurable: latency, error rate, hanging (timeout) and garbage.
+same every time. Each account has a simulated real-name record: the current holder's ID ends with the
+number's last five digits and X (as the simulated carrier's record says), a previous holder's with
+other characters; per account it answers the digest of that record under the request's challenge.
+Behaviour per app is configurable: latency, error rate, hanging (timeout) and garbage.
 
-Recycled-number notices arrive at `/appNN/v1/number-notices`: each is verified (the app's webhook
+Recycled-number notices arrive at `/appNN/v2/number-notices`: each is verified (the app's webhook
 secret: `demo_webhook_secret(slug)`, or the one handed over at `/_control/appNN`) and counted, once per
 notice id; with `--report-back` the app reports bindings removed to the portal. `/_control/appNN` (GET:
 counts; POST `{"webhook_down": true, "webhook_secret": ..., "key_id": ...}`) lets tests and benchmarks
@@ -31,7 +34,7 @@ class AppBehaviour:
     latency_ms: int = 0
     error_rate: float = 0.0  # share of requests answered 503
     hang: bool = False  # never answers (the portal's timeout must fire)
-    garbage: bool = False  # answers 200 with a body that is not protocol v1
+    garbage: bool = False  # answers 200 with a body that is not protocol v2
     huge: bool = False  # answers 200 with a body far over the protocol's cap
     forged: bool = False  # signs its answers with the wrong secret
     webhook_down: bool = False  # its notice webhook answers 503 (a member outage)
@@ -79,23 +82,40 @@ def _seed(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:8], "big")
 
 
+def simulated_holder_id_last6(phone_number: str) -> str:
+    """The last six ID characters of a number's current holder, as every simulated real-name record
+    (the carrier's and the apps') has them: the number's last five digits, then X (138 0013 8000: 38000X)."""
+    return phone_number[-5:] + "X"
+
+
 def simulated_accounts(slug: str, phone_number: str, holder_since: date | None) -> list[dict]:
-    """0 to 2 accounts per app and number, with registration dates spread over ten years. Accounts
-    older than the number's (simulated) re-assignment carry another person's real name."""
+    """0 to 2 accounts per app and number, with registration dates spread over ten years, each with the
+    last six ID characters of its real-name record (`id_last6`; None when the app keeps no record).
+    Accounts older than the number's (simulated) re-assignment are another person's."""
     seed = _seed(slug, phone_number)
     holder_since = holder_since or date(2019, 1, 1) + timedelta(days=_seed(phone_number) % 2000)
+    holder = simulated_holder_id_last6(phone_number)
     accounts = []
     for index in range(seed % 3):
         registered_on = date(2016, 1, 1) + timedelta(days=_seed(slug, phone_number, str(index)) % 3650)
         if seed % 4 == 0:
-            match = "not_available"  # this app keeps no real-name record
+            id_last6 = None  # this app keeps no real-name record
         elif holder_since is not None and registered_on < holder_since:
-            match = "false"
+            id_last6 = f"{_seed(phone_number, 'previous') % 100000:05d}1"  # a previous holder's (never ends in X)
         else:
-            match = "true"
+            id_last6 = holder
         ref = hashlib.sha256(f"{slug}:{phone_number}:{index}".encode()).hexdigest()[:16]
-        accounts.append({"account_ref": f"{slug}-{ref}", "registered_on": registered_on.isoformat(), "real_name_match": match})
+        accounts.append({"account_ref": f"{slug}-{ref}", "registered_on": registered_on.isoformat(), "id_last6": id_last6})
     return accounts
+
+
+def account_lookup_answer(accounts: list[dict], challenge: str) -> dict:
+    """The v2 answer: per account, the digest of its own record under the challenge (or not_available)."""
+    return {"accounts": [
+        {"account_ref": a["account_ref"], "registered_on": a["registered_on"],
+         "id_last6_digest": protocol.id_check_answer(challenge, a["id_last6"])}
+        for a in accounts
+    ]}
 
 
 class Simulator:
@@ -151,10 +171,13 @@ class Simulator:
             request = json.loads(body)
             holder_since = date.fromisoformat(request["holder_since"]) if request.get("holder_since") else None
             phone_number = request["phone_number"]
+            challenge = protocol.parse_id_challenge(request) if path != protocol.UNBIND_PATH else ""
         except protocol.SignatureError as error:
             return await self._reply(send, 401, {"error": error.reason})
+        except protocol.ProtocolError as error:
+            return await self._reply(send, 400, {"error": error.reason})
         except (ValueError, KeyError, TypeError):
-            return await self._reply(send, 400, {"error": "not a protocol v1 request"})
+            return await self._reply(send, 400, {"error": "not a protocol v2 request"})
 
         behaviour = self.config.behaviour(slug)
         if behaviour.hang:
@@ -164,23 +187,22 @@ class Simulator:
         if behaviour.error_rate and random.random() < behaviour.error_rate:
             return await self._reply(send, 503, {"error": "simulated outage"})
         if behaviour.huge:
-            filler = [{"account_ref": "x" * 100, "registered_on": "2020-01-01", "real_name_match": "true"}] * 20000
+            filler = [{"account_ref": "x" * 100, "registered_on": "2020-01-01", "id_last6_digest": "not_available"}] * 20000
             return await self._reply(send, 200, {"accounts": filler}, secret=secret, key_id=key_id)
         if behaviour.garbage:
             return await self._reply(send, 200, {"accounts": "lots"}, secret=secret, key_id=key_id)
         if path == protocol.IDENTITY_CHECK_PATH:
-            # The simulated carrier's real-name record: the ID ends with the number's last five digits, then X.
-            on_record = "0" * 12 + phone_number[-5:] + "X"
-            match = protocol.id_check_matches(request.get("id_check") or {}, on_record, secret=secret)
-            return await self._reply(send, 200, {"id_last6_match": "true" if match else "false"}, secret=secret, key_id=key_id)
+            # The simulated carrier's real-name record, as a digest under the challenge; the portal compares.
+            digest = protocol.id_check_answer(challenge, simulated_holder_id_last6(phone_number))
+            return await self._reply(send, 200, {"id_last6_digest": digest}, secret=secret, key_id=key_id)
         if path == protocol.UNBIND_PATH:
             return await self._unbind(send, slug, request, secret=secret, key_id=key_id)
-        payload = {"accounts": simulated_accounts(slug, phone_number, holder_since)}
+        payload = account_lookup_answer(simulated_accounts(slug, phone_number, holder_since), challenge)
         return await self._reply(send, 200, payload, secret="forged" if behaviour.forged else secret, key_id=key_id)
 
     async def _unbind(self, send, slug: str, request: dict, *, secret: str, key_id: str):
         if not isinstance(request.get("accounts"), list) or not request.get("request_id"):
-            return await self._reply(send, 400, {"error": "not a protocol v1 unbind request"})
+            return await self._reply(send, 400, {"error": "not a protocol v2 unbind request"})
         if slug in self.config.unbind_refuse:
             reason = "账户尚有未结清余额，请原机主本人到营业网点办理解绑。"
             return await self._reply(send, 200, {"state": "refused", "reason": reason}, secret=secret, key_id=key_id)

@@ -38,11 +38,12 @@ def lookup_queries_run(query_ids: list[int]) -> None:
 
 
 @shared_task(acks_late=True)
-def lookup_calls_run(specs: list[dict]) -> None:
-    """The first attempt of a new lookup's calls (built by lookup_start; no secrets in the message)."""
+def lookup_calls_run(sealed_specs: str) -> None:
+    """The first attempt of a new lookup's calls (built by lookup_start), sealed with the field keys:
+    the message carries no number in clear and no signing secret."""
     from portal import fanout
 
-    fanout.run_specs(specs)
+    fanout.run_specs(fanout.unseal_specs(sealed_specs))
 
 
 @shared_task

@@ -1,4 +1,4 @@
-"""Member-platform protocol v1: the one module that signs, verifies, builds and parses what travels
+"""Member-platform protocol v2: the one module that signs, verifies, builds and parses what travels
 between the portal and member platforms (docs/protocol.md). Nothing else builds signatures by hand.
 
 Signing, both directions: `X-Portal-Key-Id`, `X-Portal-Timestamp` (Unix seconds) and
@@ -23,23 +23,23 @@ from django.core.cache import cache
 from portal.outbound import clients as outbound
 from portal.outbound import policy
 
-VERSION = "v1"
+VERSION = "v2"
 HEADER_KEY_ID = "X-Portal-Key-Id"
 HEADER_TIMESTAMP = "X-Portal-Timestamp"
 HEADER_SIGNATURE = "X-Portal-Signature"
 MAX_SKEW_SECONDS = 300
 MAX_BODY_BYTES = 256 * 1024  # a lookup answer is a few accounts; anything bigger is refused unread
 MAX_ACCOUNTS = 1000
-ACCOUNT_LOOKUP_PATH = "/v1/account-lookup"
-UNBIND_PATH = "/v1/unbind"
-IDENTITY_CHECK_PATH = "/v1/identity-check"
-NUMBER_NOTICES_PATH = "/v1/number-notices"  # where the simulator's apps take notices; members choose their own URL
+ACCOUNT_LOOKUP_PATH = "/v2/account-lookup"
+UNBIND_PATH = "/v2/unbind"
+IDENTITY_CHECK_PATH = "/v2/identity-check"
+NUMBER_NOTICES_PATH = "/v2/number-notices"  # where the simulator's apps take notices; members choose their own URL
 REAL_NAME_MATCH = ("true", "false", "not_available")
 _ACCOUNT_REF = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
 
 
 class ProtocolError(Exception):
-    """What a member sent breaks protocol v1; `reason` says how, in words staff can act on."""
+    """What a member sent breaks protocol v2; `reason` says how, in words staff can act on."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -108,48 +108,97 @@ def encode(payload: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
 
 
-def id_check(id_last6: str, *, secret: str, salt: str | None = None) -> dict[str, str]:
-    """Lets a platform compare the holder's last six ID characters with its own real-name record
-    without them travelling in clear: HMAC-SHA256 keyed with the integration's secret over a fresh
-    per-request salt and the six characters (X in capitals)."""
-    salt = salt or secrets.token_hex(16)
-    digest = hmac.new(secret.encode(), f"{salt}:{id_last6.upper()}".encode(), hashlib.sha256).hexdigest()
-    return {"alg": "hmac-sha256", "salt": salt, "digest": digest}
+# --- The ID check (v2): members never receive anything derived from the holder's ID ------------------
+#
+# v1 sent HMAC(member's secret, salt:last6): the member holds the key and there are only 1.1 million
+# values, so any member asked recovered the holder's characters in seconds. Now the portal sends a
+# fresh random challenge per member call and nothing else; the member answers, per account, the digest
+# of ITS OWN record's last six characters under that challenge; only the portal, which knows the
+# holder's characters, compares. A member can only brute-force its own record, which it knows anyway.
+
+ID_CHALLENGE_BYTES = 32
+_ID_CHALLENGE = re.compile(r"[0-9a-f]{64}")
+_ID_DIGEST = re.compile(r"[0-9a-f]{64}")
+NOT_AVAILABLE = "not_available"
+MAX_ID_DIGESTS = 10  # distinct digests in one answer: a number has had a few holders, not thousands
 
 
-def id_check_matches(check: Mapping[str, str], id_number: str, *, secret: str) -> bool:
-    """The platform side: does the ID number on record end with the six characters checked?"""
-    expected = id_check(id_number[-6:], secret=secret, salt=check.get("salt", ""))["digest"]
-    return hmac.compare_digest(expected, str(check.get("digest", "")))
+def id_challenge() -> str:
+    """A fresh random challenge for one member call: 64 lowercase hex characters (32 random bytes)."""
+    return secrets.token_hex(ID_CHALLENGE_BYTES)
 
 
-def account_lookup_request(*, request_id: str, phone_e164: str, holder_since: date | None, id_check: dict) -> dict:
-    """`POST {base_url}/v1/account-lookup`; `id_check` as `id_check()` made it for this member."""
+def id_digest(challenge: str, id_last6: str) -> str:
+    """hex HMAC-SHA256(key = the challenge's 64 ASCII characters, msg = the six characters, X in
+    capitals). The member computes it over its own record, the portal over the holder's input."""
+    return hmac.digest(challenge.encode("ascii"), id_last6.strip().upper().encode("ascii"), "sha256").hex()
+
+
+def id_check_answer(challenge: str, id_number: str | None) -> str:
+    """The member's side: what to answer for an account whose real-name record holds `id_number`
+    (None: no record, "not_available")."""
+    return id_digest(challenge, id_number.strip()[-6:]) if id_number else NOT_AVAILABLE
+
+
+def id_check_matches(answer: str | None, expected: str) -> str:
+    """The portal's side: "true" / "false" when the member answered a digest (compared in constant time
+    with the portal's own digest of the holder's characters), "not_available" when it has no record."""
+    if answer is None or answer == NOT_AVAILABLE:
+        return NOT_AVAILABLE
+    return "true" if hmac.compare_digest(answer, expected) else "false"
+
+
+def account_lookup_request(*, request_id: str, phone_e164: str, holder_since: date | None, id_challenge: str) -> dict:
+    """`POST {base_url}/v2/account-lookup`. Besides the number, only a random challenge: nothing in it
+    depends on the holder's ID characters."""
     return {
         "request_id": request_id,
         "phone_number": phone_e164,
         "holder_since": holder_since.isoformat() if holder_since else None,
-        "id_check": id_check,
+        "id_challenge": id_challenge,
     }
 
 
-def parse_identity_check_answer(body: bytes) -> str:
-    """A carrier's answer `{"id_last6_match": "true"|"false"|"not_available"}` (as CAMARA KYC Match)."""
+def identity_check_request(*, request_id: str, phone_e164: str, id_challenge: str) -> dict:
+    """`POST {base_url}/v2/identity-check` (carriers): the number and a random challenge."""
+    return {"request_id": request_id, "phone_number": phone_e164, "id_challenge": id_challenge}
+
+
+def parse_id_challenge(request) -> str:
+    """The member's side (the simulator): the request's challenge, or ProtocolError."""
+    challenge = request.get("id_challenge") if isinstance(request, dict) else None
+    if not isinstance(challenge, str) or not _ID_CHALLENGE.fullmatch(challenge):
+        raise ProtocolError("id_challenge must be 64 lowercase hex characters")
+    return challenge
+
+
+def _id_answer(value, where: str) -> str | None:
+    if value == NOT_AVAILABLE:
+        return None
+    if not isinstance(value, str) or not _ID_DIGEST.fullmatch(value):
+        raise ProtocolError(f'{where} must be 64 lowercase hex characters or "not_available"')
+    return value
+
+
+def parse_identity_check_answer(body: bytes) -> str | None:
+    """A carrier's answer `{"id_last6_digest": "<hex>" | "not_available"}`: the digest of its own
+    record's last six characters under the request's challenge, or None for not_available."""
     payload = _json_object(body)
-    if not isinstance(payload, dict) or set(payload) != {"id_last6_match"} or payload["id_last6_match"] not in REAL_NAME_MATCH:
-        raise ProtocolError('answer must be exactly {"id_last6_match": "true" | "false" | "not_available"}')
-    return payload["id_last6_match"]
+    if not isinstance(payload, dict) or set(payload) != {"id_last6_digest"}:
+        raise ProtocolError('answer must be exactly {"id_last6_digest": "<64 hex>" | "not_available"}')
+    return _id_answer(payload["id_last6_digest"], "id_last6_digest")
 
 
 @dataclass(frozen=True)
 class Account:
     account_ref: str
     registered_on: date
-    real_name_match: str
+    id_last6_digest: str | None  # None: the member keeps no real-name record for it
 
-    def likely_previous_holders(self, holder_since: date | None) -> bool:
-        """Registered before the current holder got the number, or under another real name."""
-        return self.real_name_match == "false" or (holder_since is not None and self.registered_on < holder_since)
+
+def likely_previous_holders(registered_on: date, holder_since: date | None, real_name_match: str) -> bool:
+    """Registered before the current holder got the number, or under another real name."""
+    return real_name_match == "false" or (holder_since is not None and registered_on < holder_since)
 
 
 def parse_account_lookup_answer(body: bytes) -> list[Account]:
@@ -162,9 +211,9 @@ def parse_account_lookup_answer(body: bytes) -> list[Account]:
     accounts = []
     for index, item in enumerate(payload["accounts"]):
         where = f"accounts[{index}]"
-        if not isinstance(item, dict) or set(item) != {"account_ref", "registered_on", "real_name_match"}:
-            raise ProtocolError(f"{where} must have exactly account_ref, registered_on, real_name_match")
-        ref, registered, match = item["account_ref"], item["registered_on"], item["real_name_match"]
+        if not isinstance(item, dict) or set(item) != {"account_ref", "registered_on", "id_last6_digest"}:
+            raise ProtocolError(f"{where} must have exactly account_ref, registered_on, id_last6_digest")
+        ref, registered = item["account_ref"], item["registered_on"]
         if not isinstance(ref, str) or not _ACCOUNT_REF.fullmatch(ref):
             raise ProtocolError(f"{where}.account_ref must be 1 to 128 printable ASCII characters")
         try:
@@ -173,9 +222,12 @@ def parse_account_lookup_answer(body: bytes) -> list[Account]:
             registered_on = None
         if registered_on is None:
             raise ProtocolError(f"{where}.registered_on must be a date, YYYY-MM-DD")
-        if match not in REAL_NAME_MATCH:
-            raise ProtocolError(f'{where}.real_name_match must be "true", "false" or "not_available"')
-        accounts.append(Account(ref, registered_on, match))
+        accounts.append(Account(ref, registered_on, _id_answer(item["id_last6_digest"], f"{where}.id_last6_digest")))
+    # Which accounts the holder then asks to unbind tells the member which digests did not match: an
+    # answer guessing many candidates would learn the holder's characters from that. A real number has
+    # had a few holders.
+    if len({a.id_last6_digest for a in accounts if a.id_last6_digest}) > MAX_ID_DIGESTS:
+        raise ProtocolError(f"more than {MAX_ID_DIGESTS} different id_last6_digest values in one answer")
     return accounts
 
 
@@ -186,7 +238,7 @@ MAX_REASON_CHARS = 500
 
 
 def unbind_request(*, request_id: str, phone_e164: str, holder_since: date | None, accounts: list[dict]) -> dict:
-    """`POST {base_url}/v1/unbind`: remove these accounts' binding to the number (the previous
+    """`POST {base_url}/v2/unbind`: remove these accounts' binding to the number (the previous
     holder's, as the platform's own lookup answer dated them)."""
     return {
         "request_id": request_id,
@@ -229,7 +281,7 @@ def _json_object(body: bytes):
 
 
 def parse_unbind_answer(status: int, body: bytes) -> UnbindAnswer:
-    """The platform's answer to `/v1/unbind`: `200 {"state": "done"}`, `200 {"state": "refused",
+    """The platform's answer to `/v2/unbind`: `200 {"state": "done"}`, `200 {"state": "refused",
     "reason": "..."}`, or `202` (body empty or `{"state": "accepted"}`): it answers later through the
     platform API. Anything else raises ProtocolError."""
     if status == 202:
@@ -302,7 +354,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout_s: float) ->
 
 
 def post_signed(url: str, payload: dict, *, key_id: str, secret: str, timeout_s: float) -> Reply:
-    """POST a signed protocol v1 request (see `post`)."""
+    """POST a signed protocol v2 request (see `post`)."""
     body = encode(payload)
     return post(url, body, {"Content-Type": "application/json", **sign(body, key_id=key_id, secret=secret)}, timeout_s=timeout_s)
 

@@ -143,7 +143,7 @@ def integration_health_record(*, succeeded: set[int], failed: dict[int, str], no
             )
 
 
-# "Test my endpoint": checks a member's integration against protocol v1, point by point.
+# "Test my endpoint": checks a member's integration against protocol v2, point by point.
 TEST_NUMBER = "+8613800000000"  # a number no one holds: the member answers, nothing is looked up for real
 
 
@@ -163,7 +163,7 @@ def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
     timeout_s = integration.timeout_ms / 1000
     payload = protocol.account_lookup_request(
         request_id="selftest-" + secrets.token_hex(8), phone_e164=TEST_NUMBER, holder_since=None,
-        id_check=protocol.id_check("00000X", secret=secret),
+        id_challenge=protocol.id_challenge(),
     )
     points: list[CheckPoint] = []
     try:
@@ -197,10 +197,10 @@ def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
             points.append(CheckPoint(_("Signs its answer"), False, error.reason))
         try:
             accounts = protocol.parse_account_lookup_answer(reply.body)
-            points.append(CheckPoint(_("Answer follows protocol v1"), True,
+            points.append(CheckPoint(_("Answer follows protocol v2"), True,
                                      _("%(count)d account(s) for the test number") % {"count": len(accounts)}))
         except protocol.ProtocolError as error:
-            points.append(CheckPoint(_("Answer follows protocol v1"), False, error.reason))
+            points.append(CheckPoint(_("Answer follows protocol v2"), False, error.reason))
 
     bad = protocol.encode(payload | {"request_id": "selftest-" + secrets.token_hex(8)})
     forged = {"Content-Type": "application/json", **protocol.sign(bad, key_id=key.key_id, secret="not-" + secret)}

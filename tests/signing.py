@@ -1,4 +1,4 @@
-"""Protocol v1 signature headers as Django test-client keyword arguments."""
+"""Protocol v2 signature headers as Django test-client keyword arguments."""
 
 import time
 

@@ -1,5 +1,5 @@
 """The platform API for complaints: members' systems list, read and answer their own cases (signed like
-protocol v1). Rows come through `scope_for_user`, so another member's case is a 404."""
+protocol v2). Rows come through `scope_for_user`, so another member's case is a 404."""
 
 from django.core.exceptions import ValidationError
 from django.http import FileResponse
@@ -32,7 +32,7 @@ class ComplaintPages(PageNumberPagination):
         OpenApiParameter("received_from", str, description="YYYY-MM-DD"),
         OpenApiParameter("received_to", str, description="YYYY-MM-DD"),
     ],
-    summary="Your organisation's complaints, newest first (signed like protocol v1)",
+    summary="Your organisation's complaints, newest first (signed like protocol v2)",
 )
 class PlatformComplaintListView(PlatformAPIView, ListAPIView):
     serializer_class = s.PlatformComplaintSerializer

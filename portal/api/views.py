@@ -47,7 +47,7 @@ class CitizenAPIView(APIView):
 
 
 class MemberAPIView(APIView):
-    authentication_classes = [MemberSignatureAuthentication]  # each request signed like protocol v1 with the member's key
+    authentication_classes = [MemberSignatureAuthentication]  # each request signed like protocol v2 with the member's key
     permission_classes = [IsActiveMember]
 
 
@@ -129,7 +129,7 @@ def _lookup_for_bearer(request, lookup_id):
 
 
 class PlatformUnbindRequestsView(MemberAPIView):
-    """The pull queue: a member's unbind requests, for platforms without `/v1/unbind` (and for all
+    """The pull queue: a member's unbind requests, for platforms without `/v2/unbind` (and for all
     others too). Fetching queued requests marks them as delivered."""
 
     @extend_schema(
@@ -139,7 +139,7 @@ class PlatformUnbindRequestsView(MemberAPIView):
             OpenApiParameter("limit", int, description="1 to 500 (default 100)"),
         ],
         responses={200: s.PlatformUnbindPageSerializer, 400: s.RefusalSerializer},
-        summary="Unbind requests to the member's apps, soonest deadline first (signed like protocol v1)",
+        summary="Unbind requests to the member's apps, soonest deadline first (signed like protocol v2)",
     )
     def get(self, request):
         state = request.query_params.get("state", "open")
@@ -162,7 +162,7 @@ class PlatformUnbindAnswerView(MemberAPIView):
         request=s.PlatformUnbindAnswerSerializer,
         responses={200: s.PlatformUnbindRequestSerializer, 400: s.RefusalSerializer, 404: OpenApiResponse(description="not this member's request"),
                    409: s.RefusalSerializer},
-        summary="Answer an unbind request: done, or refused with a reason (signed like protocol v1)",
+        summary="Answer an unbind request: done, or refused with a reason (signed like protocol v2)",
     )
     def post(self, request, request_id):
         from registry import protocol
@@ -180,16 +180,16 @@ class PlatformUnbindAnswerView(MemberAPIView):
 
 
 class PlatformLookupCallbackView(APIView):
-    """A member's later answer to a lookup it acknowledged with 202, signed like every protocol v1 message."""
+    """A member's later answer to a lookup it acknowledged with 202, signed like every protocol v2 message."""
 
-    authentication_classes: list = []  # the protocol v1 signature is the authentication
+    authentication_classes: list = []  # the protocol v2 signature is the authentication
     permission_classes = [AllowAny]
 
     @extend_schema(
         request={"application/json": {"type": "object", "properties": {"accounts": {"type": "array", "items": {"type": "object"}}}}},
-        responses={204: None, 400: OpenApiResponse(description="not protocol v1"), 401: OpenApiResponse(description="bad signature"),
+        responses={204: None, 400: OpenApiResponse(description="not protocol v2"), 401: OpenApiResponse(description="bad signature"),
                    404: OpenApiResponse(description="unknown request id")},
-        summary="Member callback with the answer to a lookup (protocol v1, signed)",
+        summary="Member callback with the answer to a lookup (protocol v2, signed)",
     )
     def post(self, request, request_id):
         from registry import protocol
@@ -214,7 +214,7 @@ class NumberEventsView(MemberAPIView):
         request=s.NumberEventBatchSerializer,
         responses={200: s.NumberEventResultSerializer, 400: s.RefusalSerializer, 401: OpenApiResponse(description="bad signature"),
                    403: OpenApiResponse(description="not an active carrier or MVNO")},
-        summary="Report number events (signed like protocol v1 with the carrier's key)",
+        summary="Report number events (signed like protocol v2 with the carrier's key)",
     )
     def post(self, request):
         try:  # the signed bytes, parsed once (DRF's parser would decode a 1 MB batch a second time)
@@ -318,7 +318,7 @@ class NumberChecksView(MemberAPIView):
     @extend_schema(
         request=s.NumberCheckBatchSerializer,
         responses={200: s.NumberCheckResultSerializer, 400: s.RefusalSerializer},
-        summary="Were these numbers re-assigned after these dates? (signed like protocol v1)",
+        summary="Were these numbers re-assigned after these dates? (signed like protocol v2)",
     )
     def post(self, request):
         checks = request.data.get("checks") if isinstance(request.data, dict) else None
@@ -340,7 +340,7 @@ class NumberEventFeedView(MemberAPIView):
             OpenApiParameter("type", str, many=True, description="only these types (cancelled, reassigned, ported_out, ported_in)"),
         ],
         responses={200: s.NumberEventPageSerializer, 400: s.RefusalSerializer},
-        summary="Carriers' number events after a cursor (signed like protocol v1)",
+        summary="Carriers' number events after a cursor (signed like protocol v2)",
     )
     def get(self, request):
         try:
@@ -380,7 +380,7 @@ class NoticeSubscriptionView(MemberAPIView):
         return scope_for_user(NoticeSubscription.objects.select_related("app"), request.user).filter(app=request.user.app).first()
 
     @extend_schema(responses={200: s.NoticeSubscriptionSerializer, 404: OpenApiResponse(description="not subscribed")},
-                   summary="This app's notice subscription (signed like protocol v1)")
+                   summary="This app's notice subscription (signed like protocol v2)")
     def get(self, request):
         subscription = self._subscription(request)
         if subscription is None:
@@ -411,7 +411,7 @@ class NoticeReportView(MemberAPIView):
 
     @extend_schema(request=s.NoticeReportSerializer,
                    responses={200: s.NoticeReportResultSerializer, 400: s.RefusalSerializer, 404: OpenApiResponse(description="not your notice")},
-                   summary="Report back on a notice: bindings removed (signed like protocol v1)")
+                   summary="Report back on a notice: bindings removed (signed like protocol v2)")
     def post(self, request, notice_id):
         from portal.models import NoticeDelivery
         from registry import protocol

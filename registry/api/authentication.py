@@ -1,4 +1,4 @@
-"""Members' systems authenticate to the API by signing each request like protocol v1, with their
+"""Members' systems authenticate to the API by signing each request like protocol v2, with their
 integration's key: `request.auth` is then the IntegrationKey (and through it the organisation)."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -83,6 +83,6 @@ class MemberSignatureScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": protocol.HEADER_SIGNATURE,
-            "description": "Protocol v1 signature (docs/protocol.md): X-Portal-Key-Id, X-Portal-Timestamp and "
+            "description": "Protocol v2 signature (docs/protocol.md): X-Portal-Key-Id, X-Portal-Timestamp and "
             "X-Portal-Signature = hex HMAC-SHA256 of timestamp + '.' + body with the integration key's secret.",
         }

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from portal import services
 from portal.models import LookupQuery
+from registry import protocol
 from registry import services as registry_services
 from registry.models import StaffUser
 from tests.portal.lookup_helpers import latest_code
@@ -36,15 +37,38 @@ def callback(client, started, payload, secret=None):
 
 
 def test_a_signed_callback_settles_the_row_and_completes_the_lookup(client, started):
-    payload = {"accounts": [{"account_ref": "u1", "registered_on": "2018-01-01", "real_name_match": "false"}]}
+    other_person = protocol.id_digest(started["query"].id_check["challenge"], "12345X")
+    payload = {"accounts": [{"account_ref": "u1", "registered_on": "2018-01-01", "id_last6_digest": other_person}]}
     assert callback(client, started, payload).status_code == 204
     query = LookupQuery.objects.get(pk=started["query"].pk)
     assert (query.state, query.accounts_total, query.accounts_previous) == ("answered", 1, 1)
+    assert query.accounts[0]["real_name_match"] == "false" and query.id_check == {}  # compared, then forgotten
     started["lookup"].refresh_from_db()
     assert started["lookup"].state == "completed" and started["lookup"].accounts_previous == 1
     # a second callback changes nothing
     assert callback(client, started, {"accounts": []}).status_code == 204
     assert LookupQuery.objects.get(pk=started["query"].pk).accounts_total == 1
+
+
+def test_the_portal_compares_each_accounts_digest_with_the_holders_characters(client, started):
+    """The member answers per account the digest of its own record under the row's challenge; the
+    portal keeps only true / false / not_available."""
+    challenge = started["query"].id_check["challenge"]
+    assert challenge not in str(started["query"].id_check["expected"])
+    payload = {"accounts": [
+        {"account_ref": "mine", "registered_on": "2030-01-01", "id_last6_digest": protocol.id_digest(challenge, "40213x")},
+        {"account_ref": "theirs", "registered_on": "2030-01-01", "id_last6_digest": protocol.id_digest(challenge, "40214X")},
+        {"account_ref": "unknown", "registered_on": "2030-01-01", "id_last6_digest": "not_available"},
+        # the right characters under another challenge (an answer replayed from another call) do not match
+        {"account_ref": "replayed", "registered_on": "2030-01-01", "id_last6_digest": protocol.id_digest("ab" * 32, "40213X")},
+    ]}
+    assert callback(client, started, payload).status_code == 204
+    query = LookupQuery.objects.get(pk=started["query"].pk)
+    assert {a["account_ref"]: (a["real_name_match"], a["likely_previous"]) for a in query.accounts} == {
+        "mine": ("true", False), "theirs": ("false", True), "unknown": ("not_available", False), "replayed": ("false", True),
+    }
+    assert not any(set(a) - {"account_ref", "registered_on", "real_name_match", "likely_previous"} for a in query.accounts)
+    assert query.accounts_previous == 2
 
 
 def test_a_forged_or_malformed_callback_is_refused(client, started):

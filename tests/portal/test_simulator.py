@@ -1,4 +1,4 @@
-"""The platform simulator is a real HTTP server speaking protocol v1 with real signatures."""
+"""The platform simulator is a real HTTP server speaking protocol v2 with real signatures."""
 
 import time
 from datetime import date
@@ -10,15 +10,21 @@ from registry import protocol
 from registry.demo import demo_key_secret
 
 
-def lookup(url, slug, phone="+8613812345678", secret=None, timeout=3.0):
+CHALLENGE = "ab" * 32
+
+
+def post(url, slug, path, payload, secret=None, timeout=3.0):
     secret = secret or demo_key_secret(slug)
-    payload = protocol.account_lookup_request(
-        request_id=f"r-{time.time_ns()}", phone_e164=phone, holder_since=date(2024, 1, 1),
-        id_check=protocol.id_check("40213X", secret=secret),
-    )
     body = protocol.encode(payload)
     headers = protocol.sign(body, key_id=f"demo_{slug}", secret=secret)
-    return httpx.post(f"{url}/{slug}{protocol.ACCOUNT_LOOKUP_PATH}", content=body, headers=headers, timeout=timeout)
+    return httpx.post(f"{url}/{slug}{path}", content=body, headers=headers, timeout=timeout)
+
+
+def lookup(url, slug, phone="+8613812345678", secret=None, timeout=3.0, challenge=CHALLENGE):
+    payload = protocol.account_lookup_request(
+        request_id=f"r-{time.time_ns()}", phone_e164=phone, holder_since=date(2024, 1, 1), id_challenge=challenge,
+    )
+    return post(url, slug, protocol.ACCOUNT_LOOKUP_PATH, payload, secret=secret, timeout=timeout)
 
 
 def test_answers_are_signed_valid_and_reproducible(simulator):
@@ -29,12 +35,38 @@ def test_answers_are_signed_valid_and_reproducible(simulator):
     assert protocol.parse_account_lookup_answer(first.content) == protocol.parse_account_lookup_answer(again.content)
 
 
-def test_some_numbers_have_accounts_and_some_of_those_predate_the_holder(simulator):
-    answers = [protocol.parse_account_lookup_answer(lookup(simulator, "app01", phone=f"+86138000000{i:02d}").content)
-               for i in range(30)]
-    accounts = [a for answer in answers for a in answer]
-    assert any(not answer for answer in answers) and accounts
-    assert {a.likely_previous_holders(date(2024, 1, 1)) for a in accounts} == {True, False}
+def test_each_account_answers_the_digest_of_its_own_record_under_the_challenge(simulator):
+    """The holder's accounts match the holder's characters (the number's last five digits and X in the
+    simulated records), a previous holder's do not, an app without records answers not_available."""
+    matches, with_record = set(), None
+    for i in range(30):
+        phone = f"+86138000000{i:02d}"
+        holder = protocol.id_digest(CHALLENGE, phone[-5:] + "X")
+        for account in protocol.parse_account_lookup_answer(lookup(simulator, "app01", phone=phone).content):
+            match = protocol.id_check_matches(account.id_last6_digest, holder)
+            matches.add((match, protocol.likely_previous_holders(account.registered_on, date(2024, 1, 1), match)))
+            with_record = with_record or (phone if account.id_last6_digest else None)
+    assert {("true", False), ("false", True)} <= matches
+    # another challenge, another digest for the same record: answers do not carry over between calls
+    other = protocol.parse_account_lookup_answer(lookup(simulator, "app01", phone=with_record, challenge="cd" * 32).content)
+    first = protocol.parse_account_lookup_answer(lookup(simulator, "app01", phone=with_record).content)
+    assert [a.account_ref for a in other] == [a.account_ref for a in first]
+    assert not {a.id_last6_digest for a in other} & {a.id_last6_digest for a in first}
+
+
+def test_a_request_without_a_v2_challenge_is_refused(simulator):
+    v1 = {"request_id": "r-v1", "phone_number": "+8613812345678", "holder_since": None,
+          "id_check": {"alg": "hmac-sha256", "salt": "00", "digest": "00"}}
+    response = post(simulator, "app01", protocol.ACCOUNT_LOOKUP_PATH, v1)
+    assert response.status_code == 400 and "id_challenge" in response.json()["error"]
+
+
+def test_the_simulated_carrier_answers_the_digest_of_its_record(simulator):
+    payload = protocol.identity_check_request(request_id="r-id", phone_e164="+8613800138000", id_challenge=CHALLENGE)
+    answer = post(simulator, "app01", protocol.IDENTITY_CHECK_PATH, payload)
+    digest = protocol.parse_identity_check_answer(answer.content)
+    assert protocol.id_check_matches(digest, protocol.id_digest(CHALLENGE, "38000X")) == "true"
+    assert protocol.id_check_matches(digest, protocol.id_digest(CHALLENGE, "38001X")) == "false"
 
 
 def test_a_wrong_signature_is_refused(simulator):

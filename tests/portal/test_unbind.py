@@ -86,7 +86,7 @@ def test_one_app_then_all_at_once_from_the_results_page(client, celery_workers, 
 
 
 def test_the_citizen_api_sends_and_shows_unbinding(client, simulator):
-    apps = simulated_apps(simulator, ["app05"])  # no /v1/unbind capability: the pull queue
+    apps = simulated_apps(simulator, ["app05"])  # no /v2/unbind capability: the pull queue
     token = "citizen-token"
     lookup = _lookup_with_accounts(apps[0], token=token)
     auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
@@ -108,7 +108,7 @@ def test_the_citizen_api_sends_and_shows_unbinding(client, simulator):
 
 
 def test_pull_queue_fetch_and_answer(client, simulator):
-    """A platform without /v1/unbind fetches its requests and answers them; another member sees none."""
+    """A platform without /v2/unbind fetches its requests and answers them; another member sees none."""
     organisation = OrganisationFactory()
     (app,) = simulated_apps(simulator, ["app05"], organisation=organisation)
     (other,) = simulated_apps(simulator, ["app01"])  # another organisation, with its own key

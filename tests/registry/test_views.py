@@ -63,7 +63,7 @@ def test_test_my_endpoint_passes_every_point_for_a_good_member(client, member_ap
 def test_test_my_endpoint_names_what_a_garbage_answer_breaks(client, member_app_at):
     points, _ = check(client, *member_app_at("app04"))
     assert points["Accepts the portal's signature"] and points["Signs its answer"]
-    assert points["Answer follows protocol v1"] is False
+    assert points["Answer follows protocol v2"] is False
 
 
 def test_test_my_endpoint_reports_a_timeout(client, member_app_at):

@@ -5,7 +5,7 @@ from portal.simulator import AppBehaviour, Simulator, SimulatorConfig
 
 
 class Command(BaseCommand):
-    help = "Run the platform simulator: member apps app01..appNN speaking protocol v1 on one port."
+    help = "Run the platform simulator: member apps app01..appNN speaking protocol v2 on one port."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8900)
