@@ -134,12 +134,12 @@ def test_broker_messages_and_task_arguments_carry_no_phone_number_in_clear(clien
     """Every command the web side and the workers send to Redis during a lookup, its summary SMS and an
     unbind push (Celery puts arguments in the message body and in `argsrepr`): task messages carry
     row ids, or the lookup's calls sealed with the field keys; never the number or the ID check."""
-    db = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    db = redis.Redis.from_url(settings.REDIS_URL)
     db_index = db.connection_pool.connection_kwargs.get("db", 0)
     commands, stop = [], threading.Event()
 
     def watch():
-        with redis.Redis.from_url(settings.CELERY_BROKER_URL).monitor() as monitor:
+        with redis.Redis.from_url(settings.REDIS_URL).monitor() as monitor:
             ready.set()
             while not stop.is_set():
                 command = monitor.next_command()
