@@ -178,6 +178,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sms-resend-stuck": {"task": "portal.tasks.sms_resend_stuck", "schedule": 60.0},
     "lookup-sweep": {"task": "portal.tasks.lookup_sweep", "schedule": 5.0},
     "lookup-purge": {"task": "portal.tasks.lookup_purge", "schedule": 3600.0},
+    # Members' recycling checks are buffered in Redis and written to the audit trail in batches.
+    "number-check-audit-flush": {"task": "portal.tasks.number_check_audit_flush", "schedule": 5.0},
     # Complaints: mark late answers, escalate unanswered cases, close cases whose feedback window ended.
     "complaint-deadlines": {"task": "complaints.tasks.complaint_deadlines_enforce", "schedule": 600.0},
     "complaint-purge": {"task": "complaints.tasks.complaint_purge", "schedule": 3600.0},
@@ -298,6 +300,11 @@ NUMBER_EVENT_UPLOAD_MAX_BYTES = env.int("NUMBER_EVENT_UPLOAD_MAX_BYTES", default
 NUMBER_EVENT_UPLOAD_CHUNK_ROWS = env.int("NUMBER_EVENT_UPLOAD_CHUNK_ROWS", default=10_000)  # one API batch
 NUMBER_EVENT_UPLOAD_TASK_SECONDS = env.int("NUMBER_EVENT_UPLOAD_TASK_SECONDS", default=60)  # then the task re-queues itself
 NUMBER_EVENT_UPLOAD_RETENTION_DAYS = env.int("NUMBER_EVENT_UPLOAD_RETENTION_DAYS", default=90)  # rejected rows' values
+# Members' recycling checks: limits per integration (shared by every instance through Redis), and how long
+# the audit trail of who checked which number (hashed) is kept (purged by lookup_purge).
+NUMBER_CHECKS_PER_SECOND = env.int("NUMBER_CHECKS_PER_SECOND", default=100)  # CAMARA checks
+NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE = env.int("NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE", default=60_000)  # numbers in bulk checks
+NUMBER_CHECK_AUDIT_RETENTION_DAYS = env.int("NUMBER_CHECK_AUDIT_RETENTION_DAYS", default=90)
 CAPTCHA_LENGTH = 4
 CAPTCHA_IMAGE_SIZE = (120, 44)
 CAPTCHA_FONT_SIZE = 30
