@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "portal.middleware.ChineseFirstMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "portal.uploads.RequestBodyLimitMiddleware",  # before CSRF, which is the first to read a form's body
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -305,6 +306,15 @@ NUMBER_EVENT_UPLOAD_RETENTION_DAYS = env.int("NUMBER_EVENT_UPLOAD_RETENTION_DAYS
 NUMBER_CHECKS_PER_SECOND = env.int("NUMBER_CHECKS_PER_SECOND", default=100)  # CAMARA checks
 NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE = env.int("NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE", default=60_000)  # numbers in bulk checks
 NUMBER_CHECK_AUDIT_RETENTION_DAYS = env.int("NUMBER_CHECK_AUDIT_RETENTION_DAYS", default=90)
+# Upload limits (portal/uploads.py), checked before a body is read: each view's own (evidence, carriers'
+# files), REQUEST_BODY_MAX_BYTES for every other view (a little over DATA_UPLOAD_MAX_MEMORY_SIZE, Django's
+# cap on a body read whole, such as a carrier's JSON batch). The first handler stops files at their cap.
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=3 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "portal.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 CAPTCHA_LENGTH = 4
 CAPTCHA_IMAGE_SIZE = (120, 44)
 CAPTCHA_FONT_SIZE = 30
