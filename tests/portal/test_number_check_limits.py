@@ -68,7 +68,7 @@ def test_attack_bulk_flood_gets_429_in_the_portal_refusal_body(client, settings)
     assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
     body = refused.json()
     assert set(body) == {"code", "detail", "retry_at"} and body["code"] == "rate_limited" and body["retry_at"]
-    assert "Too many numbers checked this minute" in body["detail"]
+    assert "本分钟核验的号码过多" in body["detail"]
 
 
 def test_audit_trail_records_who_checked_which_number_hashed(client, history):  # noqa: F811
