@@ -1,5 +1,5 @@
 """Rate limits in fixed windows, counted in Redis so every web instance and worker shares one count:
-INCRBY and EXPIRE on `portal:rate:<scope>:<id>:<window>` in one round trip. The lookup fan-out's calls
+INCRBY (and EXPIRE) on `portal:rate:<scope>:<id>:<window>`. The lookup fan-out's calls
 to each member (portal/fanout.py, asyncio) and members' recycling checks (the CAMARA check and the bulk
 check, here) count the same way. Without Redis (development) each process counts for itself."""
 
@@ -54,7 +54,9 @@ def exceeded(scope: str, ident, *, limit: int, seconds: int = 1, amount: int = 1
     key = window_key(scope, ident, window)
     try:
         if settings.REDIS_URL:
-            count, _ = redis_client().pipeline(transaction=False).incrby(key, amount).expire(key, seconds + 1).execute()
+            count = redis_client().incrby(key, amount)
+            if count == amount:  # the window's first call sets its expiry: one round trip for all the others
+                redis_client().expire(key, seconds + 1)
         else:
             count = _local.add(key, window, amount)
     except Exception:

@@ -889,44 +889,55 @@ def number_check_rate_exceeded(*, by: CheckClient, api: str, numbers: int = 1) -
 
 
 NUMBER_CHECK_AUDIT_BUFFER = "portal:number-check-audit"
-NUMBER_CHECK_AUDIT_BATCH = 5000
+NUMBER_CHECK_AUDIT_BATCH = 200  # calls a statement: 200 rows from CAMARA checks, up to 200,000 from bulk checks
 
 
 def number_check_audit_record(*, by: CheckClient, api: str, answers: list[tuple[str, object, str]]) -> None:
-    """Keep who checked which numbers (`(number, date, answer)`, the number as its keyed hash): appended to a
-    Redis list in one round trip, written to the table in batches by `number_check_audit_flush` (every 5 s).
-    A row a check written at once would cost the CAMARA check a commit each. Without Redis, written at once."""
-    now = time.time()
-    records = [json.dumps([uuid.uuid4().hex, now, api, by.organisation_id, by.integration_id, by.key_id,
-                           keyed_hash("phone", phone), str(since), answer]) for phone, since, answer in answers]
-    if not records:
+    """Keep who checked which numbers (`(number, date, answer)`, the number as its keyed hash): one call's
+    checks are one item of a Redis list, appended in one round trip and written to the table in batches by
+    `number_check_audit_flush` (every 5 s). A row a check written at once would cost the CAMARA check a
+    commit each. Without Redis, written at once."""
+    if not answers:
         return
+    record = json.dumps([uuid.uuid4().int, time.time(), api, by.organisation_id, by.integration_id, by.key_id,
+                         [(keyed_hash("phone", phone), str(since), answer) for phone, since, answer in answers]])
     if settings.REDIS_URL:
         try:
-            ratelimit.redis_client().rpush(NUMBER_CHECK_AUDIT_BUFFER, *records)
+            ratelimit.redis_client().rpush(NUMBER_CHECK_AUDIT_BUFFER, record)
             return
         except Exception:  # Redis trouble: the trail is written now rather than lost
             logger.exception("number-check audit: buffering failed, writing at once")
-    _number_check_audit_write(records)
+    _number_check_audit_write([record])
 
 
-def _number_check_audit_write(records: list) -> None:
+def _number_check_audit_write(records: list) -> int:
+    """One INSERT for many calls' checks. Each row's id is its call's id plus its place in the call, so records
+    read again (a flush that died before trimming the buffer) are kept once (ON CONFLICT DO NOTHING)."""
     from datetime import timezone as dt_timezone
 
-    rows = []
+    columns: list[list] = [[] for _ in range(9)]
     for raw in records:
-        record_id, at, api, organisation_id, integration_id, key_id, phone_hash, since, answer = json.loads(raw)
-        rows.append(NumberCheckAudit(
-            id=uuid.UUID(record_id), checked_at=datetime.fromtimestamp(at, tz=dt_timezone.utc), api=api,
-            organisation_id=organisation_id, integration_id=integration_id, key_id=key_id, phone_hash=phone_hash,
-            specified_date=since, answer=answer))
-    # ignore_conflicts: records read again after a flush that died before trimming the buffer are kept once
-    NumberCheckAudit.objects.bulk_create(rows, batch_size=NUMBER_CHECK_AUDIT_BATCH, ignore_conflicts=True)
+        call_id, at, api, organisation_id, integration_id, key_id, checks = json.loads(raw)
+        checked_at = datetime.fromtimestamp(at, tz=dt_timezone.utc)
+        for index, (phone_hash, since, answer) in enumerate(checks):
+            for column, value in zip(columns, (uuid.UUID(int=(call_id + index) % 2**128), checked_at, api, organisation_id,
+                                               integration_id, key_id, phone_hash, since, answer)):
+                column.append(value)
+    if not columns[0]:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {NumberCheckAudit._meta.db_table} (id, checked_at, api, organisation_id, integration_id, key_id,"
+            " phone_hash, specified_date, answer) SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::text[],"
+            " %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::date[], %s::text[]) ON CONFLICT (id) DO NOTHING",
+            columns,
+        )
+    return len(columns[0])
 
 
 def number_check_audit_flush() -> int:
-    """Move the buffered audit records to the table, a batch at a time: read, written, then trimmed from the
-    buffer, so a worker killed in between leaves them to be read again. One flush at a time."""
+    """Move the buffered audit records to the table, a batch of calls at a time: read, written, then trimmed
+    from the buffer, so a worker killed in between leaves them to be read again. One flush at a time."""
     from django.core.cache import cache
 
     if not settings.REDIS_URL or not cache.add("number-check-audit-flush", 1, timeout=300):
@@ -934,9 +945,8 @@ def number_check_audit_flush() -> int:
     client, written = ratelimit.redis_client(), 0
     try:
         while records := client.lrange(NUMBER_CHECK_AUDIT_BUFFER, 0, NUMBER_CHECK_AUDIT_BATCH - 1):
-            _number_check_audit_write(records)
+            written += _number_check_audit_write(records)
             client.ltrim(NUMBER_CHECK_AUDIT_BUFFER, len(records), -1)  # new records were appended at the other end
-            written += len(records)
     finally:
         cache.delete("number-check-audit-flush")
     return written
