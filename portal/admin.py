@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from portal.models import NoticeAttempt, NoticeDelivery, NoticeSubscription, NumberCheckAudit, NumberEvent
 from portal.phone import normalize_phone
@@ -63,7 +64,7 @@ class NumberCheckAuditAdmin(ReadOnlyAdmin):
     list_display = ("checked_at", "api", "organisation", "key_id", "phone_hash", "specified_date", "answer")
     list_filter = ("api", "answer", "organisation")
     search_fields = ("key_id",)
-    search_help_text = "A phone number (13800138000 or +8613800138000) or a key id"
+    search_help_text = _("A phone number (13800138000 or +8613800138000) or a key id")
     date_hierarchy = "checked_at"
     list_select_related = ("organisation",)
     show_full_result_count = False  # a count of millions of rows on every page
