@@ -12,6 +12,11 @@ def colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+def swatch(index: int) -> str:
+    """A legend's colour square, as SVG: a fill attribute, not a style attribute the CSP would refuse."""
+    return mark_safe(f'<svg class="swatch" viewBox="0 0 12 12" aria-hidden="true"><rect width="12" height="12" rx="2" fill="{colour(index)}"/></svg>')
+
+
 def _svg(height: int, body: str, label: str, kind: str, total) -> str:
     return mark_safe(
         f'<svg class="chart {kind}" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" aria-label="{escape(label)}" '

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -6,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from complaints import selectors
 from complaints.models import Complaint
 from portal.forms import PhoneCaptchaForm, PhoneCodeForm
+from portal.uploads import file_input_limits
 from portal.regions import Province
 
 CATEGORY_HINTS = {
@@ -98,6 +100,10 @@ class ComplaintForm(forms.Form):
     )
 
     category_hints = CATEGORY_HINTS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["evidence"].widget.attrs.update(file_input_limits(settings.COMPLAINT_EVIDENCE_MAX_BYTES))
 
     def clean_started_on(self):
         value = self.cleaned_data.get("started_on")

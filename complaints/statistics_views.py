@@ -50,7 +50,7 @@ def dashboard(request):
     form, filters = filters_for_request(request)
     data = stats.statistics_dashboard(filters)
     trend, timeliness = data["trend"], data["timeliness"]
-    legend = [{"label": s["label"], "colour": charts.colour(i)} for i, s in enumerate(trend["series"][:9])]
+    legend = [{"label": s["label"], "swatch": charts.swatch(i)} for i, s in enumerate(trend["series"][:9])]
     context = {
         "form": form, "filters": filters, "query": _query(filters), **data, "legend": legend,
         "trend_chart": charts.stacked_columns(trend["bucket_labels"], trend["series"], title=_("Complaints over time")),

@@ -25,6 +25,7 @@ from portal.crypto import decrypt, encrypt
 from portal.phone import mask_phone
 from portal.csv_export import csv_response
 from portal.forms import PhoneCaptchaForm
+from portal.uploads import refused_files_on_form, upload_limits
 from portal.views import code_page, refused, send_code
 
 SESSION_HOLDER = "complaint_holder"  # the number proven by SMS code, encrypted, with the time
@@ -112,6 +113,7 @@ def verify(request):
 
 # --- Filing ---------------------------------------------------------------------------------------------
 
+@upload_limits(per_file="COMPLAINT_EVIDENCE_MAX_BYTES", files="COMPLAINT_EVIDENCE_FILES")
 @never_cache
 def complaint_form(request):
     phone_number = _verified_phone(request)
@@ -121,6 +123,7 @@ def complaint_form(request):
     unbind_id = request.session.get(SESSION_UNBIND)
     if request.method == "POST":
         form = ComplaintForm(request.POST, request.FILES)
+        refused_files_on_form(request, form, "evidence")
         if form.is_valid():
             data = form.cleaned_data
             unbind = selectors.unbind_request_for_holder(phone_number=phone_number, unbind_id=unbind_id)

@@ -1,6 +1,10 @@
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
-from portal.models import NoticeAttempt, NoticeDelivery, NoticeSubscription, NumberEvent
+from portal.models import NoticeAttempt, NoticeDelivery, NoticeSubscription, NumberCheckAudit, NumberEvent
+from portal.phone import normalize_phone
+from portal.privacy import keyed_hash
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -50,3 +54,26 @@ class NoticeDeliveryAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("subscription__app",)
     inlines = [NoticeAttemptInline]
+
+
+@admin.register(NumberCheckAudit)
+class NumberCheckAuditAdmin(ReadOnlyAdmin):
+    """Who checked which number: search by a number (it is hashed as the rows are) or a client's key id;
+    filter by API, answer or organisation. Rows cannot be changed or deleted here; lookup_purge removes them."""
+
+    list_display = ("checked_at", "api", "organisation", "key_id", "phone_hash", "specified_date", "answer")
+    list_filter = ("api", "answer", "organisation")
+    search_fields = ("key_id",)
+    search_help_text = _("A phone number (13800138000 or +8613800138000) or a key id")
+    date_hierarchy = "checked_at"
+    list_select_related = ("organisation",)
+    show_full_result_count = False  # a count of millions of rows on every page
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        try:
+            return queryset.filter(phone_hash=keyed_hash("phone", normalize_phone(search_term.strip()))), False
+        except ValidationError:  # not a number: the key id
+            return super().get_search_results(request, queryset, search_term)

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from portal import ratelimit
 from portal.crypto import decrypt, decrypt_cached, encrypt
 from portal.models import Lookup, LookupQuery
 from portal.outbound import clients as outbound
@@ -88,7 +89,8 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 
 class RateLimiter:
-    """At most `rps` calls a second to one integration, across every worker when Redis is there."""
+    """At most `rps` calls a second to one integration, across every worker when Redis is there: the
+    windows of portal/ratelimit.py, counted from the worker's asyncio loop."""
 
     def __init__(self):
         self.redis = None
@@ -96,19 +98,14 @@ class RateLimiter:
             import redis.asyncio
 
             self.redis = redis.asyncio.Redis.from_url(settings.REDIS_URL)
-        self.local: dict[int, int] = {}  # integration id -> calls in `local_second`
-        self.local_second = 0
+        self.local = ratelimit.LocalWindows()  # without Redis (development): this process's count
 
     @staticmethod
     def _key(integration_id: int, second: int) -> str:
-        return f"portal:rate:{integration_id}:{second}"
+        return ratelimit.window_key("integration", integration_id, second)
 
     def _count_local(self, integration_id: int, second: int) -> int:
-        """Without Redis (development): this process's count; past seconds are dropped as they go."""
-        if second != self.local_second:
-            self.local, self.local_second = {}, second
-        count = self.local[integration_id] = self.local.get(integration_id, 0) + 1
-        return count
+        return self.local.add(self._key(integration_id, second), second)
 
     async def admit(self, calls: list[Call]) -> set[int]:
         """Count a whole batch of calls in one round trip: the query ids of those within their member's

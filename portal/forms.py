@@ -1,11 +1,13 @@
 from captcha.fields import CaptchaField
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import NumberEvent
 from portal.phone import normalize_phone
 from portal.services import normalize_id_last6
+from portal.uploads import file_input_limits
 
 
 class PhoneForm(forms.Form):
@@ -112,3 +114,7 @@ class NumberEventUploadForm(forms.Form):
         help_text=_("Columns event_id, phone_number, type, occurred_at; UTF-8; a header row is optional."),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].widget.attrs.update(file_input_limits(settings.NUMBER_EVENT_UPLOAD_MAX_BYTES))

@@ -459,3 +459,42 @@ class NumberEventUploadRejection(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["upload", "line"], name="portal_upload_rejection_once_per_line")]
+
+
+class NumberCheckAudit(models.Model):
+    """Who checked which number, when, through which API, and what the portal answered: one row per number
+    asked (a bulk call of 1,000 numbers makes 1,000 rows), as "who checked which number" must be answerable
+    for each number. The number only as its keyed hash (the same as the lookups', so a number can be
+    searched). Written in batches from a Redis buffer (services.number_check_audit_flush); the id comes with
+    the record, so a batch written twice is stored once."""
+
+    organisation_field = "organisation"
+
+    class Api(models.TextChoices):
+        CAMARA = "camara", _("CAMARA check")
+        BULK = "bulk", _("Bulk check")
+
+    class Answer(models.TextChoices):
+        YES = "yes", _("changed hands since")
+        NO = "no", _("not changed hands")
+        NO_DATA = "no_data", _("no data")
+
+    id = models.UUIDField(primary_key=True)
+    checked_at = models.DateTimeField(_("checked at"), db_index=True)
+    api = models.CharField(_("API"), max_length=10, choices=Api.choices)
+    organisation = models.ForeignKey("registry.Organisation", on_delete=models.SET_NULL, null=True, related_name="+",
+                                     verbose_name=_("organisation"))
+    integration = models.ForeignKey("registry.Integration", on_delete=models.SET_NULL, null=True, related_name="+",
+                                    verbose_name=_("integration"))
+    key_id = models.CharField(_("key"), max_length=64)  # the client, kept when its integration goes
+    phone_hash = models.CharField(_("number (keyed hash)"), max_length=64, db_index=True)
+    specified_date = models.DateField(_("since"))
+    answer = models.CharField(_("answer"), max_length=10, choices=Answer.choices)
+
+    class Meta:
+        verbose_name = _("number check")
+        verbose_name_plural = _("number checks (audit trail)")
+        ordering = ["-checked_at"]
+
+    def __str__(self):
+        return f"{self.get_api_display()} · {self.key_id} · {self.checked_at:%Y-%m-%d %H:%M:%S}"

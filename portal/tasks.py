@@ -60,6 +60,13 @@ def lookup_purge() -> int:
     return purge()
 
 
+@shared_task
+def number_check_audit_flush() -> int:
+    from portal.services import number_check_audit_flush as flush
+
+    return flush()
+
+
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def unbind_request_deliver(self, request_id: int) -> str:
     """Push one unbind request to its platform; the row counts the attempts and says when to stop."""

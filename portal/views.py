@@ -19,6 +19,7 @@ from portal.forms import (
 )
 from portal.models import Lookup, NoticeDelivery, NumberEvent, VerificationCode
 from portal.phone import mask_phone
+from portal.uploads import refused_files_on_form, upload_limits
 from registry.models import StaffUser
 
 
@@ -408,6 +409,7 @@ def _uploads_for(request):
     return selectors.number_event_upload_list(user=user)
 
 
+@upload_limits(per_file="NUMBER_EVENT_UPLOAD_MAX_BYTES")
 @login_required
 def staff_number_event_uploads(request):
     """Upload history, and the upload form for carrier staff."""
@@ -416,6 +418,7 @@ def staff_number_event_uploads(request):
     form = NumberEventUploadForm()
     if request.method == "POST" and can_upload:
         form = NumberEventUploadForm(request.POST, request.FILES)
+        refused_files_on_form(request, form, "file")
         if form.is_valid():
             try:
                 upload = services.number_event_upload_create(

@@ -3,7 +3,9 @@ carriers' reports, and the CAMARA Number Recycling check."""
 
 import base64
 import json
+import math
 import re
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -11,6 +13,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import JSONParser
@@ -21,7 +24,7 @@ from rest_framework.views import APIView
 
 from portal import selectors, services
 from portal.api import serializers as s
-from portal.phone import normalize_phone
+from portal.models import NumberCheckAudit
 from portal.views import client_ip
 from registry.api.authentication import IsActiveCarrier, IsActiveMember, MemberSignatureAuthentication
 
@@ -260,7 +263,8 @@ class NumberRecyclingCheckView(APIView):
             "phoneNumber": {"type": "string", "pattern": r"^\+[1-9][0-9]{4,14}$"}, "specifiedDate": {"type": "string", "format": "date"}}}},
         responses={200: {"type": "object", "required": ["phoneNumberRecycled"], "properties": {"phoneNumberRecycled": {"type": "boolean"}}},
                    (400, "application/json"): {"type": "object"}, 401: OpenApiResponse(description="UNAUTHENTICATED"),
-                   403: OpenApiResponse(description="PERMISSION_DENIED"), 422: OpenApiResponse(description="MISSING_IDENTIFIER, SERVICE_NOT_APPLICABLE")},
+                   403: OpenApiResponse(description="PERMISSION_DENIED"), 422: OpenApiResponse(description="MISSING_IDENTIFIER, SERVICE_NOT_APPLICABLE"),
+                   429: OpenApiResponse(description="TOO_MANY_REQUESTS: over the client's checks a second (Retry-After)")},
         summary="CAMARA Number Recycling v0.2: has the subscriber changed after the date?",
         tags=["number-recycling"],
     )
@@ -280,6 +284,12 @@ class NumberRecyclingCheckView(APIView):
             return self.error(401, "UNAUTHENTICATED", "The access token has expired. A new authentication is required.", correlator)
         if CAMARA_SCOPE not in grant["scopes"] or grant["revoked"]:
             return self.error(403, "PERMISSION_DENIED", "Client does not have sufficient permissions to perform this action.", correlator)
+        client = services.CheckClient(grant["organisation_id"], grant["integration_id"], grant["key_id"])
+        wait = services.number_check_rate_exceeded(by=client, api=NumberCheckAudit.Api.CAMARA)
+        if wait is not None:
+            response = self.error(429, "TOO_MANY_REQUESTS", "Either out of resource quota or reaching rate limiting.", correlator)
+            response["Retry-After"] = str(max(1, math.ceil(wait)))
+            return response
         try:
             body = json.loads(request.body or b"")
         except ValueError:
@@ -301,11 +311,7 @@ class NumberRecyclingCheckView(APIView):
             return self.error(400, "OUT_OF_RANGE", "specifiedDate cannot be in the future.", correlator)
         if phone is None:  # two-legged tokens identify no number
             return self.error(422, "MISSING_IDENTIFIER", "The phone number cannot be deducted from the access token and it is not included in the request.", correlator)
-        try:
-            national = normalize_phone(phone)
-        except ValidationError:
-            national = None
-        recycled = selectors.number_recycled_since(phone_number=national, since=specified_date) if national else None
+        recycled = services.number_recycling_check(phone_number=phone, since=specified_date, by=client)
         if recycled is None:
             return self.error(422, "SERVICE_NOT_APPLICABLE", "The service is not available for the provided phone number.", correlator)
         return self.answer({"phoneNumberRecycled": recycled}, 200, correlator)
@@ -317,7 +323,7 @@ class NumberChecksView(MemberAPIView):
 
     @extend_schema(
         request=s.NumberCheckBatchSerializer,
-        responses={200: s.NumberCheckResultSerializer, 400: s.RefusalSerializer},
+        responses={200: s.NumberCheckResultSerializer, 400: s.RefusalSerializer, 429: s.RefusalSerializer},
         summary="Were these numbers re-assigned after these dates? (signed like protocol v2)",
     )
     def post(self, request):
@@ -325,8 +331,17 @@ class NumberChecksView(MemberAPIView):
         if not isinstance(checks, list) or len(checks) > services.NUMBER_CHECKS_MAX_BATCH:
             detail = f'the body must be {{"checks": [...]}} with at most {services.NUMBER_CHECKS_MAX_BATCH} items'
             return error_response("invalid", detail)
+        system = request.user
+        client = services.CheckClient(system.organisation_id, system.key.integration_id, system.key.key_id)
+        wait = services.number_check_rate_exceeded(by=client, api=NumberCheckAudit.Api.BULK, numbers=len(checks))
+        if wait is not None:
+            retry_at = timezone.now() + timedelta(seconds=wait)
+            response = error_response("rate_limited", _("Too many numbers checked this minute. Try again after %(seconds)d seconds.")
+                                      % {"seconds": math.ceil(wait)}, status=429, retry_at=retry_at)
+            response["Retry-After"] = str(max(1, math.ceil(wait)))
+            return response
         # plain data in NumberCheckResultSerializer's shape: serialising 1,000 answers field by field cost a third of the call
-        return Response({"results": services.number_checks(checks=checks)})
+        return Response({"results": services.number_checks(checks=checks, by=client)})
 
 
 class NumberEventFeedView(MemberAPIView):

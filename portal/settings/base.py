@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "captcha",
+    "csp",
     "django_filters",
     "allauth",
     "allauth.account",
@@ -57,11 +58,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "portal.middleware.ChineseFirstMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "portal.uploads.RequestBodyLimitMiddleware",  # before CSRF, which is the first to read a form's body
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -69,6 +73,33 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "registry.middleware.StaffMFARequiredMiddleware",
 ]
+
+# --- Content-Security-Policy and Permissions-Policy, on every response ----------------------------------
+# Only the portal's own files: no inline script, no inline style, no event-handler attributes (the
+# project's JavaScript is in static/js, its charts are SVG with presentation attributes). data: images
+# for allauth's TOTP QR code. /api/docs/ (Swagger UI) widens style-src for itself only (portal/urls.py).
+from csp.constants import NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Features no page of the portal uses are switched off, for the portal and anything it might embed.
+PERMISSIONS_POLICY = {feature: [] for feature in (
+    "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "fullscreen", "geolocation",
+    "gyroscope", "magnetometer", "microphone", "midi", "payment", "picture-in-picture", "publickey-credentials-get",
+    "screen-wake-lock", "serial", "usb", "xr-spatial-tracking",
+)}
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -139,6 +170,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sms-resend-stuck": {"task": "portal.tasks.sms_resend_stuck", "schedule": 60.0},
     "lookup-sweep": {"task": "portal.tasks.lookup_sweep", "schedule": 5.0},
     "lookup-purge": {"task": "portal.tasks.lookup_purge", "schedule": 3600.0},
+    # Members' recycling checks are buffered in Redis and written to the audit trail in batches.
+    "number-check-audit-flush": {"task": "portal.tasks.number_check_audit_flush", "schedule": 5.0},
     # Complaints: mark late answers, escalate unanswered cases, close cases whose feedback window ended.
     "complaint-deadlines": {"task": "complaints.tasks.complaint_deadlines_enforce", "schedule": 600.0},
     "complaint-purge": {"task": "complaints.tasks.complaint_purge", "schedule": 3600.0},
@@ -265,6 +298,20 @@ NUMBER_EVENT_UPLOAD_MAX_BYTES = env.int("NUMBER_EVENT_UPLOAD_MAX_BYTES", default
 NUMBER_EVENT_UPLOAD_CHUNK_ROWS = env.int("NUMBER_EVENT_UPLOAD_CHUNK_ROWS", default=10_000)  # one API batch
 NUMBER_EVENT_UPLOAD_TASK_SECONDS = env.int("NUMBER_EVENT_UPLOAD_TASK_SECONDS", default=60)  # then the task re-queues itself
 NUMBER_EVENT_UPLOAD_RETENTION_DAYS = env.int("NUMBER_EVENT_UPLOAD_RETENTION_DAYS", default=90)  # rejected rows' values
+# Members' recycling checks: limits per integration (shared by every instance through Redis), and how long
+# the audit trail of who checked which number (hashed) is kept (purged by lookup_purge).
+NUMBER_CHECKS_PER_SECOND = env.int("NUMBER_CHECKS_PER_SECOND", default=100)  # CAMARA checks
+NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE = env.int("NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE", default=60_000)  # numbers in bulk checks
+NUMBER_CHECK_AUDIT_RETENTION_DAYS = env.int("NUMBER_CHECK_AUDIT_RETENTION_DAYS", default=90)
+# Upload limits (portal/uploads.py), checked before a body is read: each view's own (evidence, carriers'
+# files), REQUEST_BODY_MAX_BYTES for every other view (a little over DATA_UPLOAD_MAX_MEMORY_SIZE, Django's
+# cap on a body read whole, such as a carrier's JSON batch). The first handler stops files at their cap.
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=3 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "portal.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 CAPTCHA_LENGTH = 4
 CAPTCHA_IMAGE_SIZE = (120, 44)
 CAPTCHA_FONT_SIZE = 30

@@ -35,22 +35,40 @@ def browser():
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+# Every page of every journey reports what its Content-Security-Policy blocked: Chromium's console
+# message, and the page's `securitypolicyviolation` event (the init script runs before the page's own).
+REPORT_CSP_VIOLATIONS = """document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline") + " at " + e.documentURI);
+});"""
+
+
+def watched_page(context):
+    """A new page whose CSP violations are collected in `page.csp_violations`."""
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.csp_violations = []
+    page.add_init_script(REPORT_CSP_VIOLATIONS)
+    page.on("console", lambda message: page.csp_violations.append(message.text)
+            if "Content Security Policy" in message.text or message.text.startswith("CSP violation") else None)
+    return page
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15000)
+    page = watched_page(context)
     yield page
     context.close()
+    assert not page.csp_violations, f"the Content-Security-Policy blocked part of a page: {page.csp_violations}"
 
 
 @pytest.fixture
 def phone_page(browser):
     context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 740}, is_mobile=True)
-    page = context.new_page()
-    page.set_default_timeout(15000)
+    page = watched_page(context)
     yield page
     context.close()
+    assert not page.csp_violations, f"the Content-Security-Policy blocked part of a page: {page.csp_violations}"
 
 
 def save_screenshot(page, name: str) -> Path:

@@ -49,3 +49,20 @@ def test_carrier_staff_upload_a_monthly_file_and_download_the_rejected_rows(live
     page.goto(f"{live_server.url}/staff/number-events/uploads/")
     assert page.locator("text=2026-05.csv").is_visible()
     save_screenshot(page, "carrier-uploads-history-phone")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_over_the_limit_is_refused_in_the_browser_before_it_is_sent(live_server, page, settings):
+    settings.NUMBER_EVENT_UPLOAD_MAX_BYTES = 2 * 1024 * 1024
+    staff = StaffUserFactory(role=StaffUser.Role.CARRIER_STAFF, organisation=OrganisationFactory(kind="basic_carrier"))
+    signed_in = Client()
+    signed_in.force_login(staff)
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": signed_in.cookies[settings.SESSION_COOKIE_NAME].value,
+                               "url": live_server.url}])
+    page.goto(f"{live_server.url}/staff/number-events/uploads/")
+    posts = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    page.set_input_files("input[type=file]", files=[{"name": "huge.csv", "mimeType": "text/csv", "buffer": b"1" * (3 * 1024 * 1024)}])
+    assert "“huge.csv”" in page.inner_text(".upload-too-large") and "2 MB" in page.inner_text(".upload-too-large")
+    page.click("form[enctype='multipart/form-data'] button[type=submit]")
+    assert posts == [] and page.url.endswith("/staff/number-events/uploads/")  # nothing was sent

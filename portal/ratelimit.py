@@ -1,0 +1,65 @@
+"""Rate limits in fixed windows, counted in Redis so every web instance and worker shares one count:
+INCRBY (and EXPIRE) on `portal:rate:<scope>:<id>:<window>`. The lookup fan-out's calls
+to each member (portal/fanout.py, asyncio) and members' recycling checks (the CAMARA check and the bulk
+check, here) count the same way. Without Redis (development) each process counts for itself."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+def window_key(scope: str, ident, window: int) -> str:
+    return f"portal:rate:{scope}:{ident}:{window}"
+
+
+class LocalWindows:
+    """Counts of this process only; windows past are dropped as they go."""
+
+    def __init__(self):
+        self.counts: dict[str, int] = {}
+        self.window = 0
+
+    def add(self, key: str, window: int, amount: int = 1) -> int:
+        if window != self.window:
+            self.counts, self.window = {}, window
+        count = self.counts[key] = self.counts.get(key, 0) + amount
+        return count
+
+
+_redis = None
+_local = LocalWindows()
+
+
+def redis_client():
+    """This process's Redis client (redis-py's pool opens new connections after a fork)."""
+    global _redis
+    if _redis is None:
+        import redis
+
+        _redis = redis.Redis.from_url(settings.REDIS_URL)
+    return _redis
+
+
+def exceeded(scope: str, ident, *, limit: int, seconds: int = 1, amount: int = 1) -> float | None:
+    """Count `amount` against `limit` per `seconds` for (scope, ident). None while within the limit;
+    else the seconds until the window ends. Redis trouble lets the call through (logged): a check
+    refused for our outage would be worse than a window not counted."""
+    now = time.time()
+    window = int(now // seconds)
+    key = window_key(scope, ident, window)
+    try:
+        if settings.REDIS_URL:
+            count = redis_client().incrby(key, amount)
+            if count == amount:  # the window's first call sets its expiry: one round trip for all the others
+                redis_client().expire(key, seconds + 1)
+        else:
+            count = _local.add(key, window, amount)
+    except Exception:
+        logger.exception("rate limiter: count failed for %s", scope)
+        return None
+    return None if count <= limit else (window + 1) * seconds - now
