@@ -213,9 +213,9 @@ SMS_HTTP_TIMEOUT_SECONDS = env.float("SMS_HTTP_TIMEOUT_SECONDS", default=5.0)
 
 # --- Lookup (一证通查) ------------------------------------------------------------------------------
 # The proxies in front of the web processes that append to X-Forwarded-For (0: none, REMOTE_ADDR is the
-# client). portal/client_address.py reads it for the SMS-code limits, allauth for its login limits.
+# client). Read only by portal/client_address.py: the SMS-code limits and, through StaffAccountAdapter,
+# allauth's login limits.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 LOOKUP_CODE_TTL_SECONDS = env.int("LOOKUP_CODE_TTL_SECONDS", default=300)
 LOOKUP_CODE_MAX_WRONG = 5
 LOOKUP_CODE_RESEND_SECONDS = env.int("LOOKUP_CODE_RESEND_SECONDS", default=60)
