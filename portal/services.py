@@ -188,14 +188,14 @@ def _sms_budget_spend(now) -> None:
         _sms_budget_refuse(now)
 
 
-def _number_withholds(*, phone_hash: str, client_hash: str, now) -> str:
-    """Why a code to this number is not sent now ("" if it is): a code a minute and a daily share per
-    number and client, so a stranger spends only their own share of the holder's codes, and a higher
-    daily ceiling per number."""
+def _number_withholds(*, phone_hash: str, client_hash: str, purpose: str, now) -> str:
+    """Why a code to this number is not sent now ("" if it is): a code a minute (per flow, so going from
+    one flow to another gets its code) and a daily share per number and client, so a stranger spends
+    only their own share of the holder's codes; and a higher daily ceiling per number."""
     day_ago = now - timedelta(days=1)
     to_number = VerificationCode.objects.filter(phone_hash=phone_hash, created_at__gte=day_ago)
     from_client = to_number.filter(client_hash=client_hash)
-    last = from_client.order_by("-created_at").first()
+    last = from_client.filter(purpose=purpose).order_by("-created_at").first()
     if last and (now - last.created_at).total_seconds() < settings.LOOKUP_CODE_RESEND_SECONDS:
         return "a code a minute"
     if from_client.count() >= settings.LOOKUP_CODES_PER_NUMBER_AND_CLIENT_PER_DAY:
@@ -223,7 +223,7 @@ def verification_code_send(*, phone_number: str, client_ip: str, purpose: str = 
         retry_at = recent.order_by("created_at").first().created_at + timedelta(days=1)
         raise Refusal(_("Too many codes were asked for from your network today. You can ask again after %(time)s.")
                       % {"time": _local_time(retry_at)}, code="daily_cap", retry_at=retry_at)
-    withheld = _number_withholds(phone_hash=phone_hash, client_hash=client_hash, now=now)
+    withheld = _number_withholds(phone_hash=phone_hash, client_hash=client_hash, purpose=purpose, now=now)
     if withheld:
         logger.info("verification code withheld (%s)", withheld)
         return None

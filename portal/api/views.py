@@ -116,7 +116,14 @@ class VerificationCodeView(CitizenAPIView):
 class LookupCreateView(CitizenAPIView):
     @extend_schema(
         request=s.LookupRequestSerializer,
-        responses={201: s.LookupCreatedSerializer, 400: s.RefusalSerializer, 429: s.RefusalSerializer},
+        responses={
+            201: s.LookupCreatedSerializer,
+            400: OpenApiResponse(s.RefusalSerializer, description=(
+                "code_not_accepted: one answer for a wrong, expired, used or dead code; invalid_id_last6; "
+                "identity_mismatch (after the code); invalid_json")),
+            415: OpenApiResponse(s.RefusalSerializer, description="unsupported_media_type: the body must be JSON"),
+            429: OpenApiResponse(s.RefusalSerializer, description="lookup_daily_limit, with retry_at: told only after the code is right"),
+        },
         summary="Start a lookup with the SMS code",
     )
     def post(self, request):

@@ -171,6 +171,13 @@ def test_attack_stranger_cannot_lock_out_the_holder(client, settings):
     assert codes_sent() == 5
 
 
+def test_going_from_one_flow_to_another_within_a_minute_gets_its_code():
+    services.verification_code_send(phone_number="13812345678", client_ip=HOLDER, purpose="second_hand")
+    services.verification_code_send(phone_number="13812345678", client_ip=HOLDER, purpose="lookup")
+    assert codes_sent() == 2
+    services.verification_code_check(phone_number="13812345678", code=latest_code(), purpose="lookup")
+
+
 def test_sms_budget_spent_refuses_new_codes_clearly_and_raises_the_alarm(client, settings, caplog):
     settings.SMS_CODES_PER_HOUR = 2
     assert ask(client, "13900000001").status_code == 202
