@@ -193,7 +193,7 @@ def _number_withholds(*, phone_hash: str, client_hash: str, purpose: str, now) -
     one flow to another gets its code) and a daily share per number and client, so a stranger spends
     only their own share of the holder's codes; and a higher daily ceiling per number."""
     day_ago = now - timedelta(days=1)
-    to_number = VerificationCode.objects.filter(phone_hash=phone_hash, created_at__gte=day_ago)
+    to_number = VerificationCode.objects.filter(phone_hash=phone_hash, created_at__gte=day_ago).exclude(code_hash="")
     from_client = to_number.filter(client_hash=client_hash)
     last = from_client.filter(purpose=purpose).order_by("-created_at").first()
     if last and (now - last.created_at).total_seconds() < settings.LOOKUP_CODE_RESEND_SECONDS:
@@ -225,6 +225,10 @@ def verification_code_send(*, phone_number: str, client_ip: str, purpose: str = 
                       % {"time": _local_time(retry_at)}, code="daily_cap", retry_at=retry_at)
     withheld = _number_withholds(phone_hash=phone_hash, client_hash=client_hash, purpose=purpose, now=now)
     if withheld:
+        # Kept as a spent row without a code: the request counts against the client's own cap just as one
+        # that sent a code, so that cap cannot tell the client which numbers were withheld.
+        VerificationCode.objects.create(phone_hash=phone_hash, client_hash=client_hash, code_hash="", purpose=purpose,
+                                        created_at=now, expires_at=now, used_at=now)
         logger.info("verification code withheld (%s)", withheld)
         return None
     _sms_budget_spend(now)

@@ -244,6 +244,17 @@ def test_attack_oracle_the_code_api_answers_the_same_for_every_number(client, se
     assert "retry_at" not in fresh.json()
 
 
+def test_attack_oracle_the_clients_own_cap_counts_every_request_alike(client, settings):
+    """Were only sent codes counted, the client's cap would run out later after a withheld number."""
+    settings.LOOKUP_CODES_PER_CLIENT_PER_DAY = 3
+    ask(client, "13900000001")
+    ask(client, "13900000001")  # withheld: a code a minute
+    assert ask(client, "13900000002").status_code == 202
+    refused = ask(client, "13900000003")
+    assert refused.status_code == 429 and refused.json()["code"] == "daily_cap"
+    assert codes_sent() == 2
+
+
 def test_the_daily_lookup_limit_is_told_once_the_code_is_proven(client, one_app):
     ask(client)
     services.lookup_start(phone_number="13812345678", id_last6="40213X", code=latest_code())
