@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from portal import selectors, services
+from portal.client_address import client_address
 from portal.csv_export import csv_response
 from portal.forms import (
     LookupCodeForm, LookupStartForm, NoticeSubscriptionForm, NumberEventUploadForm, PhoneCaptchaForm, PhoneCodeForm,
@@ -56,14 +57,6 @@ def sms_outbox(request):
 SESSION_LOOKUPS = "lookups"
 
 
-def client_ip(request) -> str:
-    """The client's address for the daily caps. Behind a proxy, CLIENT_IP_HEADER names the header it
-    sets (e.g. HTTP_X_REAL_IP); it is trusted only when configured."""
-    if settings.CLIENT_IP_HEADER and request.META.get(settings.CLIENT_IP_HEADER):
-        return request.META[settings.CLIENT_IP_HEADER].split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def refused(form, error):
     form.add_error(None, error.message if isinstance(error, services.Refusal) else error)
 
@@ -75,10 +68,11 @@ def code_page(request, template: str, form, phone_number: str, status: int = 200
 
 
 def send_code(request, form, *, phone_number: str, purpose: str, template: str, code_form):
-    """Send the holder an SMS code within the limits and show the code step; on a refusal, None, with
-    the reason on `form` (which keeps what was typed)."""
+    """Send the holder an SMS code within the limits and show the code step, the same for every number
+    whether a code went or a limit on the number withheld it; on a refusal that concerns the client
+    (its daily cap, the SMS budget), None, with the reason on `form` (which keeps what was typed)."""
     try:
-        services.verification_code_send(phone_number=phone_number, client_ip=client_ip(request), purpose=purpose)
+        services.verification_code_send(phone_number=phone_number, client_ip=client_address(request), purpose=purpose)
     except services.Refusal as refusal:
         refused(form, refusal)
         return None

@@ -3,6 +3,7 @@ from django.urls import path
 from portal.api import views
 
 urlpatterns = [
+    path("captcha", views.CaptchaView.as_view(), name="api_captcha"),
     path("verification-codes", views.VerificationCodeView.as_view(), name="api_verification_codes"),
     path("lookups", views.LookupCreateView.as_view(), name="api_lookups"),
     path("lookups/<uuid:lookup_id>", views.LookupDetailView.as_view(), name="api_lookup"),

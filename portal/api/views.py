@@ -7,6 +7,7 @@ import math
 import re
 from datetime import timedelta
 
+from captcha.conf import settings as captcha_settings
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -16,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -24,11 +26,11 @@ from rest_framework.views import APIView
 
 from portal import selectors, services
 from portal.api import serializers as s
+from portal.client_address import client_address
 from portal.models import NumberCheckAudit
-from portal.views import client_ip
 from registry.api.authentication import IsActiveCarrier, IsActiveMember, MemberSignatureAuthentication
 
-REFUSAL_STATUS = {"lookup_daily_limit": 429, "resend_too_soon": 429, "daily_cap": 429}
+REFUSAL_STATUS = {"lookup_daily_limit": 429, "daily_cap": 429, "sms_budget_spent": 503}
 
 
 def error_response(code: str, detail: str, *, status: int = 400, retry_at=None) -> Response:
@@ -47,6 +49,17 @@ def invalid_response(error: ValidationError) -> Response:
 class CitizenAPIView(APIView):
     authentication_classes: list = []  # citizens have no account: the SMS code and the lookup token prove it
     permission_classes = [AllowAny]
+    # JSON only: a form, multipart or text/plain body is what any web page can make its visitors'
+    # browsers post cross-site without asking (CORS lets JSON through only after a preflight, never given).
+    parser_classes = [JSONParser]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, UnsupportedMediaType):
+            return error_response("unsupported_media_type", _("Send the request body as JSON (Content-Type: application/json)."),
+                                  status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
+        if isinstance(exc, ParseError):
+            return error_response("invalid_json", _("The request body is not valid JSON."))
+        return super().handle_exception(exc)
 
 
 class MemberAPIView(APIView):
@@ -54,22 +67,50 @@ class MemberAPIView(APIView):
     permission_classes = [IsActiveMember]
 
 
+class CaptchaView(CitizenAPIView):
+    @extend_schema(
+        request=None,
+        responses={201: s.CaptchaSerializer},
+        summary="A picture check (captcha) to solve before asking for an SMS code",
+        description="Show `image_url` (a PNG) to the person; send `captcha_key` and the characters they read as "
+                    "`captcha_answer` with POST /api/v1/verification-codes. Each picture is tried once, right or wrong.",
+    )
+    def post(self, request):
+        key = services.captcha_challenge_new()
+        body = {"captcha_key": key, "image_url": request.build_absolute_uri(reverse("captcha-image", args=[key])),
+                "expires_in_seconds": captcha_settings.CAPTCHA_TIMEOUT * 60}
+        return Response(s.CaptchaSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
 class VerificationCodeView(CitizenAPIView):
     @extend_schema(
         request=s.VerificationCodeRequestSerializer,
-        responses={202: s.VerificationCodeSentSerializer, 400: s.RefusalSerializer, 429: s.RefusalSerializer},
-        summary="Send a 6-digit SMS code to the number",
+        responses={
+            202: OpenApiResponse(s.VerificationCodeSentSerializer, description=(
+                "The same answer for every number: a code was sent, or a limit on the number (a code a minute, "
+                "its daily caps) withheld it. The lookup a day per number is told by POST /api/v1/lookups, after the code.")),
+            400: OpenApiResponse(s.RefusalSerializer, description="invalid, captcha_required, captcha_invalid, invalid_json"),
+            415: OpenApiResponse(s.RefusalSerializer, description="unsupported_media_type: the body must be JSON"),
+            429: OpenApiResponse(s.RefusalSerializer, description="daily_cap: too many codes from this client address today"),
+            503: OpenApiResponse(s.RefusalSerializer, description="sms_budget_spent: the site's SMS budget for this hour is spent"),
+        },
+        summary="Send a 6-digit SMS code to the number, after a picture check",
     )
     def post(self, request):
         data = s.VerificationCodeRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            if {"captcha_key", "captcha_answer"} & set(data.errors):
+                return refusal_response(services.captcha_required())
+            return error_response("invalid", " ".join(f"{field}: {' '.join(map(str, errors))}" for field, errors in data.errors.items()))
         try:
-            services.verification_code_send(phone_number=data.validated_data["phone_number"], client_ip=client_ip(request))
+            services.captcha_challenge_pass(key=data.validated_data["captcha_key"], answer=data.validated_data["captcha_answer"])
+            services.verification_code_send(phone_number=data.validated_data["phone_number"], client_ip=client_address(request))
         except services.Refusal as refusal:
             return refusal_response(refusal)
         except ValidationError as error:
             return invalid_response(error)
-        body = {"detail": "sent", "expires_in_seconds": settings.LOOKUP_CODE_TTL_SECONDS,
+        body = {"detail": _("If this number can receive a code, one was sent."),
+                "expires_in_seconds": settings.LOOKUP_CODE_TTL_SECONDS,
                 "resend_after_seconds": settings.LOOKUP_CODE_RESEND_SECONDS}
         return Response(s.VerificationCodeSentSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
@@ -77,7 +118,14 @@ class VerificationCodeView(CitizenAPIView):
 class LookupCreateView(CitizenAPIView):
     @extend_schema(
         request=s.LookupRequestSerializer,
-        responses={201: s.LookupCreatedSerializer, 400: s.RefusalSerializer, 429: s.RefusalSerializer},
+        responses={
+            201: s.LookupCreatedSerializer,
+            400: OpenApiResponse(s.RefusalSerializer, description=(
+                "code_not_accepted: one answer for a wrong, expired, used or dead code; invalid_id_last6; "
+                "identity_mismatch (after the code); invalid_json")),
+            415: OpenApiResponse(s.RefusalSerializer, description="unsupported_media_type: the body must be JSON"),
+            429: OpenApiResponse(s.RefusalSerializer, description="lookup_daily_limit, with retry_at: told only after the code is right"),
+        },
         summary="Start a lookup with the SMS code",
     )
     def post(self, request):

@@ -211,6 +211,16 @@ MFA_ADAPTER = "registry.adapters.StaffMFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "码号服务门户"
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600  # an invitation link stays valid three days
+# allauth's limits, per client address (StaffAccountAdapter.get_client_ip: portal/client_address.py) and
+# per e-mail ("key"). Failed logins: 5 a minute and 20 an hour from one address, 5 per 5 minutes per account.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "5/m/ip,20/h/ip,5/5m/key",
+    "reset_password": "5/m/ip,20/h/ip,3/h/key",
+    "reset_password_from_key": "20/m/ip",
+    "reauthenticate": "10/m/user",
+    "change_password": "5/m/user",
+}
 
 # Secrets the portal must read back (members' signing keys, TOTP seeds) are encrypted with Fernet.
 # Several keys may be given, comma separated: the first encrypts, all decrypt (for key rotation).
@@ -232,12 +242,21 @@ OUTBOUND_REQUIRE_HTTPS = env.bool("OUTBOUND_REQUIRE_HTTPS", default=True)
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 
 # --- Lookup (一证通查) ------------------------------------------------------------------------------
-CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")  # e.g. HTTP_X_REAL_IP behind a proxy
+# The proxies in front of the web processes that append to X-Forwarded-For (0: none, REMOTE_ADDR is the
+# client). Read only by portal/client_address.py: the SMS-code limits and, through StaffAccountAdapter,
+# allauth's login limits.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 LOOKUP_CODE_TTL_SECONDS = env.int("LOOKUP_CODE_TTL_SECONDS", default=300)
 LOOKUP_CODE_MAX_WRONG = 5
 LOOKUP_CODE_RESEND_SECONDS = env.int("LOOKUP_CODE_RESEND_SECONDS", default=60)
-LOOKUP_CODES_PER_NUMBER_PER_DAY = env.int("LOOKUP_CODES_PER_NUMBER_PER_DAY", default=10)
+# Codes a day: to a number from one client address (a stranger spends only their own share of the
+# holder's), to a number from anywhere (the ceiling), and from one client address to any number.
+LOOKUP_CODES_PER_NUMBER_AND_CLIENT_PER_DAY = env.int("LOOKUP_CODES_PER_NUMBER_AND_CLIENT_PER_DAY", default=10)
+LOOKUP_CODES_PER_NUMBER_PER_DAY = env.int("LOOKUP_CODES_PER_NUMBER_PER_DAY", default=30)
 LOOKUP_CODES_PER_CLIENT_PER_DAY = env.int("LOOKUP_CODES_PER_CLIENT_PER_DAY", default=50)
+# The SMS budget: codes sent per clock hour by the whole site (counted in Redis); once spent, new codes
+# are refused and an alarm is logged.
+SMS_CODES_PER_HOUR = env.int("SMS_CODES_PER_HOUR", default=1000)
 LOOKUP_ONE_PER_NUMBER_HOURS = env.int("LOOKUP_ONE_PER_NUMBER_HOURS", default=24)
 LOOKUP_RETENTION_DAYS = env.int("LOOKUP_RETENTION_DAYS", default=30)
 LOOKUP_BATCH_SIZE = env.int("LOOKUP_BATCH_SIZE", default=100)  # member calls one task makes concurrently

@@ -22,12 +22,12 @@ def test_holder_looks_up_their_number_on_a_phone(live_server, phone_page, celery
     page.fill("input[name=id_last6]", "40213x")
     page.fill("input[name=captcha_1]", "passed")  # the test settings' captcha answer
     page.click("button:has-text('获取短信验证码')")
-    assert page.locator("text=138****8000").is_visible()
+    assert page.locator("text=如 138****8000 可以接收验证码").is_visible()
 
     wrong = "000000" if latest_code() != "000000" else "111111"
     page.fill("input[name=code]", wrong)
     page.click("button:has-text('查询我的账号')")
-    assert page.locator("text=还可以再试 4 次").is_visible()
+    assert page.locator("text=验证码不正确或已失效").is_visible()
 
     page.fill("input[name=code]", latest_code())
     page.click("button:has-text('查询我的账号')")

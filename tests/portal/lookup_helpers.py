@@ -44,3 +44,8 @@ def wait_until_completed(lookup_id, timeout: float = 20.0) -> Lookup:
         time.sleep(0.05)
     states = list(Lookup.objects.get(pk=lookup_id).queries.values_list("app__name", "state", "error"))
     raise AssertionError(f"lookup not completed within {timeout}s: {states}")
+
+
+def page_text(response) -> str:
+    """A page's HTML without its CSRF tokens (masked anew on every response), to compare two answers."""
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", response.content.decode())
