@@ -120,3 +120,17 @@ def test_attack_oauth_credentials_that_are_not_strings_get_invalid_request(clien
     data = {"grant_type": "client_credentials", "client_id": key.key_id, "client_secret": secret, **fields}
     response = client.post("/oauth/token", data, content_type="application/json")
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["received_from=%F3%88%96%AC", "received_to=2026-13-01", "received_from=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%96-01-01", "state=nonsense"])  # ２０２６: full-width digits
+def test_attack_platform_complaints_filter_that_is_no_date_gets_400_not_500(client, query):
+    """Found by the schemathesis run: the list passed any string to the date filter."""
+    from tests.complaints.helpers import member_system
+
+    key, secret = member_system(OrganisationFactory())
+    path = f"/api/v1/platform/complaints?{query}"
+    response = client.get(path, **signed_headers(path.encode(), key_id=key.key_id, secret=secret))
+    assert response.status_code == 400, response.content[:300]
+    good = "/api/v1/platform/complaints?received_from=2026-01-01"
+    assert client.get(good, **signed_headers(good.encode(), key_id=key.key_id, secret=secret)).status_code == 200
