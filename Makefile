@@ -35,6 +35,7 @@ check-deploy: install
 	FIELD_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 	ALLOWED_HOSTS=numbers.example.cn DATABASE_URL=$${DATABASE_URL:-postgres://postgres@db.example.cn:5432/portal} \
 	REDIS_URL=$${REDIS_URL:-redis://redis.example.cn:6379/0} \
+	SMS_BACKEND=portal.sms.backends.HttpBackend SMS_HTTP_URL=https://sms.example.cn/send \
 	$(PY) manage.py check --deploy --fail-level WARNING
 
 clean:

@@ -14,9 +14,20 @@ class _Echo:
         return value
 
 
+# What a spreadsheet may take for the start of a formula (OWASP "CSV injection"): = + - @, and tab or
+# carriage return, which some programs drop before they look at the next character. Digits after + or -
+# do not make a cell safe: `-1+cmd|' /C calc'!A0` and `+1+1` are formulas too.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_cell(value):
-    """Keep a spreadsheet from running a typed cell as a formula (a phone number's leading + stays)."""
-    if isinstance(value, str) and (value[:1] in ("=", "@", "\t", "\r") or (value[:1] in ("+", "-") and not value[1:2].isdigit())):
+    """Keep a spreadsheet from running a cell as a formula: a text cell that begins with a formula
+    character (also after leading blanks) gets a leading apostrophe, the spreadsheet's own mark for
+    "this is text" (OWASP's defusal). A phone number in E.164 form is such a cell, on purpose: as
+    `'+8613800138000` it stays the text +8613800138000, all digits readable, where bare it would be
+    computed as a number and shown as 8.61E+12. Cells that are numbers (counts) carry no formula and
+    are left alone."""
+    if isinstance(value, str) and (value[:1] in FORMULA_PREFIXES or value.lstrip()[:1] in FORMULA_PREFIXES):
         return "'" + value
     return value
 

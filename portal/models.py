@@ -1,3 +1,4 @@
+import re
 import uuid
 
 from django.conf import settings
@@ -22,6 +23,9 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self):
         return self.hostname
+
+
+SMS_CODE = re.compile(r"(?<![0-9])[0-9]{4,8}(?![0-9])")  # a code in an SMS text (the minutes next to it are shorter)
 
 
 class SmsMessage(models.Model):
@@ -65,6 +69,11 @@ class SmsMessage(models.Model):
         from portal.phone import mask_phone
 
         return mask_phone(self.phone_number)
+
+    def without_code(self, value: str) -> str:
+        """`value` (the text, a provider's error quoting it) with a verification code blanked: the code
+        stays readable only until a provider has the message."""
+        return SMS_CODE.sub("******", value) if self.purpose == self.Purpose.VERIFICATION_CODE else value
 
 
 class VerificationCode(models.Model):

@@ -164,8 +164,15 @@ def lookup_app_keys() -> list[dict]:
     return list(newest.values())
 
 
+def lookups_open_to_holder():
+    """The lookups a holder may still open (with the token, or from the browser that made them): those
+    within LOOKUP_RETENTION_DAYS, which lookup_purge empties afterwards. A token ends with its lookup."""
+    cutoff = timezone.now() - timedelta(days=settings.LOOKUP_RETENTION_DAYS)
+    return Lookup.objects.filter(created_at__gte=cutoff, purged_at__isnull=True)
+
+
 def lookup_for_token(*, lookup_id, token: str) -> Lookup | None:
-    lookup = Lookup.objects.filter(pk=lookup_id).first()
+    lookup = lookups_open_to_holder().filter(pk=lookup_id).first()
     if lookup and token and hmac.compare_digest(lookup.access_token_hash, token_hash(token)):
         return lookup
     return None

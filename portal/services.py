@@ -80,20 +80,23 @@ def sms_deliver_now(*, message_id: int, final_attempt: bool) -> SmsMessage:
     try:
         provider_id = backend.send(phone_number=message.phone_number, text=message.text, reference=str(message.pk))
     except SmsDeliveryError as error:
-        message.last_error = str(error)[:500]
+        message.last_error = message.without_code(str(error))[:500]
         message.backend = backend.name
         if final_attempt:
             message.status = SmsMessage.Status.FAILED
-        message.save(update_fields=["last_error", "backend", "status"])
+            message.text = message.without_code(message.text)  # never sent again: the code may go
+        message.save(update_fields=["last_error", "backend", "status", "text"])
         if not final_attempt:
-            raise SmsRetry(str(error)) from error
+            raise SmsRetry(message.last_error) from error
         return message
     message.status = SmsMessage.Status.SENT
     message.backend = backend.name
     message.provider_id = provider_id
     message.sent_at = timezone.now()
     message.last_error = ""
-    message.save(update_fields=["status", "backend", "provider_id", "sent_at", "last_error"])
+    if not backend.keeps_text:  # the provider has the code now; whoever reads the database must not
+        message.text = message.without_code(message.text)
+    message.save(update_fields=["status", "backend", "provider_id", "sent_at", "last_error", "text"])
     return message
 
 

@@ -29,6 +29,16 @@ def sms_resend_stuck() -> int:
     return resend()
 
 
+@shared_task(name="portal.tasks.sessions_purge")
+def sessions_purge() -> None:
+    """Delete expired sessions (what `manage.py clearsessions` does), on beat's schedule."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
+
+
 @shared_task(acks_late=True)
 def lookup_queries_run(query_ids: list[int]) -> None:
     """Call a batch of member apps for their lookup rows (idempotent: settled rows are skipped)."""

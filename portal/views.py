@@ -18,7 +18,7 @@ from portal.forms import (
     LookupCodeForm, LookupStartForm, NoticeSubscriptionForm, NumberEventUploadForm, PhoneCaptchaForm, PhoneCodeForm,
     UnbindAnswerForm,
 )
-from portal.models import Lookup, NoticeDelivery, NumberEvent, VerificationCode
+from portal.models import NoticeDelivery, NumberEvent, VerificationCode
 from portal.phone import mask_phone
 from portal.uploads import refused_files_on_form, upload_limits
 from registry.models import StaffUser
@@ -128,7 +128,7 @@ def lookup_verify(request):
 def _own_lookup(request, lookup_id):
     if str(lookup_id) not in request.session.get(SESSION_LOOKUPS, []):
         raise Http404
-    return get_object_or_404(Lookup, pk=lookup_id)
+    return get_object_or_404(selectors.lookups_open_to_holder(), pk=lookup_id)
 
 
 @never_cache

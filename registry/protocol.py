@@ -36,6 +36,12 @@ IDENTITY_CHECK_PATH = "/v2/identity-check"
 NUMBER_NOTICES_PATH = "/v2/number-notices"  # where the simulator's apps take notices; members choose their own URL
 REAL_NAME_MATCH = ("true", "false", "not_available")
 _ACCOUNT_REF = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
+# The signature headers, checked before anything reads them. ASCII only, on purpose: str.isdigit() takes
+# "²" (which int() refuses) and int() takes "١٢٣"; a header must never reach int(), the cache or
+# hmac.compare_digest (which raises on non-ASCII text) in a shape that could raise.
+KEY_ID = re.compile(r"[\x21-\x7e]{1,64}")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class ProtocolError(Exception):
@@ -82,8 +88,12 @@ def verify(
     signature = lowered.get(HEADER_SIGNATURE.lower(), "")
     if not (key_id and ts and signature):
         raise SignatureError("missing signature headers")
-    if not ts.isdigit():
-        raise SignatureError("timestamp is not Unix seconds")
+    if not isinstance(key_id, str) or not KEY_ID.fullmatch(key_id):
+        raise SignatureError(f"{HEADER_KEY_ID} must be 1 to 64 printable ASCII characters")
+    if not isinstance(ts, str) or not _TIMESTAMP.fullmatch(ts):
+        raise SignatureError(f"{HEADER_TIMESTAMP} must be Unix seconds in ASCII digits")
+    if not isinstance(signature, str) or not _SIGNATURE.fullmatch(signature):
+        raise SignatureError(f"{HEADER_SIGNATURE} must be 64 hexadecimal characters")
     skew = abs((time.time() if now is None else now) - int(ts))
     if skew > MAX_SKEW_SECONDS:
         raise SignatureError(f"timestamp is {int(skew)} s away from the portal's clock (at most {MAX_SKEW_SECONDS})")

@@ -229,12 +229,14 @@ def access_token_issue(*, client_id: str, client_secret: str, scope: str) -> tup
     """Exchange a key id and its secret for a bearer token (RFC 6749 client credentials)."""
     from datetime import timedelta
 
+    # a key id is printable ASCII (a NUL would make PostgreSQL raise); secrets compare as bytes (as text,
+    # compare_digest raises on non-ASCII)
     key = (
         IntegrationKey.objects.select_related("integration__app__organisation")
         .filter(key_id=client_id, revoked_at__isnull=True)
         .first()
-    )
-    if key is None or not secrets.compare_digest(key.secret(), client_secret or ""):
+    ) if protocol.KEY_ID.fullmatch(client_id or "") else None
+    if key is None or not secrets.compare_digest(key.secret().encode(), (client_secret or "").encode()):
         raise TokenError("invalid_client", "unknown client or wrong secret", status=401)
     if key.integration.app.organisation.status != Organisation.Status.ACTIVE:
         raise TokenError("unauthorized_client", "the member is not active", status=400)

@@ -171,3 +171,24 @@ def simulator():
         "--forged", "app09", "--unbind-refuse", "app06", "--unbind-later", "app07",
     ) as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _force_login_passes_totp(monkeypatch):
+    """`client.force_login(staff)` stands for a whole sign-in: the password and, for a user with TOTP (the
+    factories' users have one unless made with totp_secret=False), the code. Tests of the second factor
+    itself sign in through allauth's pages instead."""
+    from django.test import Client
+
+    from registry.middleware import has_totp, second_factor_record
+
+    force_login = Client.force_login
+
+    def force_login_with_totp(self, user, backend=None):
+        force_login(self, user, backend)
+        if has_totp(user):
+            session = self.session
+            second_factor_record(session, user)
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login_with_totp)

@@ -1,17 +1,28 @@
 """The platform API for complaints: members' systems list, read and answer their own cases (signed like
 protocol v2). Rows come through `scope_for_user`, so another member's case is a 404."""
 
-from django.core.exceptions import ValidationError
+import datetime as dt
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.exceptions import ValidationError
 from rest_framework.views import APIView
 
 from complaints import selectors, services
 from complaints.api import serializers as s
+from complaints.models import Complaint
 from registry.api.authentication import IsActiveMember, MemberSignatureAuthentication
+
+
+def _iso_date(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if len(value) == 10 and value.isascii() else None
+    except ValueError:
+        return None
 
 
 class PlatformAPIView(APIView):
@@ -41,6 +52,14 @@ class PlatformComplaintListView(PlatformAPIView, ListAPIView):
     def get_queryset(self):
         params = self.request.query_params
         filters = {k: params[k] for k in ("queue", "state", "received_from", "received_to") if params.get(k)}
+        # the pages' filter form checks these; the API checks them here (a bad date made the query raise)
+        for name in ("received_from", "received_to"):
+            if name in filters:
+                filters[name] = _iso_date(filters[name])
+                if filters[name] is None:
+                    raise ValidationError({name: "a date, YYYY-MM-DD"})
+        if filters.get("state") and filters["state"] not in Complaint.State.values:
+            raise ValidationError({"state": f"one of {', '.join(Complaint.State.values)}"})
         return selectors.complaint_list_for_user(user=self.request.user, filters=filters).prefetch_related("evidence")
 
 
@@ -65,7 +84,7 @@ class PlatformComplaintAnswerView(PlatformAPIView):
             complaint = services.complaint_answer(complaint=complaint, by=request.user, **data.validated_data)
         except services.NotAllowed as refusal:
             return Response({"code": "not_allowed", "detail": refusal.message}, status=409)
-        except ValidationError as error:
+        except DjangoValidationError as error:
             return Response({"code": error.code or "invalid", "detail": " ".join(error.messages)}, status=400)
         return Response(s.PlatformComplaintSerializer(complaint).data)
 

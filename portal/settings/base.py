@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "registry.middleware.StaffSessionLimitMiddleware",
     "registry.middleware.StaffMFARequiredMiddleware",
 ]
 
@@ -180,6 +181,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "number-event-uploads-sweep": {"task": "portal.tasks.number_event_uploads_sweep", "schedule": 60.0},
     # Statistics: rebuild the daily rollups of recent days and of cases that changed (cheap, incremental).
     "statistics-refresh": {"task": "complaints.tasks.statistics_refresh", "schedule": 600.0},
+    # Expired sessions (staff ones end after 30 min idle) are deleted, not left in the table.
+    "sessions-purge": {"task": "portal.tasks.sessions_purge", "schedule": 3600.0},
 }
 # A worker writes a heartbeat row this often; /healthz calls the worker down after WORKER_STALE_AFTER.
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
@@ -221,6 +224,10 @@ ACCOUNT_RATE_LIMITS = {
     "reauthenticate": "10/m/user",
     "change_password": "5/m/user",
 }
+# Staff sessions end after this long without a request, and this long after sign-in at most
+# (registry/middleware.py); citizens' sessions keep Django's SESSION_COOKIE_AGE.
+STAFF_SESSION_IDLE_SECONDS = env.int("STAFF_SESSION_IDLE_SECONDS", default=30 * 60)
+STAFF_SESSION_MAX_SECONDS = env.int("STAFF_SESSION_MAX_SECONDS", default=12 * 3600)
 
 # Secrets the portal must read back (members' signing keys, TOTP seeds) are encrypted with Fernet.
 # Several keys may be given, comma separated: the first encrypts, all decrypt (for key rotation).

@@ -46,6 +46,8 @@ SESSION_COOKIE_HTTPONLY = True
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage",
 }
+# No default: `check --deploy` refuses a production without its SMS provider (portal/checks.py).
+SMS_BACKEND = env.str("SMS_BACKEND", default="")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)

@@ -15,6 +15,9 @@ class SmsDeliveryError(Exception):
 
 class BaseBackend:
     name = "base"
+    # The development outbox is where the text is read, so it keeps it; a real provider has the message
+    # once `send` returns, and the portal's copy of a code is then redacted (SmsMessage.without_code).
+    keeps_text = False
 
     def send(self, *, phone_number: str, text: str, reference: str) -> str:
         raise NotImplementedError
@@ -25,6 +28,7 @@ class DatabaseBackend(BaseBackend):
     `manage.py sms_outbox`."""
 
     name = "outbox"
+    keeps_text = True
 
     def send(self, *, phone_number: str, text: str, reference: str) -> str:
         return f"outbox-{reference}"

@@ -13,20 +13,20 @@ class MemberSignatureAuthentication(authentication.BaseAuthentication):
         key_id = request.headers.get(protocol.HEADER_KEY_ID)
         if not key_id:
             return None
-        key = (
-            IntegrationKey.objects.select_related("integration__app__organisation")
-            .filter(key_id=key_id, revoked_at__isnull=True)
-            .first()
-        )
+        found = []
+
+        def secrets_for_key_id(k):  # asked only once verify has checked the headers' shape
+            found[:] = IntegrationKey.objects.select_related("integration__app__organisation").filter(key_id=k, revoked_at__isnull=True)[:1]
+            return [key.secret() for key in found]
+
         try:
             protocol.verify(
                 request.headers, protocol.signed_bytes(request.method, request.get_full_path(), request.body),
-                secrets_for_key_id=lambda k: [key.secret()] if key and k == key.key_id else [],
-                replay_scope="member-api",
+                secrets_for_key_id=secrets_for_key_id, replay_scope="member-api",
             )
         except protocol.SignatureError as error:
             raise exceptions.AuthenticationFailed(error.reason) from error
-        return (MemberSystem(key), key)
+        return (MemberSystem(found[0]), found[0])
 
     def authenticate_header(self, request):
         return "X-Portal-Signature"

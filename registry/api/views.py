@@ -51,6 +51,8 @@ class TokenView(APIView):
                 pass
         if request.data.get("grant_type") != "client_credentials":
             return Response({"error": "unsupported_grant_type", "error_description": "only client_credentials"}, status=400)
+        if not all(isinstance(value, str) for value in (client_id, client_secret, request.data.get("scope", ""))):
+            return Response({"error": "invalid_request", "error_description": "client_id, client_secret and scope are strings"}, status=400)
         try:
             token, record = services.access_token_issue(client_id=client_id, client_secret=client_secret, scope=request.data.get("scope", ""))
         except services.TokenError as error:

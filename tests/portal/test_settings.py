@@ -21,6 +21,8 @@ def production_env(**overrides):
         ALLOWED_HOSTS="numbers.example.cn",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/portal",
         REDIS_URL="redis://127.0.0.1:6379/0",
+        SMS_BACKEND="portal.sms.backends.HttpBackend",
+        SMS_HTTP_URL="https://sms.example.cn/send",
     )
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
@@ -41,6 +43,35 @@ def test_production_refuses_to_start_without(missing):
     result = manage("check", env=production_env(**{missing: None}))
     assert result.returncode != 0
     assert missing in result.stderr
+
+
+@pytest.mark.parametrize(("overrides", "reported"), [
+    ({"SMS_BACKEND": None}, "portal.E001"),
+    ({"SMS_BACKEND": "portal.sms.backends.NoSuchBackend"}, "portal.E002"),
+    ({"SMS_BACKEND": "portal.sms.backends.DatabaseBackend"}, "portal.W001"),
+    ({"SMS_HTTP_URL": None}, "portal.E003"),
+])
+def test_check_deploy_reports_a_production_without_a_real_sms_provider(overrides, reported):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env(**overrides))
+    assert result.returncode != 0
+    assert reported in result.stderr + result.stdout
+
+
+def test_load_demo_refuses_to_run_in_production():
+    result = manage("load_demo", env=production_env())
+    assert result.returncode != 0
+    assert "load_demo only runs with DEBUG on" in result.stderr
+
+
+@pytest.mark.django_db
+def test_load_demo_refuses_without_debug_and_creates_nothing():
+    from django.core.management.base import CommandError
+
+    from registry.models import Organisation
+
+    with pytest.raises(CommandError, match="no place in production"):
+        call_command("load_demo")
+    assert not Organisation.objects.exists()
 
 
 @pytest.mark.django_db

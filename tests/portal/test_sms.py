@@ -100,3 +100,70 @@ def test_after_the_last_try_the_message_is_marked_failed_with_the_reason(provide
         sms_deliver_now(message_id=message.pk, final_attempt=True)
     message.refresh_from_db()
     assert message.status == "failed" and "without an id" in message.last_error
+
+
+CODE_TEXT = "【码号服务】验证码 246810，5 分钟内有效。请勿告诉他人。/ Code 246810, valid 5 min."
+
+
+@pytest.mark.django_db
+def test_attack_code_read_from_the_database_is_redacted_once_the_provider_has_it(provider):
+    """Whoever reads the SMS table (a backup, a staff query, the admin) must not find live codes."""
+    FlakyProvider.answers = [(200, {"id": "prov-7"})]
+    url = f"http://127.0.0.1:{provider.server_port}/send"
+    with override_settings(SMS_BACKEND="portal.sms.backends.HttpBackend", SMS_HTTP_URL=url):
+        message = SmsMessage.objects.create(phone_number="13812345678", text=CODE_TEXT, purpose="verification_code")
+        sms_deliver_now(message_id=message.pk, final_attempt=False)
+    assert FlakyProvider.received[-1][1]["text"] == CODE_TEXT  # the holder gets the code
+    message.refresh_from_db()
+    assert message.status == "sent" and "246810" not in message.text
+    assert message.text == "【码号服务】验证码 ******，5 分钟内有效。请勿告诉他人。/ Code ******, valid 5 min."
+
+
+@pytest.mark.django_db
+def test_attack_code_quoted_in_a_provider_error_is_redacted_and_a_retry_still_sends_it(provider):
+    FlakyProvider.answers = [(400, {"error": f"rejected: {CODE_TEXT}"}), (200, {"id": "prov-8"})]
+    url = f"http://127.0.0.1:{provider.server_port}/send"
+    with override_settings(SMS_BACKEND="portal.sms.backends.HttpBackend", SMS_HTTP_URL=url):
+        message = SmsMessage.objects.create(phone_number="13812345678", text=CODE_TEXT, purpose="verification_code")
+        with pytest.raises(SmsRetry) as retry:
+            sms_deliver_now(message_id=message.pk, final_attempt=False)
+        message.refresh_from_db()
+        assert "246810" not in message.last_error and "246810" not in str(retry.value) and "HTTP 400" in message.last_error
+        assert message.text == CODE_TEXT  # kept for the next try
+        sms_deliver_now(message_id=message.pk, final_attempt=False)
+    assert FlakyProvider.received[-1][1]["text"] == CODE_TEXT
+    message.refresh_from_db()
+    assert message.status == "sent" and "246810" not in message.text
+
+
+@pytest.mark.django_db
+def test_a_code_that_could_not_be_sent_is_redacted_when_delivery_gives_up(provider):
+    FlakyProvider.answers = [(503, {"error": "busy"})]
+    url = f"http://127.0.0.1:{provider.server_port}/send"
+    with override_settings(SMS_BACKEND="portal.sms.backends.HttpBackend", SMS_HTTP_URL=url):
+        message = SmsMessage.objects.create(phone_number="13812345678", text=CODE_TEXT, purpose="verification_code")
+        sms_deliver_now(message_id=message.pk, final_attempt=True)
+    message.refresh_from_db()
+    assert message.status == "failed" and "246810" not in message.text
+
+
+@pytest.mark.django_db
+def test_other_messages_keep_their_text_after_the_provider_took_them(provider):
+    FlakyProvider.answers = [(200, {"id": "prov-9"})]
+    url = f"http://127.0.0.1:{provider.server_port}/send"
+    text = "【码号服务】您的投诉 TS202605010001 已受理。"
+    with override_settings(SMS_BACKEND="portal.sms.backends.HttpBackend", SMS_HTTP_URL=url):
+        message = SmsMessage.objects.create(phone_number="13812345678", text=text, purpose="complaint")
+        sms_deliver_now(message_id=message.pk, final_attempt=False)
+    message.refresh_from_db()
+    assert message.text == text
+
+
+@pytest.mark.django_db
+def test_the_development_outbox_still_shows_a_newcomer_the_code(capsys):
+    message = SmsMessage.objects.create(phone_number="13812345678", text=CODE_TEXT, purpose="verification_code")
+    sms_deliver_now(message_id=message.pk, final_attempt=False)
+    message.refresh_from_db()
+    assert message.status == "sent" and message.text == CODE_TEXT
+    call_command("sms_outbox")
+    assert "246810" in capsys.readouterr().out

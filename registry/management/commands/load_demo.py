@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from complaints.demo import load_statistics_demo
 from registry.demo import load_demo
@@ -8,6 +9,9 @@ class Command(BaseCommand):
     help = "Load the demo members, apps and staff, and a year of statistics (idempotent: a second run changes nothing)."
 
     def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError("load_demo only runs with DEBUG on (make run): demo members, staff with known "
+                               "passwords and made-up statistics have no place in production.")
         created = load_demo()
         self.stdout.write(
             "demo data: {organisations} organisations, {apps} apps, {staff} staff users created".format(**created)
