@@ -48,6 +48,8 @@ DEPENDENCY_EXCEPTIONS = tuple(cls for classes in DEPENDENCY_ERRORS.values() for 
 CAMARA_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                 405: "METHOD_NOT_ALLOWED", 406: "NOT_ACCEPTABLE", 415: "UNSUPPORTED_MEDIA_TYPE",
                 429: "TOO_MANY_REQUESTS", 500: "INTERNAL", 503: "UNAVAILABLE"}
+# CAMARA's own sentences for these (its messages are English, as the endpoint's other errors)
+CAMARA_MESSAGES = {500: "Unknown server error. Typically a server bug.", 503: "Service Unavailable."}
 # OAuth 2.0 (RFC 6749 §5.2, §4.1.2.1) error codes for the token endpoint.
 OAUTH_CODES = {400: "invalid_request", 401: "invalid_client", 500: "server_error", 503: "temporarily_unavailable"}
 
@@ -84,9 +86,11 @@ def log_failure(exc: BaseException, *, part: str | None, request=None) -> str:
     return reference
 
 
-def temporary_message(part: str | None = None) -> str:
+def temporary_message(part: str | None = None, *, api: bool = False) -> str:
     if part == "broker" or part == "sms":
         return _("Our text-message service is briefly unavailable. This is temporary: try again in a minute.")
+    if api:
+        return _("A service the portal needs is briefly unavailable. This is temporary: try again in a minute.")
     return _("A service this page needs is briefly unavailable. This is temporary: nothing you sent is lost; try again in a minute.")
 
 
@@ -98,7 +102,7 @@ def api_error(request, status: int, code: str, detail: str, *, reference: str = 
     """The portal API's {code, detail, retry_at}, CAMARA's {status, code, message}, OAuth's {error, error_description}."""
     path = request.path_info
     if path.startswith(CAMARA_PREFIX):
-        body = {"status": status, "code": CAMARA_CODES.get(status, code.upper()), "message": detail}
+        body = {"status": status, "code": CAMARA_CODES.get(status, code.upper()), "message": CAMARA_MESSAGES.get(status, detail)}
     elif path.startswith(OAUTH_PREFIX):
         body = {"error": OAUTH_CODES.get(status, code), "error_description": detail}
     else:
@@ -188,7 +192,7 @@ def unavailable_response(request, exc: BaseException, part: str) -> HttpResponse
     """503, Retry-After, a message that says it is temporary, and a logged reference."""
     reference = log_failure(exc, part=part, request=request)
     if is_api(request):
-        response = api_error(request, 503, "temporarily_unavailable", temporary_message(part), reference=reference,
+        response = api_error(request, 503, "temporarily_unavailable", temporary_message(part, api=True), reference=reference,
                              retry_after=RETRY_AFTER_SECONDS)
     else:
         response = error_page(request, 503, reference=reference, extra={"message": temporary_message(part)})
