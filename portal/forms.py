@@ -1,4 +1,4 @@
-from captcha.fields import CaptchaField
+from captcha.fields import CaptchaField, CaptchaTextInput
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -35,9 +35,16 @@ class HolderForm(PhoneForm):
         return normalize_id_last6(self.cleaned_data["id_last6"])
 
 
+class CaptchaInput(CaptchaTextInput):
+    """The picture and its answer box under a real <label>: a MultiWidget gets a fieldset legend, which
+    labels no input, so screen readers announced the box without a name (axe: label, critical)."""
+
+    use_fieldset = False
+
+
 def captcha_field() -> CaptchaField:
     """The picture check before any SMS code is sent."""
-    return CaptchaField(label=_("Type the characters in the picture"),
+    return CaptchaField(label=_("Type the characters in the picture"), widget=CaptchaInput(attrs={"autocomplete": "off"}),
                         error_messages={"invalid": _("The characters do not match the picture. Try the new picture.")})
 
 

@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from portal import views
+from portal import errors, views
 from portal.api.views import NumberRecyclingCheckView
 from registry.api.views import TokenView
 
@@ -18,6 +18,7 @@ urlpatterns = [
     path("number-recycling/v0.2/check", NumberRecyclingCheckView.as_view(), name="camara_number_recycling_check"),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", errors.favicon),
     path("staff/sms-outbox/", views.sms_outbox, name="sms_outbox"),
     path("staff/lookups/", views.staff_lookups, name="staff_lookups"),
     path("staff/apps/<int:pk>/notices/", views.staff_app_notices, name="staff_app_notices"),
@@ -58,3 +59,9 @@ urlpatterns = [
     path("api/v1/", include("complaints.api.urls")),
     path("oauth/token", TokenView.as_view(), name="oauth_token"),
 ]
+
+# The site's own error pages (HTML in the person's language; JSON on the API's paths): portal/errors.py.
+handler400 = errors.bad_request
+handler403 = errors.permission_denied
+handler404 = errors.page_not_found
+handler500 = errors.server_error

@@ -11,7 +11,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from portal import selectors, services
+from portal import errors, selectors, services
 from portal.client_address import client_address
 from portal.csv_export import csv_response
 from portal.forms import (
@@ -75,6 +75,13 @@ def send_code(request, form, *, phone_number: str, purpose: str, template: str, 
         services.verification_code_send(phone_number=phone_number, client_ip=client_address(request), purpose=purpose)
     except services.Refusal as refusal:
         refused(form, refusal)
+        return None
+    except errors.DEPENDENCY_EXCEPTIONS as error:
+        # Redis (broker) down: the code and its SMS row are stored, and sms_resend_stuck sends it once the
+        # broker is back; the person sees the form again, as typed, and a 503 saying it is temporary.
+        reference = errors.mark_unavailable(request, error)
+        form.add_error(None, _("%(message)s If the code has not arrived in a few minutes, ask for a new one. (Reference: %(reference)s)")
+                       % {"message": errors.temporary_message(errors.dependency_of(error)), "reference": reference})
         return None
     return code_page(request, template, code_form, phone_number)
 

@@ -73,7 +73,11 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "registry.middleware.StaffSessionLimitMiddleware",
     "registry.middleware.StaffMFARequiredMiddleware",
+    # last: sees the view's database/broker/cache/SMS failures first and answers 503 with Retry-After
+    "portal.errors.DependencyDownMiddleware",
 ]
+# A refused form (an old page, another site) gets the site's own 403 page (portal/errors.py).
+CSRF_FAILURE_VIEW = "portal.errors.csrf_failure"
 
 # --- Content-Security-Policy and Permissions-Policy, on every response ----------------------------------
 # Only the portal's own files: no inline script, no inline style, no event-handler attributes (the
@@ -368,6 +372,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # every API error in the API's own JSON shape; a dependency that is down answers 503 (portal/errors.py)
+    "EXCEPTION_HANDLER": "portal.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "码号服务门户 API",

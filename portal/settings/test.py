@@ -18,6 +18,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CACHES["default"]["KEY_PREFIX"] = "portal-test"
 WORKER_HEARTBEAT_SECONDS = 1
 WHITENOISE_AUTOREFRESH = True  # serve static files from the finders; no collectstatic in tests
+WHITENOISE_USE_FINDERS = True  # (it defaults to DEBUG, off here: without it no static file was served)
 CAPTCHA_TEST_MODE = True  # the captcha accepts "passed"
 LOOKUP_CODES_PER_CLIENT_PER_DAY = 1000  # every test client comes from 127.0.0.1
 # Member platforms in tests are the simulator and small servers on 127.0.0.1, over http; a test that

@@ -1,0 +1,49 @@
+"""The portal served by gunicorn in a subprocess with one dependency stopped: its address points at a
+port where nothing listens. The server's log is kept so a test can find the reference a page shows."""
+
+import contextlib
+import subprocess
+import sys
+import tempfile
+import time
+
+import httpx
+from django.conf import settings
+
+from tests.conftest import ROOT, free_port, worker_env
+
+
+@contextlib.contextmanager
+def running_portal(*, database_down: bool = False, redis_down: bool = False):
+    """Yield (base URL, a function returning the server's log so far)."""
+    env = worker_env(settings.DATABASES["default"]["NAME"])
+    if database_down:
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{free_port()}/portal"  # a port nothing listens on
+    if redis_down:
+        env["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # broker, results and cache alike
+        env.pop("CELERY_BROKER_URL", None)
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="portal-fault-", suffix=".log")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+         "--timeout", "60"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            if process.poll() is not None:
+                raise AssertionError("gunicorn stopped: " + open(log.name, encoding="utf-8").read()[-2000:])
+            try:
+                httpx.get(url + "/favicon.ico", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url, lambda: open(log.name, encoding="utf-8", errors="replace").read()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
