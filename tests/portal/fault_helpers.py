@@ -10,7 +10,7 @@ import time
 import httpx
 from django.conf import settings
 
-from tests.conftest import ROOT, free_port, worker_env
+from tests.conftest import ROOT, free_port, stop_process, worker_env
 
 
 @contextlib.contextmanager
@@ -41,9 +41,5 @@ def running_portal(*, database_down: bool = False, redis_down: bool = False):
                 time.sleep(0.1)
         yield url, lambda: open(log.name, encoding="utf-8", errors="replace").read()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process, timeout=15)
         log.close()

@@ -313,38 +313,15 @@ def test_unbind_request_body_is_what_the_docs_say():
 @pytest.mark.worker
 def test_a_platform_that_accepts_for_later_answers_through_the_api(live_server, celery_workers):
     """The demo's path: the simulated app answers 202, then posts its signed answer to the portal."""
-    import subprocess
-    import sys
+    from tests.conftest import running_simulator
 
-    import httpx
-
-    from tests.conftest import ROOT, free_port, worker_env
-
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_simulator", "--port", str(port), "--apps", "5",
-         "--unbind-later", "app05=0.5", "--portal-url", live_server.url],
-        cwd=ROOT, env=worker_env(), stdout=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(lambda: _answers(f"http://127.0.0.1:{port}", httpx), timeout=90, what="the simulator")
-        (app,) = simulated_apps(f"http://127.0.0.1:{port}", ["app05"], supports_unbind=True)
+    with running_simulator("--apps", "5", "--unbind-later", "app05=0.5", "--portal-url", live_server.url) as url:
+        (app,) = simulated_apps(url, ["app05"], supports_unbind=True)
         celery_workers.start("later", "--concurrency", "1")
         celery_workers.wait_until_ready(1)
         (request,) = services.unbind_request_create(lookup=_lookup_with_accounts(app))
         done = wait_for(lambda: UnbindRequest.objects.filter(pk=request.pk, state="done").first(), what="the later answer")
         assert done.answered_via == "api" and done.sent_at <= done.answered_at
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _answers(url, httpx) -> bool:
-    try:
-        httpx.get(url, timeout=0.2)
-        return True
-    except httpx.TransportError:
-        return False
 
 
 def test_account_references_are_purged_with_the_lookup(simulator, settings):
