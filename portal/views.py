@@ -77,11 +77,16 @@ def send_code(request, form, *, phone_number: str, purpose: str, template: str, 
         refused(form, refusal)
         return None
     except errors.DEPENDENCY_EXCEPTIONS as error:
-        # Redis (broker) down: the code and its SMS row are stored, and sms_resend_stuck sends it once the
-        # broker is back; the person sees the form again, as typed, and a 503 saying it is temporary.
+        # The person sees the form again, as typed, and a 503 saying it is temporary. Broker down: the code
+        # and its SMS row are stored, and sms_resend_stuck sends it once the broker is back. Redis down
+        # (the cache too): the SMS budget cannot be counted, so nothing is stored or sent.
         reference = errors.mark_unavailable(request, error)
-        form.add_error(None, _("%(message)s If the code has not arrived in a few minutes, ask for a new one. (Reference: %(reference)s)")
-                       % {"message": errors.temporary_message(errors.dependency_of(error)), "reference": reference})
+        part = errors.dependency_of(error)
+        values = {"message": errors.temporary_message(part), "reference": reference}
+        if part == "broker":
+            form.add_error(None, _("%(message)s If the code has not arrived in a few minutes, ask for a new one. (Reference: %(reference)s)") % values)
+        else:
+            form.add_error(None, _("%(message)s (Reference: %(reference)s)") % values)
         return None
     return code_page(request, template, code_form, phone_number)
 
