@@ -253,3 +253,16 @@ def test_attack_the_library_refuses_a_portal_message_whose_body_or_id_was_change
     for tampered_body, tampered in ((body + b" ", headers), (body, {**headers, "webhook-id": "msg_other"})):
         with pytest.raises(WebhookVerificationError):
             Webhook(secret).verify(tampered_body, tampered)
+
+
+@pytest.mark.django_db
+def test_issued_secrets_are_whsec_stored_encrypted_and_read_back(platform_key):
+    import base64
+
+    key, secret = platform_key
+    assert secret.startswith("whsec_") and len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
+    key.refresh_from_db()
+    assert secret not in key.secret_encrypted and secret.removeprefix("whsec_") not in key.secret_encrypted
+    assert key.secret() == secret
+    body = b"{}"
+    assert Webhook(key.secret()).verify(body, protocol.sign(body, keys=secret)) == {}
