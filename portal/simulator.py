@@ -1,7 +1,7 @@
 """The platform simulator: one HTTP server that plays any number of member apps speaking protocol v2,
 for the demo, the tests and the benchmarks. `python manage.py run_simulator --port 8900 --apps 16`.
 
-App `appNN` answers at `/appNN/v2/account-lookup`, signs with key id `demo_appNN` and the demo secret
+App `appNN` answers at `/appNN/v2/account-lookup`, signs (Standard Webhooks) with the demo secret
 (registry.demo.demo_key_secret), and derives its accounts from the phone number, so answers are the
 same every time. Each account has a simulated real-name record: the current holder's ID ends with the
 number's last five digits and X (as the simulated carrier's record says), a previous holder's with
@@ -11,7 +11,7 @@ Behaviour per app is configurable: latency, error rate, hanging (timeout) and ga
 Recycled-number notices arrive at `/appNN/v2/number-notices`: each is verified (the app's webhook
 secret: `demo_webhook_secret(slug)`, or the one handed over at `/_control/appNN`) and counted, once per
 notice id; with `--report-back` the app reports bindings removed to the portal. `/_control/appNN` (GET:
-counts; POST `{"webhook_down": true, "webhook_secret": ..., "key_id": ...}`) lets tests and benchmarks
+counts; POST `{"webhook_down": true, "webhook_secret": ...}`) lets tests and benchmarks
 watch and steer it; `GET /_control` sums every app; `POST /_control/reset` forgets the counts.
 """
 
