@@ -33,7 +33,7 @@ os.environ["LOG_LEVEL"] = "ERROR"  # a 422 is an answer here, not a warning wort
 os.environ["NUMBER_CHECKS_PER_SECOND"] = os.environ["NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE"] = "100000000"
 
 SINGLE_TARGET, BULK_TARGET_MS = 1000, 100
-MEMBER_KEY_ID, MEMBER_SECRET = "bench_member", "bench-member-signing-secret-0123456789abcdef"
+MEMBER_KEY_ID, MEMBER_SECRET = "bench_member", "whsec_YmVuY2gtbWVtYmVyLXNpZ25pbmctc2VjcmV0LTAxMjM="  # whsec_ + base64 of 32 bytes
 
 
 def load_histories(carrier, numbers: int) -> list[str]:
@@ -177,7 +177,7 @@ def main():
             times, answers = [], {}
             for call in range(args.bulk_calls + 3):
                 body = json.dumps({"checks": [{"phone_number": p, "date": d} for p, d in asked_numbers(phones[call:], 1000)]}).encode()
-                headers = {"Content-Type": "application/json", **protocol.sign(body, key_id=MEMBER_KEY_ID, secret=MEMBER_SECRET)}
+                headers = {"Content-Type": "application/json", **protocol.sign(body, keys=MEMBER_SECRET, key_id=MEMBER_KEY_ID)}
                 started = time.perf_counter()
                 response = client.post("/api/v1/platform/number-checks", content=body, headers=headers)
                 took = time.perf_counter() - started

@@ -33,7 +33,7 @@ from common import ROOT, configure, prepare_database  # noqa: E402
 configure(database="portal_bench", redis_db=13, CONN_MAX_AGE="60")  # persistent connections, as production
 
 TARGET = 35_000
-KEY_ID, SECRET = "bench_carrier", "bench-carrier-signing-secret-0123456789abcdef"
+KEY_ID, SECRET = "bench_carrier", "whsec_YmVuY2gtY2Fycmllci1zaWduaW5nLXNlY3JldC0wMTI="  # whsec_ + base64 of 32 bytes
 
 
 def register_carrier():
@@ -185,7 +185,7 @@ def main():
         def send(body: bytes) -> dict:
             if not hasattr(local, "client"):
                 local.client = httpx.Client(timeout=120)
-            headers = {"Content-Type": "application/json", **protocol.sign(body, key_id=KEY_ID, secret=SECRET)}
+            headers = {"Content-Type": "application/json", **protocol.sign(body, keys=SECRET, key_id=KEY_ID)}
             response = local.client.post(url, content=body, headers=headers)
             assert response.status_code == 200, (response.status_code, response.text[:300])
             return response.json()

@@ -46,12 +46,18 @@ class Call:
     url: str
     body: bytes
     key_id: str
-    answer_secrets: dict[str, list[str]]  # key id -> [secret]; the call signs with its own key's
+    answer_secrets: dict[str, list[str]]  # key id -> [secret] of the integration's valid keys
     timeout_s: float
     rps: int
     holder_since: date | None
     attempt: int = 1
     id_expected: str = ""  # keyed hash of the portal's digest of the holder's ID characters (id_check_row)
+
+    @property
+    def keys(self) -> list[str]:
+        """Every valid key's secret: the call is signed with each (two during a rotation), and an answer
+        signed under any of them is taken."""
+        return [secret for secrets_ in self.answer_secrets.values() for secret in secrets_]
 
 
 @dataclass
@@ -160,7 +166,7 @@ async def _call_one(call: Call, report, *, admitted: bool = False) -> None:
     try:
         if not admitted:
             await _limiter.wait(call.integration_id, call.rps)
-        headers = {"Content-Type": "application/json", **protocol.sign(call.body, key_id=call.key_id, secret=call.answer_secrets[call.key_id][0])}
+        headers = {"Content-Type": "application/json", **protocol.sign(call.body, keys=call.keys)}
         reply = await protocol.apost(_session, call.url, call.body, headers, timeout_s=call.timeout_s)
         outcome = _judge(call, reply)
     except asyncio.TimeoutError:
@@ -184,7 +190,7 @@ def _judge(call: Call, reply: protocol.Reply) -> Outcome:
     if reply.status != 200:  # the status, never the body: a member must not read what an address answered
         return Outcome(call.query_id, State.ERROR, reply.reason)
     try:
-        protocol.verify(reply.headers, reply.body, secrets_for_key_id=lambda k: call.answer_secrets.get(k, []), remember=False)
+        protocol.verify(reply.headers, reply.body, keys=call.keys, remember=False)
         accounts = protocol.parse_account_lookup_answer(reply.body)
     except protocol.ProtocolError as error:
         return Outcome(call.query_id, State.ERROR, error.reason)

@@ -198,8 +198,7 @@ def _claim(delivery_ids: list[str]) -> list[Send]:
             notice_id=notice_id, time_iso=timezone.localtime(row["created_at"]).isoformat(), data=data[events_key],
             report_path=reverse("api_platform_notice_report", args=[notice_id]),
         )
-        headers = protocol.notice_headers(body, key_id=row["subscription__key_id"],
-                                          secret=decrypt_cached(row["subscription__secret_encrypted"]))
+        headers = protocol.notice_headers(body, notice_id=notice_id, keys=decrypt_cached(row["subscription__secret_encrypted"]))
         sends.append(Send(notice_id, row["attempts"] + 1, row["max_attempts"], row["subscription__webhook_url"], body, headers))
     return sends
 

@@ -318,7 +318,6 @@ def identity_check(*, phone_number: str, id_last6: str) -> str:
     key = integration.signing_key()
     if key is None:
         return "not_available"
-    secret = key.secret()
     # v2: the carrier gets a fresh challenge, answers the digest of its own record's characters under
     # it, and the portal compares; nothing it is sent depends on the holder's characters
     challenge = protocol.id_challenge()
@@ -326,10 +325,11 @@ def identity_check(*, phone_number: str, id_last6: str) -> str:
                                               id_challenge=challenge)
     url = integration.base_url.rstrip("/") + protocol.IDENTITY_CHECK_PATH
     try:
-        reply = protocol.post_signed(url, payload, key_id=key.key_id, secret=secret, timeout_s=integration.timeout_ms / 1000)
+        keys = integration_secrets(integration)
+        reply = protocol.post_signed(url, payload, keys=keys, timeout_s=integration.timeout_ms / 1000)
         if reply.status != 200:
             raise protocol.ProtocolError(f"HTTP {reply.status}")
-        protocol.verify(reply.headers, reply.body, secrets_for_key_id=lambda k: integration_secrets(integration, k), remember=False)
+        protocol.verify(reply.headers, reply.body, keys=keys, remember=False)
         answer = protocol.parse_identity_check_answer(reply.body)
     except (httpx.HTTPError, protocol.ProtocolError) as error:
         logger.warning("identity check at %s failed: %s", app, error)
@@ -544,8 +544,9 @@ def lookup_query_callback(*, request_id, headers, body: bytes) -> LookupQuery:
     if query is None:
         raise UnknownRequest(request_id)
     integration = query.app.integration
-    protocol.verify(headers, body, secrets_for_key_id=lambda key_id: integration_secrets(integration, key_id),
-                    replay_scope=f"callback:{integration.pk}")
+    # like every request to the portal: X-Portal-Key-Id says which of this integration's keys signed
+    protocol.verify_caller(headers, body, secrets_for_key_id=lambda key_id: integration_secrets(integration, key_id),
+                           replay_scope=f"callback:{integration.pk}")
     accounts = fanout.account_rows(protocol.parse_account_lookup_answer(body), query.lookup.holder_since,
                                    id_expected=query.id_check.get("expected", ""))
     now = timezone.now()
@@ -1136,15 +1137,15 @@ def unbind_deliver(*, request_id: int) -> str:
     try:
         if not request.lookup.phone_number or key is None:
             raise protocol.ProtocolError("the number was purged" if key else "the integration has no valid key")
-        secret = key.secret()
         payload = protocol.unbind_request(
             request_id=str(request.public_id), phone_e164="+86" + request.lookup.phone_number,
             holder_since=request.lookup.holder_since, accounts=request.accounts,
         )
         url = integration.base_url.rstrip("/") + protocol.UNBIND_PATH
-        reply = protocol.post_signed(url, payload, key_id=key.key_id, secret=secret, timeout_s=settings.UNBIND_TIMEOUT_SECONDS)
+        keys = integration_secrets(integration)
+        reply = protocol.post_signed(url, payload, keys=keys, timeout_s=settings.UNBIND_TIMEOUT_SECONDS)
         if reply.status in (200, 202):
-            protocol.verify(reply.headers, reply.body, secrets_for_key_id=lambda k: integration_secrets(integration, k), remember=False)
+            protocol.verify(reply.headers, reply.body, keys=keys, remember=False)
         answer = protocol.parse_unbind_answer(reply.status, reply.body)
     except (httpx.HTTPError, protocol.ProtocolError) as error:
         reason = getattr(error, "reason", "") or outbound.failure_reason(error)
@@ -1286,7 +1287,7 @@ def notice_subscription_save(
         subscription.webhook_url, subscription.event_types, subscription.enabled = webhook_url, types, enabled
         subscription.save()
         return subscription, None
-    secret = secret or secrets.token_urlsafe(32)
+    secret = secret or protocol.new_secret()  # whsec_… (Standard Webhooks)
     subscription = NoticeSubscription.objects.create(
         app=app, webhook_url=webhook_url, event_types=types, enabled=enabled, key_id="wh_" + secrets.token_hex(8),
         secret_encrypted=encrypt(secret), notified_up_to=selectors.newest_number_event_id(),
@@ -1298,7 +1299,7 @@ def notice_subscription_new_secret(*, subscription: NoticeSubscription) -> str:
     """Replace the signing secret (and key id, so the member can tell them apart); returned once."""
     from portal.crypto import encrypt
 
-    secret = secrets.token_urlsafe(32)
+    secret = protocol.new_secret()
     subscription.key_id = "wh_" + secrets.token_hex(8)
     subscription.secret_encrypted = encrypt(secret)
     subscription.save(update_fields=["key_id", "secret_encrypted", "updated_at"])

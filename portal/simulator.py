@@ -1,7 +1,7 @@
 """The platform simulator: one HTTP server that plays any number of member apps speaking protocol v2,
 for the demo, the tests and the benchmarks. `python manage.py run_simulator --port 8900 --apps 16`.
 
-App `appNN` answers at `/appNN/v2/account-lookup`, signs with key id `demo_appNN` and the demo secret
+App `appNN` answers at `/appNN/v2/account-lookup`, signs (Standard Webhooks) with the demo secret
 (registry.demo.demo_key_secret), and derives its accounts from the phone number, so answers are the
 same every time. Each account has a simulated real-name record: the current holder's ID ends with the
 number's last five digits and X (as the simulated carrier's record says), a previous holder's with
@@ -11,7 +11,7 @@ Behaviour per app is configurable: latency, error rate, hanging (timeout) and ga
 Recycled-number notices arrive at `/appNN/v2/number-notices`: each is verified (the app's webhook
 secret: `demo_webhook_secret(slug)`, or the one handed over at `/_control/appNN`) and counted, once per
 notice id; with `--report-back` the app reports bindings removed to the portal. `/_control/appNN` (GET:
-counts; POST `{"webhook_down": true, "webhook_secret": ..., "key_id": ...}`) lets tests and benchmarks
+counts; POST `{"webhook_down": true, "webhook_secret": ...}`) lets tests and benchmarks
 watch and steer it; `GET /_control` sums every app; `POST /_control/reset` forgets the counts.
 """
 
@@ -124,7 +124,7 @@ class Simulator:
     def __init__(self, config: SimulatorConfig):
         self.config = config
         self.slugs = set(config.slugs())
-        self.seen: dict[str, float] = {}  # signatures already accepted, like a member's own replay guard
+        self.seen: dict[str, float] = {}  # webhook-ids already accepted, like a member's own replay guard
         self.inboxes = {slug: Inbox() for slug in self.slugs}
         self.webhook_keys: dict[str, tuple[str, str]] = {}  # slug -> (key id, secret) handed over at /_control
         self._tasks: set = set()  # later unbind answers and notice reports still to be sent
@@ -132,11 +132,11 @@ class Simulator:
     def _refuse_replay(self, headers: dict[str, str]) -> None:
         now = time.time()
         if len(self.seen) > 100_000:
-            self.seen = {sig: t for sig, t in self.seen.items() if now - t < 2 * protocol.MAX_SKEW_SECONDS}
-        signature = headers.get(protocol.HEADER_SIGNATURE.lower(), "")
-        if signature in self.seen:
-            raise protocol.SignatureError("signature already used (replay)")
-        self.seen[signature] = now
+            self.seen = {msg_id: t for msg_id, t in self.seen.items() if now - t < 2 * protocol.MAX_SKEW_SECONDS}
+        msg_id = headers.get(protocol.HEADER_ID, "")
+        if msg_id in self.seen:
+            raise protocol.SignatureError("webhook-id already used (replay)")
+        self.seen[msg_id] = now
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -164,9 +164,7 @@ class Simulator:
         secret = demo_key_secret(slug)
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         try:
-            key_id = self.config.key_id_format.format(slug=slug)
-            protocol.verify(headers, body, secrets_for_key_id=lambda k: [secret] if k == key_id else [],
-                            remember=False)
+            protocol.verify(headers, body, keys=[secret], remember=False)
             self._refuse_replay(headers)
             request = json.loads(body)
             holder_since = date.fromisoformat(request["holder_since"]) if request.get("holder_since") else None
@@ -188,30 +186,30 @@ class Simulator:
             return await self._reply(send, 503, {"error": "simulated outage"})
         if behaviour.huge:
             filler = [{"account_ref": "x" * 100, "registered_on": "2020-01-01", "id_last6_digest": "not_available"}] * 20000
-            return await self._reply(send, 200, {"accounts": filler}, secret=secret, key_id=key_id)
+            return await self._reply(send, 200, {"accounts": filler}, secret=secret)
         if behaviour.garbage:
-            return await self._reply(send, 200, {"accounts": "lots"}, secret=secret, key_id=key_id)
+            return await self._reply(send, 200, {"accounts": "lots"}, secret=secret)
         if path == protocol.IDENTITY_CHECK_PATH:
             # The simulated carrier's real-name record, as a digest under the challenge; the portal compares.
             digest = protocol.id_check_answer(challenge, simulated_holder_id_last6(phone_number))
-            return await self._reply(send, 200, {"id_last6_digest": digest}, secret=secret, key_id=key_id)
+            return await self._reply(send, 200, {"id_last6_digest": digest}, secret=secret)
         if path == protocol.UNBIND_PATH:
-            return await self._unbind(send, slug, request, secret=secret, key_id=key_id)
+            return await self._unbind(send, slug, request, secret=secret)
         payload = account_lookup_answer(simulated_accounts(slug, phone_number, holder_since), challenge)
-        return await self._reply(send, 200, payload, secret="forged" if behaviour.forged else secret, key_id=key_id)
+        return await self._reply(send, 200, payload, secret=protocol.new_secret() if behaviour.forged else secret)
 
-    async def _unbind(self, send, slug: str, request: dict, *, secret: str, key_id: str):
+    async def _unbind(self, send, slug: str, request: dict, *, secret: str):
         if not isinstance(request.get("accounts"), list) or not request.get("request_id"):
             return await self._reply(send, 400, {"error": "not a protocol v2 unbind request"})
         if slug in self.config.unbind_refuse:
             reason = "账户尚有未结清余额，请原机主本人到营业网点办理解绑。"
-            return await self._reply(send, 200, {"state": "refused", "reason": reason}, secret=secret, key_id=key_id)
+            return await self._reply(send, 200, {"state": "refused", "reason": reason}, secret=secret)
         if slug in self.config.unbind_later:
             delay = self.config.unbind_later[slug]
             if delay is not None and self.config.portal_url:
                 self._spawn(self._answer_later(slug, request["request_id"], delay))
-            return await self._reply(send, 202, {"state": "accepted"}, secret=secret, key_id=key_id)
-        return await self._reply(send, 200, {"state": "done"}, secret=secret, key_id=key_id)
+            return await self._reply(send, 202, {"state": "accepted"}, secret=secret)
+        return await self._reply(send, 200, {"state": "done"}, secret=secret)
 
     def _spawn(self, coro) -> None:
         """Run coro in the background, holding a reference until it ends (the loop keeps only weak ones)."""
@@ -226,7 +224,7 @@ class Simulator:
 
         body = protocol.encode(payload)
         headers = {"Content-Type": "application/json",
-                   **protocol.sign(body, key_id=self.config.key_id_format.format(slug=slug), secret=demo_key_secret(slug))}
+                   **protocol.sign(body, keys=demo_key_secret(slug), key_id=self.config.key_id_format.format(slug=slug))}
         try:
             async with aiohttp.ClientSession() as session:
                 async with session.post(self.config.portal_url.rstrip("/") + path, data=body, headers=headers,
@@ -272,10 +270,11 @@ class Simulator:
         if self.config.behaviour(slug).webhook_down:
             inbox.down_refusals += 1
             return await self._reply(send, 503, {"error": "simulated outage"})
-        key_id, secret = self.webhook_keys.get(slug, ("", demo_webhook_secret(slug)))
+        _, secret = self.webhook_keys.get(slug, ("", demo_webhook_secret(slug)))
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         try:
-            protocol.verify(headers, body, secrets_for_key_id=lambda k: [secret] if not key_id or k == key_id else [], remember=False)
+            # a retry carries the same webhook-id: taken again (200) but counted once, below
+            protocol.verify(headers, body, keys=[secret], remember=False)
             notice = protocol.parse_notice(body)
         except protocol.ProtocolError as error:
             inbox.refused += 1
@@ -299,11 +298,11 @@ class Simulator:
         if await self._post_to_portal(slug, notice["reportpath"], protocol.notice_report(bindings_removed=removed)):
             self.inboxes[slug].reported += 1
 
-    async def _reply(self, send, status: int, payload: dict, *, secret: str | None = None, key_id: str = ""):
+    async def _reply(self, send, status: int, payload: dict, *, secret: str | None = None):
         body = protocol.encode(payload)
         headers = [(b"content-type", b"application/json")]
         if secret:
-            signed = protocol.sign(body, key_id=key_id, secret=secret)
+            signed = protocol.sign(body, keys=secret)
             headers += [(k.lower().encode(), v.encode()) for k, v in signed.items()]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

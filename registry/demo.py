@@ -3,6 +3,7 @@
 Idempotent: rows are found by their natural keys and only created when missing.
 """
 
+import base64
 import hashlib
 from datetime import date
 
@@ -69,12 +70,12 @@ def demo_app_slug(index: int) -> str:
 
 def demo_webhook_secret(slug: str) -> str:
     """The secret the demo's notices to app `slug` are signed with, so the simulator can verify them."""
-    return hashlib.sha256(f"demo-webhook-secret:{slug}".encode()).hexdigest()
+    return "whsec_" + base64.b64encode(hashlib.sha256(f"demo-webhook-secret:{slug}".encode()).digest()).decode()
 
 
 def demo_key_secret(slug: str) -> str:
     """Reproducible, so the platform simulator can verify the demo's signatures. Demo only."""
-    return hashlib.sha256(f"demo-signing-secret:{slug}".encode()).hexdigest()
+    return "whsec_" + base64.b64encode(hashlib.sha256(f"demo-signing-secret:{slug}".encode()).digest()).decode()
 
 
 @transaction.atomic

@@ -72,7 +72,7 @@ def integration_key_issue(
     previous key working while it deploys the new one.
     """
     Integration.objects.select_for_update().get(pk=integration.pk)
-    secret = secret or secrets.token_urlsafe(32)  # a given secret only for reproducible demo data
+    secret = secret or protocol.new_secret()  # whsec_…; a given secret only for reproducible demo data
     key = IntegrationKey.objects.create(
         integration=integration, key_id=key_id or _new_key_id(), secret_encrypted=encrypt(secret), created_by=by
     )
@@ -116,9 +116,12 @@ def staff_invite(*, user: StaffUser, request) -> None:
     )
 
 
-def integration_secrets(integration: Integration, key_id: str) -> list[str]:
-    """The secrets valid for a key id of this integration (none if the key is unknown or revoked)."""
-    return [k.secret() for k in integration.keys.filter(key_id=key_id, revoked_at__isnull=True)]
+def integration_secrets(integration: Integration, key_id: str | None = None) -> list[str]:
+    """The secrets of this integration's valid keys, newest first (two during a rotation): the portal
+    signs with each, and an answer signed under any of them is accepted. With `key_id`, only that key's
+    (none if it is unknown, revoked or another integration's)."""
+    keys = integration.keys.filter(revoked_at__isnull=True).order_by("-created_at", "-pk")
+    return [k.secret() for k in (keys.filter(key_id=key_id) if key_id is not None else keys)]
 
 
 HEALTHY_REWRITE_SECONDS = 5  # a healthy member's row is rewritten at most this often, not on every call
@@ -158,7 +161,6 @@ def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
     key = integration.signing_key()
     if key is None:
         return [CheckPoint(_("Signing key"), False, _("This integration has no valid key; ask the working group for one."))]
-    secret = key.secret()
     url = integration.base_url.rstrip("/") + protocol.ACCOUNT_LOOKUP_PATH
     timeout_s = integration.timeout_ms / 1000
     payload = protocol.account_lookup_request(
@@ -167,7 +169,7 @@ def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
     )
     points: list[CheckPoint] = []
     try:
-        reply = protocol.post_signed(url, payload, key_id=key.key_id, secret=secret, timeout_s=timeout_s)
+        reply = protocol.post_signed(url, payload, keys=integration_secrets(integration), timeout_s=timeout_s)
     except httpx.TimeoutException:
         return [CheckPoint(_("Answers in time"), False, _("No answer within %(ms)d ms.") % {"ms": integration.timeout_ms})]
     except protocol.DestinationRefused as error:
@@ -190,8 +192,7 @@ def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
                              _("HTTP %(status)d") % {"status": reply.status}))
     if reply.status == 200:
         try:
-            protocol.verify(reply.headers, reply.body, secrets_for_key_id=lambda key_id: integration_secrets(integration, key_id),
-                            replay_scope=f"selftest:{integration.pk}")
+            protocol.verify(reply.headers, reply.body, keys=integration_secrets(integration), replay_scope=f"selftest:{integration.pk}")
             points.append(CheckPoint(_("Signs its answer"), True, key.key_id))
         except protocol.SignatureError as error:
             points.append(CheckPoint(_("Signs its answer"), False, error.reason))
@@ -203,7 +204,7 @@ def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
             points.append(CheckPoint(_("Answer follows protocol v2"), False, error.reason))
 
     bad = protocol.encode(payload | {"request_id": "selftest-" + secrets.token_hex(8)})
-    forged = {"Content-Type": "application/json", **protocol.sign(bad, key_id=key.key_id, secret="not-" + secret)}
+    forged = {"Content-Type": "application/json", **protocol.sign(bad, keys=protocol.new_secret())}
     try:
         refused = protocol.post(url, bad, forged, timeout_s=timeout_s)
         points.append(CheckPoint(_("Refuses a forged signature"), refused.status == 401,

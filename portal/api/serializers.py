@@ -209,7 +209,7 @@ class NoticeSubscriptionSerializer(serializers.Serializer):
     webhook_url = serializers.CharField()
     event_types = serializers.ListField(child=serializers.CharField())
     enabled = serializers.BooleanField()
-    key_id = serializers.CharField(help_text="X-Portal-Key-Id on every notice")
+    key_id = serializers.CharField(help_text="names the current secret, so the member can tell secrets apart (not sent on notices)")
     secret = serializers.CharField(required=False, help_text="only when it was just made: keep it, it is not shown again")
 
 

@@ -1,5 +1,6 @@
-"""Members' systems authenticate to the API by signing each request like protocol v2, with their
-integration's key: `request.auth` is then the IntegrationKey (and through it the organisation)."""
+"""Members' systems authenticate to the API by signing each request like protocol v2 (Standard
+Webhooks) with their integration's key, named by X-Portal-Key-Id: `request.auth` is then the
+IntegrationKey (and through it the organisation)."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -10,17 +11,16 @@ from registry.models import IntegrationKey
 
 class MemberSignatureAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
-        key_id = request.headers.get(protocol.HEADER_KEY_ID)
-        if not key_id:
+        if not request.headers.get(protocol.HEADER_KEY_ID):
             return None
         found = []
 
-        def secrets_for_key_id(k):  # asked only once verify has checked the headers' shape
+        def secrets_for_key_id(k):  # asked only once the headers' shapes are checked
             found[:] = IntegrationKey.objects.select_related("integration__app__organisation").filter(key_id=k, revoked_at__isnull=True)[:1]
             return [key.secret() for key in found]
 
         try:
-            protocol.verify(
+            protocol.verify_caller(
                 request.headers, protocol.signed_bytes(request.method, request.get_full_path(), request.body),
                 secrets_for_key_id=secrets_for_key_id, replay_scope="member-api",
             )
@@ -29,7 +29,7 @@ class MemberSignatureAuthentication(authentication.BaseAuthentication):
         return (MemberSystem(found[0]), found[0])
 
     def authenticate_header(self, request):
-        return "X-Portal-Signature"
+        return protocol.HEADER_SIGNATURE
 
 
 class MemberSystem:
@@ -83,6 +83,7 @@ class MemberSignatureScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": protocol.HEADER_SIGNATURE,
-            "description": "Protocol v2 signature (docs/protocol.md): X-Portal-Key-Id, X-Portal-Timestamp and "
-            "X-Portal-Signature = hex HMAC-SHA256 of timestamp + '.' + body with the integration key's secret.",
+            "description": "Protocol v2 signature (docs/protocol.md), Standard Webhooks: X-Portal-Key-Id names the "
+            "integration key; webhook-id, webhook-timestamp and webhook-signature = 'v1,' + base64 HMAC-SHA256 of "
+            "id + '.' + timestamp + '.' + body (for GET, the path and query) with the key's whsec_ secret.",
         }

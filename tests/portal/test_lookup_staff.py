@@ -72,7 +72,7 @@ def test_the_portal_compares_each_accounts_digest_with_the_holders_characters(cl
 
 
 def test_a_forged_or_malformed_callback_is_refused(client, started):
-    assert callback(client, started, {"accounts": []}, secret="forged").status_code == 401
+    assert callback(client, started, {"accounts": []}, secret=protocol.new_secret()).status_code == 401
     assert callback(client, started, {"accounts": "many"}).status_code == 400
     assert LookupQuery.objects.get(pk=started["query"].pk).state == "running"
 

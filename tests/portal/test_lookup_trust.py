@@ -30,18 +30,19 @@ class CapturingMember:
 
     def __init__(self):
         self.requests: list[dict] = []
-        self.secrets: dict[str, str] = {}  # key id -> secret, as the member stores its keys
+        self.secrets: dict[str, str] = {}  # app name (the path's first part) -> its integration's secret
         member = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 member.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                key_id = self.headers[protocol.HEADER_KEY_ID]
+                secret = member.secrets[self.path.strip("/").split("/")[0]]
+                protocol.verify(dict(self.headers), body, keys=[secret])  # the member checks the portal's signature
                 answer = {"id_last6_digest": "not_available"} if self.path.endswith(protocol.IDENTITY_CHECK_PATH) else {"accounts": []}
                 reply = protocol.encode(answer)
                 self.send_response(200)
-                for name, value in {"Content-Type": "application/json", **protocol.sign(reply, key_id=key_id, secret=member.secrets[key_id])}.items():
+                for name, value in {"Content-Type": "application/json", **protocol.sign(reply, keys=secret)}.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
@@ -58,7 +59,7 @@ class CapturingMember:
         app = MemberAppFactory(name=name, **app_fields)
         integration = IntegrationFactory(app=app, base_url=f"{self.url}/{name}", timeout_ms=2000)
         key, secret = registry_services.integration_key_issue(integration=integration, by=None)
-        self.secrets[key.key_id] = secret
+        self.secrets[name] = secret
         return app
 
     def received(self, path_end: str) -> list[dict]:
@@ -111,8 +112,8 @@ def test_attack_member_cannot_recover_id_characters_from_lookup_request(celery_w
         assert len(without_random) == 1, without_random  # the same for both holders, and for every app
         assert len({r["payload"]["id_challenge"] for r in sent}) == len(sent)  # a fresh challenge per member call
         unsigned = {json.dumps({k: v for k, v in r["headers"].items()
-                                if k.lower() not in (protocol.HEADER_SIGNATURE.lower(), protocol.HEADER_TIMESTAMP.lower(),
-                                                     protocol.HEADER_KEY_ID.lower(), "content-length")}, sort_keys=True)
+                                if k.lower() not in (protocol.HEADER_SIGNATURE, protocol.HEADER_TIMESTAMP,
+                                                     protocol.HEADER_ID, "content-length")}, sort_keys=True)
                     for r in sent}
         assert len(unsigned) == 1
     # once the rows settled the portal keeps nothing of the characters either, only the outcome

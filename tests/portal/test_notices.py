@@ -71,14 +71,14 @@ def test_the_notice_is_a_cloudevent_the_member_verifies_with_its_secret(carrier)
     notices.plan()
     delivery = NoticeDelivery.objects.get()
     (send,) = notices._claim([str(delivery.pk)])
-    protocol.verify(send.headers, send.body, secrets_for_key_id=lambda k: [webhook_secret] if k == subscription.key_id else [], remember=False)
+    assert protocol.verify(send.headers, send.body, keys=[webhook_secret], remember=False) == str(delivery.pk)  # webhook-id: the notice id
     event = protocol.parse_notice(send.body)
     assert event["id"] == str(delivery.pk) and event["specversion"] == "1.0" and event["datacontenttype"] == "application/json"
     assert send.headers["Content-Type"] == "application/cloudevents+json"
     assert [e["phone_number"] for e in event["data"]["events"]] == ["+8613800000000", "+8613800000001", "+8613800000002"]
     assert event["reportpath"] == reverse("api_platform_notice_report", args=[delivery.pk])
     with pytest.raises(protocol.SignatureError):
-        protocol.verify(send.headers, send.body, secrets_for_key_id=lambda k: ["another secret"], remember=False)
+        protocol.verify(send.headers, send.body, keys=[protocol.new_secret()], remember=False)
     # the same events as the pull feed serves
     feed = selectors.number_event_feed(after_id=0, limit=10)
     assert event["data"]["events"] == json.loads(json.dumps(feed))

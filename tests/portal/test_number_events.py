@@ -72,7 +72,7 @@ def test_only_active_carriers_may_report(client):
 def test_unsigned_forged_and_oversized_batches_are_refused(client):
     _carrier, key, secret = member_key()
     assert client.post(URL, {"events": []}, content_type="application/json").status_code in (401, 403)
-    assert post(client, {"events": [event("x")]}, key, "forged").status_code == 401
+    assert post(client, {"events": [event("x")]}, key, protocol.new_secret()).status_code == 401
     too_many = post(client, {"events": [event(f"e{i}") for i in range(10_001)]}, key, secret)
     assert too_many.status_code == 400 and "10000" in too_many.json()["detail"]
 

@@ -300,7 +300,7 @@ def test_attack_name_that_starts_resolving_to_loopback_after_save_is_refused_at_
         attempt = send_notice(delivery)  # aiohttp, as a worker sends notices
         query = run_lookup("13900005555", app)  # aiohttp, the lookup fan-out
         with pytest.raises(protocol.DestinationRefused):  # httpx, as the identity check and unbind pushes call
-            protocol.post_signed(f"http://{name}:{internal.port}/member/v1/unbind", {}, key_id="k", secret="s", timeout_s=2)
+            protocol.post_signed(f"http://{name}:{internal.port}/member/v1/unbind", {}, keys=protocol.new_secret(), timeout_s=2)
 
     assert [(p.name, p.passed) for p in points] == [("Reachable", False)]
     assert f"{name} resolves to a loopback address" in page
@@ -321,7 +321,7 @@ def test_attack_ip_literal_is_refused_at_connect_time_even_if_stored_before_the_
     with NO_LOOPBACK:
         attempt = send_notice(delivery)
         with pytest.raises(protocol.DestinationRefused):
-            protocol.post_signed(f"{internal.url}/v1/unbind", {}, key_id="k", secret="s", timeout_s=2)
+            protocol.post_signed(f"{internal.url}/v1/unbind", {}, keys=protocol.new_secret(), timeout_s=2)
     assert "127.0.0.1 is a loopback address" in attempt.error
     assert internal.received == []
 
@@ -333,7 +333,7 @@ def test_production_refuses_plain_http_at_connect_time(endpoint, no_stray_tasks)
     with override_settings(OUTBOUND_REQUIRE_HTTPS=True):
         attempt = send_notice(delivery)
         with pytest.raises(protocol.DestinationRefused):
-            protocol.post_signed(f"{member.url}/v1/unbind", {}, key_id="k", secret="s", timeout_s=2)
+            protocol.post_signed(f"{member.url}/v1/unbind", {}, keys=protocol.new_secret(), timeout_s=2)
     assert "https://" in attempt.error
     assert member.received == []
 
@@ -351,7 +351,7 @@ def test_attack_redirect_to_loopback_is_not_followed(client, endpoint, no_stray_
     app, *_ = member_with_key(f"{member.url}/member")
 
     points, _page = check_endpoint(client, app)
-    reply = protocol.post_signed(f"{member.url}/member/v1/unbind", {}, key_id="k", secret="s", timeout_s=2)
+    reply = protocol.post_signed(f"{member.url}/member/v1/unbind", {}, keys=protocol.new_secret(), timeout_s=2)
     attempt = send_notice(notice_to(f"{member.url}/hook"))
     query = run_lookup("13900006666", app)
 
@@ -383,7 +383,7 @@ def test_attack_an_internal_pages_body_is_never_stored_or_shown(client, endpoint
 
     assert attempt.status_code == 403 and attempt.error == "HTTP 403" and attempt.duration_ms >= 0
     assert query.error == "HTTP 403"
-    assert query_garbage.state == "error" and query_garbage.error == "missing signature headers"  # the reason, not the page
+    assert query_garbage.state == "error" and query_garbage.error.startswith("missing signature headers")  # the reason, not the page
     client.force_login(StaffUserFactory(is_superuser=True))
     shown = [
         page,

@@ -9,56 +9,79 @@ import pytest
 from registry import protocol
 from registry.protocol import ProtocolError, SignatureError
 
-SECRET, OLD_SECRET = "s3cret-new", "s3cret-old"
+SECRET, OLD_SECRET = protocol.new_secret(), protocol.new_secret()
 
 
 def secrets_for(key_id):
     return {"pk_live": [SECRET, OLD_SECRET]}.get(key_id, [])
 
 
-def test_a_signed_body_verifies_once_and_a_replay_is_refused():
+def test_issued_secrets_are_whsec_and_base64_of_32_random_bytes():
+    import base64
+
+    assert SECRET.startswith("whsec_") and len(base64.b64decode(SECRET.removeprefix("whsec_"))) == 32
+    assert SECRET != OLD_SECRET
+
+
+def test_a_signed_body_verifies_once_and_a_replayed_webhook_id_is_refused():
     body = protocol.encode({"request_id": "r1", "phone_number": "+8613812345678"})
-    headers = protocol.sign(body, key_id="pk_live", secret=SECRET)
-    assert protocol.verify(headers, body, secrets_for_key_id=secrets_for) == "pk_live"
+    headers = protocol.sign(body, keys=SECRET, msg_id="msg_r1")
+    assert protocol.verify(headers, body, keys=[SECRET]) == "msg_r1"
+    resigned = protocol.sign(body, keys=SECRET, msg_id="msg_r1", timestamp=int(time.time()) - 1)  # a new signature, the same id
     with pytest.raises(SignatureError, match="replay"):
-        protocol.verify(headers, body, secrets_for_key_id=secrets_for)
+        protocol.verify(resigned, body, keys=[SECRET])
 
 
 def test_the_previous_key_still_verifies_during_rotation():
     body = b"{}"
-    headers = protocol.sign(body, key_id="pk_live", secret=OLD_SECRET)
-    assert protocol.verify(headers, body, secrets_for_key_id=secrets_for) == "pk_live"
+    assert protocol.verify(protocol.sign(body, keys=OLD_SECRET), body, keys=[SECRET, OLD_SECRET])
+    both = protocol.sign(body, keys=[SECRET, OLD_SECRET])
+    assert len(both[protocol.HEADER_SIGNATURE].split(" ")) == 2
+    assert protocol.verify(both, body, keys=[OLD_SECRET], remember=False)
+    assert protocol.verify(both, body, keys=[SECRET], remember=False)
+
+
+def test_a_member_request_names_its_key_and_is_verified_under_that_key_only():
+    body = b"{}"
+    headers = protocol.sign(body, keys=SECRET, key_id="pk_live")
+    assert protocol.verify_caller(headers, body, secrets_for_key_id=secrets_for) == "pk_live"
+    with pytest.raises(SignatureError, match="unknown key id"):
+        protocol.verify_caller({**protocol.sign(body, keys=SECRET), protocol.HEADER_KEY_ID: "pk_other"}, body, secrets_for_key_id=secrets_for)
+    with pytest.raises(SignatureError, match="missing X-Portal-Key-Id"):
+        protocol.verify_caller(protocol.sign(body, keys=SECRET), body, secrets_for_key_id=secrets_for)
 
 
 @pytest.mark.parametrize(
     ("tamper", "reason"),
     [
         (lambda h, b: (h, b + b" "), "does not match"),
-        (lambda h, b: ({**h, protocol.HEADER_KEY_ID: "pk_other"}, b), "unknown key id"),
+        (lambda h, b: ({**h, protocol.HEADER_ID: "msg_other"}, b), "does not match"),
+        (lambda h, b: ({**h, protocol.HEADER_TIMESTAMP: str(int(h[protocol.HEADER_TIMESTAMP]) - 1)}, b), "does not match"),
         (lambda h, b: ({k: v for k, v in h.items() if k != protocol.HEADER_SIGNATURE}, b), "missing"),
         (lambda h, b: ({**h, protocol.HEADER_TIMESTAMP: "yesterday"}, b), "Unix seconds"),
     ],
 )
 def test_tampered_messages_are_refused_with_the_reason(tamper, reason):
     body = b'{"accounts":[]}'
-    headers, body = tamper(protocol.sign(body, key_id="pk_live", secret=SECRET), body)
+    headers, body = tamper(protocol.sign(body, keys=SECRET), body)
     with pytest.raises(SignatureError, match=reason):
-        protocol.verify(headers, body, secrets_for_key_id=secrets_for)
+        protocol.verify(headers, body, keys=[SECRET, OLD_SECRET])
 
 
 def test_more_than_five_minutes_of_skew_is_refused():
     body = b"{}"
-    headers = protocol.sign(body, key_id="pk_live", secret=SECRET, timestamp=int(time.time()) - 301)
+    headers = protocol.sign(body, keys=SECRET, timestamp=int(time.time()) - 301)
     with pytest.raises(SignatureError, match="away from the portal's clock"):
-        protocol.verify(headers, body, secrets_for_key_id=secrets_for)
-    fresh = protocol.sign(body, key_id="pk_live", secret=SECRET, timestamp=int(time.time()) - 299)
-    assert protocol.verify(fresh, body, secrets_for_key_id=secrets_for)
+        protocol.verify(headers, body, keys=[SECRET])
+    fresh = protocol.sign(body, keys=SECRET, timestamp=int(time.time()) - 299)
+    assert protocol.verify(fresh, body, keys=[SECRET])
 
 
 def test_headers_are_read_whatever_their_case():
     body = b"{}"
-    headers = {k.lower(): v for k, v in protocol.sign(body, key_id="pk_live", secret=SECRET).items()}
-    assert protocol.verify(headers, body, secrets_for_key_id=secrets_for) == "pk_live"
+    headers = {k.title(): v for k, v in protocol.sign(body, keys=SECRET, msg_id="msg_case").items()}
+    assert "Webhook-Id" in headers
+    assert protocol.verify(headers, body, keys=[SECRET]) == "msg_case"
 
 
 CHALLENGE = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"

@@ -1,4 +1,4 @@
-"""Hostile signature headers (protocol v1) and OAuth credentials: every shape gets a refusal with its
+"""Hostile signature headers (protocol v2, Standard Webhooks) and OAuth credentials: every shape gets a refusal with its
 reason (401 from the API), never an exception and never a 500."""
 
 import json
@@ -14,10 +14,12 @@ from tests.portal.test_lookup_staff import started  # noqa: F401  (a lookup row 
 from tests.registry.factories import IntegrationFactory, OrganisationFactory
 from tests.signing import signed_headers
 
-SECRET = "s3cret"
-GOOD = protocol.sign(b"{}", key_id="pk_live", secret=SECRET)
+SECRET = protocol.new_secret()
+GOOD = protocol.sign(b"{}", keys=SECRET, key_id="pk_live")
 HOSTILE_TIMESTAMPS = ["²", "١٢٣", "１２３", "٣", "9" * 5000, "-1", "+1", "1e9", " 1", "1 ", "1.5", "0x10", "Â²"]
-HOSTILE_SIGNATURES = ["²" * 64, "é" * 64, "G" * 64, "0" * 63, "0" * 65, "0" * 32 + "\x00" * 32]
+HOSTILE_SIGNATURES = ["v1,²" + "A" * 43, "v1,é" * 11, "v1," + "A" * 43 + "\x00", "v1," + "A" * 200, "A" * 44, "v1 ," + "A" * 44,
+                      " v1," + "A" * 44, "v1," + "A" * 44 + " ", ("v1," + "A" * 44 + " ") * 8 + "v1," + "A" * 44, "v1,", "V1," + "A" * 44]
+HOSTILE_MESSAGE_IDS = ["msg.1", "消息", "a\x00b", "a" * 129, "msg 1", "msg_1\n"]
 HOSTILE_KEY_IDS = ["密钥", "a\x00b", "a" * 65, "pk live", "pk_live\n"]
 
 
@@ -28,20 +30,26 @@ def secrets_for(key_id):
 @pytest.mark.parametrize("timestamp", HOSTILE_TIMESTAMPS)
 def test_attack_timestamp_header_in_non_ascii_digits_or_any_shape_is_refused_with_a_reason(timestamp):
     with pytest.raises(SignatureError, match="Unix seconds in ASCII digits"):
-        protocol.verify({**GOOD, protocol.HEADER_TIMESTAMP: timestamp}, b"{}", secrets_for_key_id=secrets_for)
+        protocol.verify({**GOOD, protocol.HEADER_TIMESTAMP: timestamp}, b"{}", keys=[SECRET])
 
 
 @pytest.mark.parametrize("signature", HOSTILE_SIGNATURES)
-def test_attack_signature_header_that_is_not_hex_is_refused_before_comparing(signature):
-    with pytest.raises(SignatureError, match="64 hexadecimal"):
-        protocol.verify({**GOOD, protocol.HEADER_SIGNATURE: signature}, b"{}", secrets_for_key_id=secrets_for)
+def test_attack_signature_header_that_is_not_v1_base64_is_refused_before_comparing(signature):
+    with pytest.raises(SignatureError, match="v1,<base64>"):
+        protocol.verify({**GOOD, protocol.HEADER_SIGNATURE: signature}, b"{}", keys=[SECRET])
+
+
+@pytest.mark.parametrize("msg_id", HOSTILE_MESSAGE_IDS)
+def test_attack_webhook_id_with_a_dot_or_outside_its_alphabet_is_refused_before_comparing(msg_id):
+    with pytest.raises(SignatureError, match="webhook-id must be"):
+        protocol.verify({**GOOD, protocol.HEADER_ID: msg_id}, b"{}", keys=[SECRET])
 
 
 @pytest.mark.parametrize("key_id", HOSTILE_KEY_IDS)
 def test_attack_key_id_header_outside_printable_ascii_is_refused_before_any_lookup(key_id):
     asked = []
     with pytest.raises(SignatureError, match="printable ASCII"):
-        protocol.verify({**GOOD, protocol.HEADER_KEY_ID: key_id}, b"{}", secrets_for_key_id=asked.append)
+        protocol.verify_caller({**GOOD, protocol.HEADER_KEY_ID: key_id}, b"{}", secrets_for_key_id=asked.append)
     assert asked == []  # the database never sees it (a NUL makes PostgreSQL raise)
 
 
@@ -52,7 +60,8 @@ def carrier_key(db):
 
 
 def hostile(headers: dict, **replace) -> dict:
-    names = {"key_id": protocol.HEADER_KEY_ID, "timestamp": protocol.HEADER_TIMESTAMP, "signature": protocol.HEADER_SIGNATURE}
+    names = {"key_id": protocol.HEADER_KEY_ID, "timestamp": protocol.HEADER_TIMESTAMP, "signature": protocol.HEADER_SIGNATURE,
+             "msg_id": protocol.HEADER_ID}
     for field, value in replace.items():
         headers["HTTP_" + names[field].upper().replace("-", "_")] = value
     return headers
@@ -61,7 +70,7 @@ def hostile(headers: dict, **replace) -> dict:
 @pytest.mark.django_db
 @pytest.mark.parametrize("replace", [
     {"timestamp": "²"}, {"timestamp": "١٢٣"}, {"timestamp": "9" * 5000},
-    {"signature": "²" * 64}, {"key_id": "密钥"}, {"key_id": "a\x00b"},
+    {"signature": "v1,²" + "A" * 43}, {"key_id": "密钥"}, {"key_id": "a\x00b"}, {"msg_id": "msg.1"}, {"msg_id": "消息"},
 ])
 def test_attack_hostile_signature_headers_get_401_with_the_reason_from_every_signed_endpoint(client, started, carrier_key, replace):  # noqa: F811
     key, secret = carrier_key
@@ -87,7 +96,7 @@ def test_attack_hostile_signature_headers_get_401_with_the_reason_from_every_sig
             response = client.post(path, body, content_type="application/json", **headers)
         assert response.status_code == 401, (path, response.status_code, response.content[:300])
         reason = response.json().get("detail") or response.json().get("error")
-        assert "ASCII" in reason or "hexadecimal" in reason, (path, reason)
+        assert "ASCII" in reason or "v1,<base64>" in reason or "webhook-id must be" in reason, (path, reason)
 
 
 @pytest.mark.django_db

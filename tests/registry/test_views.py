@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from registry import protocol
 from registry.models import MemberApp, Organisation
 from tests.registry.factories import MemberAppFactory, OrganisationFactory
 
@@ -72,7 +73,7 @@ def test_test_my_endpoint_reports_a_timeout(client, member_app_at):
 
 
 def test_test_my_endpoint_reports_a_wrong_key(client, member_app_at):
-    points, _ = check(client, *member_app_at("app01", key_secret="a-secret-the-member-does-not-know"))
+    points, _ = check(client, *member_app_at("app01", key_secret=protocol.new_secret()))
     assert False in points.values()
 
 

@@ -1,0 +1,268 @@
+"""Issue 14 §2: every message the portal signs is Standard Webhooks, checked with clients nobody here
+wrote: the `standardwebhooks` package verifies what the portal sends (captured by a member platform on
+loopback) and signs what the portal receives; the CloudEvents SDK parses every notice."""
+
+import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from cloudevents.core.bindings.http import HTTPMessage, from_http_event
+from django.urls import reverse
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from portal import notices
+from portal import services
+from portal.models import LookupQuery, NoticeAttempt, NoticeDelivery, UnbindRequest
+from registry import protocol
+from registry import services as registry_services
+from tests.portal.lookup_helpers import latest_code
+from tests.portal.test_lookup_staff import started  # noqa: F401  (a lookup row waiting for a member's callback)
+from tests.portal.test_outbound import no_stray_tasks  # noqa: F401
+from tests.registry.factories import IntegrationFactory, MemberAppFactory, OrganisationFactory
+
+
+class LibraryMember:
+    """A member platform on loopback that speaks only through the standardwebhooks library: it verifies
+    every request with `Webhook(secret).verify` (401 if that fails) and signs every answer with
+    `Webhook(secret).sign`. `secrets[app]` is the one secret it holds for that app."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.secrets: dict[str, str] = {}
+        member = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                headers = dict(self.headers)
+                name = self.path.strip("/").split("/")[0]
+                member.requests.append({"path": self.path, "headers": headers, "body": body})
+                try:
+                    request = Webhook(member.secrets[name]).verify(body, headers)
+                except WebhookVerificationError as error:
+                    return self.answer(401, {"error": str(error)}, None)
+                if self.path.endswith(protocol.NUMBER_NOTICES_PATH):
+                    return self.answer(200, {"received": True}, None)
+                if self.path.endswith(protocol.IDENTITY_CHECK_PATH):
+                    answer = {"id_last6_digest": "not_available"}
+                elif self.path.endswith(protocol.UNBIND_PATH):
+                    answer = {"state": "done"}
+                else:  # someone else's ID characters: the account is likely the previous holder's
+                    other = protocol.id_digest(request["id_challenge"], "12345X")
+                    answer = {"accounts": [{"account_ref": "u1", "registered_on": "2018-01-01", "id_last6_digest": other}]}
+                self.answer(200, answer, member.secrets[name])
+
+            def answer(self, status, payload, secret):
+                reply = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if secret:
+                    for name, value in library_headers(secret, reply).items():
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def register(self, name: str, **app_fields):
+        app = MemberAppFactory(name=name, **app_fields)
+        integration = IntegrationFactory(app=app, base_url=f"{self.url}/{name}", timeout_ms=2000)
+        key, secret = registry_services.integration_key_issue(integration=integration, by=None)
+        self.secrets[name] = secret
+        return app, key, secret
+
+    def received(self, path_end: str) -> list[dict]:
+        return [r for r in self.requests if r["path"].endswith(path_end)]
+
+
+def library_headers(secret: str, body: bytes, *, msg_id: str = "", at: datetime | None = None) -> dict[str, str]:
+    """A message signed by the standardwebhooks library, as a member signs with it."""
+    msg_id = msg_id or f"msg_{time.time_ns()}"
+    at = at or datetime.now(tz=timezone.utc)
+    return {"webhook-id": msg_id, "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": Webhook(secret).sign(msg_id, at, body.decode())}
+
+
+def as_client_kwargs(headers: dict[str, str]) -> dict[str, str]:
+    return {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
+
+
+def verified_by_library(request: dict, secret: str) -> dict:
+    """What the standardwebhooks library makes of a captured request (it raises if it is not valid)."""
+    return Webhook(secret).verify(request["body"], request["headers"])
+
+
+@pytest.fixture
+def member():
+    capturing = LibraryMember()
+    yield capturing
+    capturing.server.shutdown()
+    capturing.server.server_close()
+
+
+def run_lookup(phone: str):
+    """A citizen's lookup: the carrier's identity check (in lookup_start), then the apps' calls, made
+    in this process as a worker makes them."""
+    from portal import fanout
+
+    services.verification_code_send(phone_number=phone, client_ip="127.0.0.1")
+    lookup, _token = services.lookup_start(phone_number=phone, id_last6="40213X", code=latest_code())
+    fanout.run(list(lookup.queries.values_list("pk", flat=True)))
+    return lookup
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lookup_identity_check_and_unbind_requests_verify_with_the_standardwebhooks_library(member, no_stray_tasks):  # noqa: F811
+    carrier = OrganisationFactory(kind="basic_carrier", number_segments="139")
+    member.register("carrier-app", organisation=carrier, category="telecom", supports_identity_check=True, supports_lookup=False)
+    app, _key, secret = member.register("app-a", supports_unbind=True)
+
+    lookup = run_lookup("13900001234")
+
+    (check,) = member.received(protocol.IDENTITY_CHECK_PATH)
+    assert verified_by_library(check, member.secrets["carrier-app"])["id_challenge"]
+    (request,) = member.received(protocol.ACCOUNT_LOOKUP_PATH)
+    assert verified_by_library(request, secret)["phone_number"] == "+8613900001234"
+    # the portal took the answers the library signed
+    query = lookup.queries.get(app=app)
+    assert (query.state, query.accounts_previous) == ("answered", 1)
+    lookup.refresh_from_db()
+    assert lookup.identity_check == "not_available"
+
+    (unbind,) = services.unbind_request_create(lookup=lookup)
+    assert services.unbind_deliver(request_id=unbind.pk) in ("done", "skipped")  # "skipped": a worker was quicker
+    (sent,) = member.received(protocol.UNBIND_PATH)
+    assert verified_by_library(sent, secret)["accounts"] == [{"account_ref": "u1", "registered_on": "2018-01-01"}]
+    assert UnbindRequest.objects.get(pk=unbind.pk).state == "done"  # the library-signed answer was taken
+    for sent in member.requests:  # the headers are the spec's, and nothing else signs
+        assert {"webhook-id", "webhook-timestamp", "webhook-signature"} <= {k.lower() for k in sent["headers"]}
+        assert not {k for k in sent["headers"] if k.lower().startswith("x-portal")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_notice_verifies_with_the_library_and_parses_with_the_cloudevents_sdk(member, no_stray_tasks):  # noqa: F811
+    app = MemberAppFactory(name="notified", supports_lookup=False)
+    subscription, secret = services.notice_subscription_save(
+        app=app, webhook_url=f"{member.url}/notified{protocol.NUMBER_NOTICES_PATH}", event_types=["reassigned"])
+    member.secrets["notified"] = secret
+    assert secret.startswith("whsec_")
+    delivery = NoticeDelivery.objects.create(subscription=subscription, after_event_id=0, up_to_event_id=0,
+                                             event_types="reassigned", numbers=1, max_attempts=3)
+    notices.run([str(delivery.pk)])
+    assert NoticeAttempt.objects.get(delivery=delivery).status_code == 200
+
+    (notice,) = member.received(protocol.NUMBER_NOTICES_PATH)
+    assert verified_by_library(notice, secret)["id"] == str(delivery.pk)
+    # structured mode (application/cloudevents+json), as the portal sends it
+    event = from_http_event(HTTPMessage(headers=notice["headers"], body=notice["body"]))
+    assert event.get_id() == notice["headers"]["webhook-id"] == str(delivery.pk)  # one id: the idempotency key
+    assert (event.get_type(), event.get_source(), event.get_specversion()) == (
+        protocol.NOTICE_TYPE, protocol.NOTICE_SOURCE, protocol.NOTICE_SPECVERSION)
+    assert event.get_extension("reportpath") == reverse("api_platform_notice_report", args=[delivery.pk])
+    assert event.get_data() == {"events": []}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_during_a_rotation_a_member_holding_either_secret_verifies(member, no_stray_tasks):  # noqa: F811
+    app, old_key, old_secret = member.register("rotating")
+    _new_key, new_secret = registry_services.integration_key_issue(integration=app.integration, by=None)
+
+    run_lookup("13900005678")
+    (request,) = member.received(protocol.ACCOUNT_LOOKUP_PATH)
+    assert len(request["headers"]["webhook-signature"].split(" ")) == 2  # one per valid key
+    verified_by_library(request, old_secret)
+    verified_by_library(request, new_secret)
+    assert LookupQuery.objects.get(app=app).state == "answered"  # its answer, under the old key, was taken
+
+    registry_services.integration_key_revoke(key=old_key)
+    member.requests.clear()
+    run_lookup("13900005679")
+    (request,) = member.received(protocol.ACCOUNT_LOOKUP_PATH)
+    verified_by_library(request, new_secret)
+    with pytest.raises(WebhookVerificationError):
+        verified_by_library(request, old_secret)  # a revoked key signs nothing any more
+    # a member that still holds only the revoked key refuses the portal's message
+    assert LookupQuery.objects.filter(app=app).latest("pk").error == "HTTP 401"
+
+
+@pytest.mark.django_db
+def test_lookup_callback_signed_by_the_library_settles_the_row(client, started):  # noqa: F811
+    other_person = protocol.id_digest(started["query"].id_check["challenge"], "12345X")
+    body = json.dumps({"accounts": [{"account_ref": "u1", "registered_on": "2018-01-01", "id_last6_digest": other_person}]}).encode()
+    headers = {protocol.HEADER_KEY_ID: started["key"].key_id, **library_headers(started["secret"], body)}
+    url = reverse("api_platform_lookup_results", args=[started["query"].request_id])
+    assert client.post(url, body, content_type="application/json", **as_client_kwargs(headers)).status_code == 204
+    assert LookupQuery.objects.get(pk=started["query"].pk).state == "answered"
+
+
+@pytest.fixture
+def platform_key(db):
+    integration = IntegrationFactory()
+    return registry_services.integration_key_issue(integration=integration, by=None)
+
+
+def member_api_get(client, key, secret, path, **signing):
+    """A member API GET: the library signs the target (path and query) as the body, as protocol v2 says."""
+    headers = {protocol.HEADER_KEY_ID: key.key_id, **library_headers(secret, path.encode(), **signing)}
+    return client.get(path, **as_client_kwargs(headers))
+
+
+def test_member_api_requests_signed_by_the_library_open_the_api(client, platform_key):
+    key, secret = platform_key
+    assert member_api_get(client, key, secret, "/api/v1/platform/number-events?limit=1").status_code == 200
+
+
+def test_attack_replayed_webhook_id_is_refused(client, platform_key):
+    key, secret = platform_key
+    path = "/api/v1/platform/number-events"
+    assert member_api_get(client, key, secret, path, msg_id="msg_once").status_code == 200
+    # re-signed a second later (a new signature, as an attacker who holds a captured request cannot,
+    # but as a replay under the same id must not be taken either)
+    again = member_api_get(client, key, secret, path, msg_id="msg_once", at=datetime.now(tz=timezone.utc) - timedelta(seconds=1))
+    assert again.status_code == 401 and "replay" in again.json()["detail"]
+
+
+def test_attack_forged_signature_is_refused(client, platform_key):
+    key, _secret = platform_key
+    forged = member_api_get(client, key, protocol.new_secret(), "/api/v1/platform/number-events")
+    assert forged.status_code == 401 and "does not match" in forged.json()["detail"]
+
+
+def test_attack_timestamp_outside_the_five_minute_tolerance_is_refused(client, platform_key):
+    key, secret = platform_key
+    path = "/api/v1/platform/number-events"
+    for skew in (timedelta(minutes=-6), timedelta(minutes=6)):
+        stale = member_api_get(client, key, secret, path, at=datetime.now(tz=timezone.utc) + skew)
+        assert stale.status_code == 401 and "away from the portal's clock" in stale.json()["detail"]
+
+
+def test_attack_the_library_refuses_a_portal_message_whose_body_or_id_was_changed():
+    secret = protocol.new_secret()
+    body = protocol.encode({"request_id": "r1"})
+    headers = protocol.sign(body, keys=secret)
+    assert Webhook(secret).verify(body, headers) == {"request_id": "r1"}
+    for tampered_body, tampered in ((body + b" ", headers), (body, {**headers, "webhook-id": "msg_other"})):
+        with pytest.raises(WebhookVerificationError):
+            Webhook(secret).verify(tampered_body, tampered)
+
+
+@pytest.mark.django_db
+def test_issued_secrets_are_whsec_stored_encrypted_and_read_back(platform_key):
+    import base64
+
+    key, secret = platform_key
+    assert secret.startswith("whsec_") and len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
+    key.refresh_from_db()
+    assert secret not in key.secret_encrypted and secret.removeprefix("whsec_") not in key.secret_encrypted
+    assert key.secret() == secret
+    body = b"{}"
+    assert Webhook(key.secret()).verify(body, protocol.sign(body, keys=secret)) == {}
