@@ -5,7 +5,6 @@ import base64
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
@@ -19,58 +18,31 @@ from registry import protocol
 from registry import services as registry_services
 from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_for, wait_until_completed
 from tests.portal.unbind_helpers import completed_lookup, number_with_previous_accounts
-from tests.registry.factories import IntegrationFactory, MemberAppFactory, OrganisationFactory
+from tests.member_server import MemberServer
+from tests.registry.factories import OrganisationFactory
 
 pytestmark = pytest.mark.worker
 
 
-class CapturingMember:
-    """A member platform on loopback that keeps every request it is sent and answers as v2 asks:
-    no accounts, and "not_available" to an identity check (nothing it answers depends on the request)."""
+class CapturingMember(MemberServer):
+    """Answers as v2 asks: no accounts, and "not_available" to an identity check (nothing it answers
+    depends on the request), after checking the portal's signature as a member would."""
 
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.secrets: dict[str, str] = {}  # app name (the path's first part) -> its integration's secret
-        member = self
+    def answer(self, name, request):
+        secret = self.secrets[name]
+        protocol.verify(request["headers"], request["body"], keys=[secret])
+        answer = {"id_last6_digest": "not_available"} if request["path"].endswith(protocol.IDENTITY_CHECK_PATH) else {"accounts": []}
+        return 200, answer, secret
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                member.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                secret = member.secrets[self.path.strip("/").split("/")[0]]
-                protocol.verify(dict(self.headers), body, keys=[secret])  # the member checks the portal's signature
-                answer = {"id_last6_digest": "not_available"} if self.path.endswith(protocol.IDENTITY_CHECK_PATH) else {"accounts": []}
-                reply = protocol.encode(answer)
-                self.send_response(200)
-                for name, value in {"Content-Type": "application/json", **protocol.sign(reply, keys=secret)}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def register(self, name: str, **app_fields):
-        app = MemberAppFactory(name=name, **app_fields)
-        integration = IntegrationFactory(app=app, base_url=f"{self.url}/{name}", timeout_ms=2000)
-        key, secret = registry_services.integration_key_issue(integration=integration, by=None)
-        self.secrets[name] = secret
-        return app
-
-    def received(self, path_end: str) -> list[dict]:
-        return [dict(r, payload=json.loads(r["body"])) for r in self.requests if r["path"].endswith(path_end)]
+    def sign(self, secret, reply):
+        return protocol.sign(reply, keys=secret)
 
 
 @pytest.fixture
 def member():
     capturing = CapturingMember()
     yield capturing
-    capturing.server.shutdown()
+    capturing.stop()
 
 
 def lookup_as(phone: str, id_last6: str):
@@ -183,7 +155,7 @@ def test_broker_messages_and_task_arguments_carry_no_phone_number_in_clear(clien
 @pytest.mark.django_db
 def test_test_my_endpoint_sends_a_v2_request_and_checks_a_v2_answer(member):
     """"Test my endpoint" speaks v2 too: a random challenge for the test number, nothing else."""
-    app = member.register("selftest-app")
+    app, _key, _secret = member.register("selftest-app")
     with translation.override("en"):  # point names in English for the assertions
         points = {p.name: p.passed for p in registry_services.integration_check_endpoint(integration=app.integration)}
     assert points["Answer follows protocol v2"] is True

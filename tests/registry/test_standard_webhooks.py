@@ -3,10 +3,8 @@ wrote: the `standardwebhooks` package verifies what the portal sends (captured b
 loopback) and signs what the portal receives; the CloudEvents SDK parses every notice."""
 
 import json
-import threading
 import time
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
@@ -21,67 +19,34 @@ from registry import services as registry_services
 from tests.portal.lookup_helpers import latest_code
 from tests.portal.test_lookup_staff import started  # noqa: F401  (a lookup row waiting for a member's callback)
 from tests.portal.test_outbound import no_stray_tasks  # noqa: F401
+from tests.member_server import MemberServer
 from tests.registry.factories import IntegrationFactory, MemberAppFactory, OrganisationFactory
 
 
-class LibraryMember:
-    """A member platform on loopback that speaks only through the standardwebhooks library: it verifies
-    every request with `Webhook(secret).verify` (401 if that fails) and signs every answer with
-    `Webhook(secret).sign`. `secrets[app]` is the one secret it holds for that app."""
+class LibraryMember(MemberServer):
+    """Speaks only through the standardwebhooks library: it verifies every request with
+    `Webhook(secret).verify` (401 if that fails) and signs every answer with `Webhook(secret).sign`.
+    `secrets[app]` is the one secret it holds for that app."""
 
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.secrets: dict[str, str] = {}
-        member = self
+    def answer(self, name, request):
+        try:
+            payload = Webhook(self.secrets[name]).verify(request["body"], request["headers"])
+        except WebhookVerificationError as error:
+            return 401, {"error": str(error)}, None
+        path = request["path"]
+        if path.endswith(protocol.NUMBER_NOTICES_PATH):
+            return 200, {"received": True}, None
+        if path.endswith(protocol.IDENTITY_CHECK_PATH):
+            answer = {"id_last6_digest": "not_available"}
+        elif path.endswith(protocol.UNBIND_PATH):
+            answer = {"state": "done"}
+        else:  # someone else's ID characters: the account is likely the previous holder's
+            other = protocol.id_digest(payload["id_challenge"], "12345X")
+            answer = {"accounts": [{"account_ref": "u1", "registered_on": "2018-01-01", "id_last6_digest": other}]}
+        return 200, answer, self.secrets[name]
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                headers = dict(self.headers)
-                name = self.path.strip("/").split("/")[0]
-                member.requests.append({"path": self.path, "headers": headers, "body": body})
-                try:
-                    request = Webhook(member.secrets[name]).verify(body, headers)
-                except WebhookVerificationError as error:
-                    return self.answer(401, {"error": str(error)}, None)
-                if self.path.endswith(protocol.NUMBER_NOTICES_PATH):
-                    return self.answer(200, {"received": True}, None)
-                if self.path.endswith(protocol.IDENTITY_CHECK_PATH):
-                    answer = {"id_last6_digest": "not_available"}
-                elif self.path.endswith(protocol.UNBIND_PATH):
-                    answer = {"state": "done"}
-                else:  # someone else's ID characters: the account is likely the previous holder's
-                    other = protocol.id_digest(request["id_challenge"], "12345X")
-                    answer = {"accounts": [{"account_ref": "u1", "registered_on": "2018-01-01", "id_last6_digest": other}]}
-                self.answer(200, answer, member.secrets[name])
-
-            def answer(self, status, payload, secret):
-                reply = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                if secret:
-                    for name, value in library_headers(secret, reply).items():
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def register(self, name: str, **app_fields):
-        app = MemberAppFactory(name=name, **app_fields)
-        integration = IntegrationFactory(app=app, base_url=f"{self.url}/{name}", timeout_ms=2000)
-        key, secret = registry_services.integration_key_issue(integration=integration, by=None)
-        self.secrets[name] = secret
-        return app, key, secret
-
-    def received(self, path_end: str) -> list[dict]:
-        return [r for r in self.requests if r["path"].endswith(path_end)]
+    def sign(self, secret, reply):
+        return library_headers(secret, reply)
 
 
 def library_headers(secret: str, body: bytes, *, msg_id: str = "", at: datetime | None = None) -> dict[str, str]:
@@ -105,8 +70,7 @@ def verified_by_library(request: dict, secret: str) -> dict:
 def member():
     capturing = LibraryMember()
     yield capturing
-    capturing.server.shutdown()
-    capturing.server.server_close()
+    capturing.stop()
 
 
 def run_lookup(phone: str):
