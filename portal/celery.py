@@ -1,5 +1,6 @@
 """The Celery app. Configuration comes from Django settings (CELERY_*); tasks live in each app's tasks.py."""
 
+import functools
 import logging
 import os
 
@@ -36,12 +37,15 @@ class QuietSweeps(logging.Filter):
 
     NOTHING = {"0", "None", "False", "[]", "{}"}
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        from django.conf import settings
+    @functools.cached_property
+    def periodic(self) -> set[str]:
+        from django.conf import settings  # read on the first record, once settings are loaded
 
+        return {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+    def filter(self, record: logging.LogRecord) -> bool:
         context = record.args if isinstance(record.args, dict) else {}
-        periodic = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-        if record.levelno > logging.INFO or context.get("name") not in periodic:
+        if record.levelno > logging.INFO or context.get("name") not in self.periodic:
             return True
         if "return_value" in context:
             return context["return_value"] not in self.NOTHING
