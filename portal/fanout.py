@@ -95,23 +95,17 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 
 class RateLimiter:
-    """At most `rps` calls a second to one integration, across every worker when Redis is there: the
-    windows of portal/ratelimit.py, counted from the worker's asyncio loop."""
+    """At most `rps` calls a second to one integration, across every worker: the windows of
+    portal/ratelimit.py in Redis, counted from the worker's asyncio loop."""
 
     def __init__(self):
-        self.redis = None
-        if settings.REDIS_URL:
-            import redis.asyncio
+        import redis.asyncio
 
-            self.redis = redis.asyncio.Redis.from_url(settings.REDIS_URL)
-        self.local = ratelimit.LocalWindows()  # without Redis (development): this process's count
+        self.redis = redis.asyncio.Redis.from_url(settings.REDIS_URL)
 
     @staticmethod
     def _key(integration_id: int, second: int) -> str:
         return ratelimit.window_key("integration", integration_id, second)
-
-    def _count_local(self, integration_id: int, second: int) -> int:
-        return self.local.add(self._key(integration_id, second), second)
 
     async def admit(self, calls: list[Call]) -> set[int]:
         """Count a whole batch of calls in one round trip: the query ids of those within their member's
@@ -119,14 +113,11 @@ class RateLimiter:
         per call: with 200 members, a round trip each was a tenth of the fan-out's CPU."""
         second = int(time.time())
         try:
-            if self.redis is None:
-                counts = [self._count_local(call.integration_id, second) for call in calls]
-            else:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for call in calls:
-                        key = self._key(call.integration_id, second)
-                        pipe.incr(key).expire(key, 2)
-                    counts = (await pipe.execute())[::2]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for call in calls:
+                    key = self._key(call.integration_id, second)
+                    pipe.incr(key).expire(key, 2)
+                counts = (await pipe.execute())[::2]
         except Exception:  # Redis trouble: every call then asks on its own, and fails on its own
             logger.exception("rate limiter: batch count failed")
             return set()
@@ -135,12 +126,9 @@ class RateLimiter:
     async def wait(self, integration_id: int, rps: int) -> None:
         while True:
             second = int(time.time())
-            if self.redis is not None:
-                key = self._key(integration_id, second)
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    count, _ = await pipe.incr(key).expire(key, 2).execute()
-            else:
-                count = self._count_local(integration_id, second)
+            key = self._key(integration_id, second)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                count, _ = await pipe.incr(key).expire(key, 2).execute()
             if count <= rps:
                 return
             await asyncio.sleep(second + 1 - time.time())

@@ -1,7 +1,7 @@
 """Rate limits in fixed windows, counted in Redis so every web instance and worker shares one count:
 INCRBY (and EXPIRE) on `portal:rate:<scope>:<id>:<window>`. The lookup fan-out's calls
 to each member (portal/fanout.py, asyncio) and members' recycling checks (the CAMARA check and the bulk
-check, here) count the same way. Without Redis (development) each process counts for itself."""
+check, here) count the same way. Redis is always there: development and tests run an embedded one."""
 
 from __future__ import annotations
 
@@ -17,22 +17,7 @@ def window_key(scope: str, ident, window: int) -> str:
     return f"portal:rate:{scope}:{ident}:{window}"
 
 
-class LocalWindows:
-    """Counts of this process only; windows past are dropped as they go."""
-
-    def __init__(self):
-        self.counts: dict[str, int] = {}
-        self.window = 0
-
-    def add(self, key: str, window: int, amount: int = 1) -> int:
-        if window != self.window:
-            self.counts, self.window = {}, window
-        count = self.counts[key] = self.counts.get(key, 0) + amount
-        return count
-
-
 _redis = None
-_local = LocalWindows()
 
 
 def redis_client():
@@ -53,12 +38,9 @@ def exceeded(scope: str, ident, *, limit: int, seconds: int = 1, amount: int = 1
     window = int(now // seconds)
     key = window_key(scope, ident, window)
     try:
-        if settings.REDIS_URL:
-            count = redis_client().incrby(key, amount)
-            if count == amount:  # the window's first call sets its expiry: one round trip for all the others
-                redis_client().expire(key, seconds + 1)
-        else:
-            count = _local.add(key, window, amount)
+        count = redis_client().incrby(key, amount)
+        if count == amount:  # the window's first call sets its expiry: one round trip for all the others
+            redis_client().expire(key, seconds + 1)
     except Exception:
         logger.exception("rate limiter: count failed for %s", scope)
         return None

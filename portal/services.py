@@ -951,17 +951,16 @@ def number_check_audit_record(*, by: CheckClient, api: str, answers: list[tuple[
     """Keep who checked which numbers (`(number, date, answer)`, the number as its keyed hash): one call's
     checks are one item of a Redis list, appended in one round trip and written to the table in batches by
     `number_check_audit_flush` (every 5 s). A row a check written at once would cost the CAMARA check a
-    commit each. Without Redis, written at once."""
+    commit each. Written at once if Redis fails."""
     if not answers:
         return
     record = json.dumps([uuid.uuid4().int, time.time(), api, by.organisation_id, by.integration_id, by.key_id,
                          [(keyed_hash("phone", phone), str(since), answer) for phone, since, answer in answers]])
-    if settings.REDIS_URL:
-        try:
-            ratelimit.redis_client().rpush(NUMBER_CHECK_AUDIT_BUFFER, record)
-            return
-        except Exception:  # Redis trouble: the trail is written now rather than lost
-            logger.exception("number-check audit: buffering failed, writing at once")
+    try:
+        ratelimit.redis_client().rpush(NUMBER_CHECK_AUDIT_BUFFER, record)
+        return
+    except Exception:  # Redis trouble: the trail is written now rather than lost
+        logger.exception("number-check audit: buffering failed, writing at once")
     _number_check_audit_write([record])
 
 
@@ -995,7 +994,7 @@ def number_check_audit_flush() -> int:
     from the buffer, so a worker killed in between leaves them to be read again. One flush at a time."""
     from django.core.cache import cache
 
-    if not settings.REDIS_URL or not cache.add("number-check-audit-flush", 1, timeout=300):
+    if not cache.add("number-check-audit-flush", 1, timeout=300):
         return 0
     client, written = ratelimit.redis_client(), 0
     try:
