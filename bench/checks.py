@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from common import ROOT, prepare_database  # noqa: E402
 from ingest import cpu_seconds, register_carrier, server_pids  # noqa: E402  (this also configures portal_bench, Redis 13)
+from portal.recycling import services
 
 os.environ["LOG_LEVEL"] = "ERROR"  # a 422 is an answer here, not a warning worth a log line
 # one client asks every check here: its rate limits are still counted (one Redis round trip a call), never reached
@@ -37,7 +38,6 @@ MEMBER_KEY_ID, MEMBER_SECRET = "bench_member", "whsec_YmVuY2gtbWVtYmVyLXNpZ25pbm
 
 
 def load_histories(carrier, numbers: int) -> list[str]:
-    from portal import services
 
     rng = random.Random(1000)
     tz = timezone(timedelta(hours=8))

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from common import ROOT, configure, prepare_database  # noqa: E402
+from portal.recycling import uploads as services
 
 configure(database="portal_bench", redis_db=13, CONN_MAX_AGE="60")  # persistent connections, as production
 
@@ -103,8 +104,7 @@ def csv_upload(total: int):
     django.setup()
     from django.core.files import File
 
-    from portal import services
-    from portal.models import NumberEvent
+    from portal.recycling.models import NumberEvent
 
     carrier = register_carrier()
     rng = random.Random(35000)
@@ -159,7 +159,7 @@ def main():
     import redis
     from django.conf import settings
 
-    from portal.models import NumberEvent
+    from portal.recycling.models import NumberEvent
     from registry import protocol
 
     redis.Redis.from_url(settings.REDIS_URL).flushdb()

@@ -20,6 +20,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from common import configure, prepare_database, start  # noqa: E402
+from portal.lookup import services
+from portal.verification.services import verification_code_send
 
 configure(database="portal_bench", redis_db=13, LOOKUP_CODES_PER_CLIENT_PER_DAY="1000000", SMS_CODES_PER_HOUR="1000000")
 
@@ -69,10 +71,10 @@ def main():
 
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     from portal.celery import app as celery_app
-    from portal.models import LookupQuery, SmsMessage
-    from portal import services
+    from portal.lookup.models import LookupQuery
+    from portal.sms.models import SmsMessage
     from registry import services as registry_services
-    from registry.demo import demo_key_secret
+    from portal.devtools.demo import demo_key_secret
     from registry.models import Integration, MemberApp, Organisation
     from registry.validators import uscc_check_character
 
@@ -107,7 +109,7 @@ def main():
 
     def submit():
         phone = fresh_number()
-        services.verification_code_send(phone_number=phone, client_ip="10.0.0.1")
+        verification_code_send(phone_number=phone, client_ip="10.0.0.1")
         code = SmsMessage.objects.filter(phone_number=phone).latest("pk").text.split("验证码 ")[1][:6]
         started = time.time()
         lookup, _ = services.lookup_start(phone_number=phone, id_last6="40213X", code=code)
@@ -120,7 +122,7 @@ def main():
         (`completed_at`, written by the worker after the last row's answer is stored: never earlier than
         "every row settled"). Polling lightly for it keeps the benchmark's own queries off the two cores
         it measures; polling every 2 ms for the rows themselves cost the portal about 10% of a core."""
-        from portal.models import Lookup
+        from portal.lookup.models import Lookup
 
         while True:
             row = Lookup.objects.filter(pk=lookup.pk).values("state", "completed_at").get()

@@ -42,10 +42,12 @@ def main():
 
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     from portal.celery import app as celery_app
-    from portal.models import NoticeDelivery, NumberEvent
-    from portal.services import notice_subscription_save, number_events_ingest
+    from portal.notices.models import NoticeDelivery
+    from portal.recycling.models import NumberEvent
+    from portal.notices.services import notice_subscription_save
+    from portal.recycling.services import number_events_ingest
     from registry import protocol
-    from registry.demo import demo_webhook_secret
+    from portal.devtools.demo import demo_webhook_secret
     from registry.models import MemberApp, Organisation
     from registry.validators import uscc_check_character
 

@@ -6,9 +6,9 @@ from django.utils.translation import gettext_lazy as _
 
 from complaints import selectors
 from complaints.models import Complaint
-from portal.forms import PhoneCaptchaForm, PhoneCodeForm
-from portal.uploads import file_input_limits
-from portal.regions import Province
+from portal.verification.forms import PhoneCaptchaForm, PhoneCodeForm
+from portal.core.upload_limits import file_input_limits
+from portal.core.regions import Province
 
 CATEGORY_HINTS = {
     Complaint.Category.DEBT_COLLECTION: _("Messages or calls about a debt that is not yours: a loan, a phone bill, an unpaid order."),

@@ -12,7 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.regions import Province
+from portal.core.regions import Province
 
 
 class Complaint(models.Model):
@@ -135,19 +135,19 @@ class Complaint(models.Model):
 
     @property
     def phone_number(self) -> str:
-        from portal.crypto import decrypt
+        from portal.core.crypto import decrypt
 
         return decrypt(self.phone_encrypted) if self.phone_encrypted else ""
 
     @property
     def masked_phone_number(self) -> str:
-        from portal.phone import mask_phone
+        from portal.core.phone import mask_phone
 
         return mask_phone(self.phone_number) if self.phone_encrypted else "***"
 
     @property
     def email(self) -> str:
-        from portal.crypto import decrypt
+        from portal.core.crypto import decrypt
 
         return decrypt(self.email_encrypted) if self.email_encrypted else ""
 

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from complaints.models import Complaint, Evidence
 from complaints.services import TRIAGE_STATES
-from portal.phone import normalize_phone
-from portal.privacy import keyed_hash
+from portal.core.phone import normalize_phone
+from portal.core.privacy import keyed_hash
 from registry.models import MemberApp, Organisation
 from registry.scoping import scope_for_user
 
@@ -146,7 +146,7 @@ def _date(value) -> str:
 
 def unbind_request_for_holder(*, phone_number: str, unbind_id):
     """The unbind request a complaint is filed from, if it was made for this holder's number."""
-    from portal.selectors import unbind_requests_for_holder
+    from portal.unbinding.selectors import unbind_requests_for_holder
 
     try:
         public_id = uuid.UUID(str(unbind_id)) if unbind_id else None
@@ -164,8 +164,8 @@ def complaint_prefill(*, phone_number: str, unbind_id=None) -> dict:
     description are filled in too."""
     from django.utils.translation import gettext as _
 
-    from portal.models import UnbindRequest
-    from portal.selectors import carrier_for_number
+    from portal.unbinding.models import UnbindRequest
+    from registry.carriers import carrier_for_number
 
     initial = {}
     carrier = carrier_for_number(phone_number)

@@ -15,10 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from complaints.models import Complaint, ComplaintEvent, Evidence, ReferenceCounter
-from portal.crypto import encrypt
-from portal.phone import normalize_phone
-from portal.privacy import keyed_hash
-from portal.services import sms_send
+from portal.core.crypto import encrypt
+from portal.core.phone import normalize_phone
+from portal.core.privacy import keyed_hash
+from portal.sms.services import sms_send
 
 logger = logging.getLogger(__name__)
 

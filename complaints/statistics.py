@@ -25,8 +25,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from complaints.models import Complaint, ComplaintDay
-from portal.models import NumberEvent
-from portal.regions import Province
+from portal.recycling.models import NumberEvent
+from portal.core.regions import Province
 from registry.models import MemberApp, Organisation, StaffUser
 
 INTERVALS = ("day", "week", "month", "quarter", "year")
@@ -415,8 +415,8 @@ def _periods(filters: Filters):
 def unbind_request_figures(filters: Filters) -> dict[bool, dict] | None:
     """Unbind requests made in the period and the share of those due (answered, or past their deadline)
     that were done on time. Requests carry an app (so a platform) but no province, carrier or category."""
-    from portal.models import UnbindRequest
-    from portal.selectors import unbind_statistics
+    from portal.unbinding.models import UnbindRequest
+    from portal.unbinding.selectors import unbind_statistics
 
     if filters.province or filters.carrier or filters.category or filters.state:
         return None
@@ -435,8 +435,8 @@ def recycling_notice_figures(filters: Filters, *, previous: bool = True) -> dict
     """Member apps notified of recycled numbers (distinct apps with a notice delivered in the period) and
     the bindings they reported removed. Notices carry an app but no province, carrier or category.
     Without `previous`, only the period itself (True) is counted."""
-    from portal.models import NoticeDelivery
-    from portal.selectors import notice_totals
+    from portal.notices.models import NoticeDelivery
+    from portal.notices.selectors import notice_totals
 
     if filters.province or filters.carrier or filters.category or filters.state:
         return None

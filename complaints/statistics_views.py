@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 from complaints import charts
 from complaints import statistics as stats
 from complaints.forms import StatisticsFilterForm
-from portal.csv_export import csv_response
-from portal.regions import Province
+from portal.core.csv_export import csv_response
+from portal.core.regions import Province
 
 
 def filters_for_request(request) -> tuple[StatisticsFilterForm, stats.Filters]:

@@ -20,13 +20,14 @@ from complaints.forms import (
     RejectForm, RerouteForm, StaffFilterForm,
 )
 from complaints.models import Complaint
-from portal import services as portal_services
-from portal.crypto import decrypt, encrypt
-from portal.phone import mask_phone
-from portal.csv_export import csv_response
-from portal.forms import PhoneCaptchaForm
-from portal.uploads import refused_files_on_form, upload_limits
-from portal.views import code_page, refused, send_code
+from portal.core.crypto import decrypt, encrypt
+from portal.core.phone import mask_phone
+from portal.core.csv_export import csv_response
+from portal.verification.forms import PhoneCaptchaForm
+from portal.core.upload_limits import refused_files_on_form, upload_limits
+from portal.verification.views import code_page, refused, send_code
+from portal.verification import services as portal_services
+from portal.core.refusals import Refusal
 
 SESSION_HOLDER = "complaint_holder"  # the number proven by SMS code, encrypted, with the time
 SESSION_COMPLAINTS = "complaints"  # ids of the complaints this browser may show
@@ -98,7 +99,7 @@ def verify(request):
         data = form.cleaned_data
         try:
             portal_services.verification_code_check(phone_number=data["phone_number"], code=data["code"], purpose=PURPOSE)
-        except (portal_services.Refusal, ValidationError) as error:
+        except (Refusal, ValidationError) as error:
             refused(form, error)
         else:
             request.session[SESSION_HOLDER] = {"phone": encrypt(data["phone_number"]), "at": timezone.now().isoformat()}

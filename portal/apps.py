@@ -9,9 +9,8 @@ class PortalConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete, post_save
 
-        from portal import checks  # noqa: F401  (registers the deployment checks)
-
-        from portal.selectors import carrier_segments_forget
+        from portal.core import checks  # noqa: F401  (registers the deployment checks)
+        from registry.carriers import carrier_segments_forget
 
         # the recycling checks keep the carriers' segments for 30 s; a change made here is seen at once
         for signal in (post_save, post_delete):

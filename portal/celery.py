@@ -12,7 +12,7 @@ app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-from portal.worker import WorkerHeartbeatStep  # noqa: E402
+from portal.health.worker import WorkerHeartbeatStep  # noqa: E402
 
 app.steps["worker"].add(WorkerHeartbeatStep)
 

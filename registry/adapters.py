@@ -4,8 +4,8 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 
-from portal import crypto
-from portal.client_address import client_address
+from portal.core import crypto
+from portal.core.client_address import client_address
 
 
 class StaffAccountAdapter(DefaultAccountAdapter):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.outbound.policy import validate_url
-from portal.regions import Province
+from portal.core.regions import Province
 from registry.validators import validate_uscc
 
 
@@ -233,7 +233,7 @@ class IntegrationKey(models.Model):
         return self.revoked_at is None
 
     def secret(self) -> str:
-        from portal.crypto import decrypt_cached
+        from portal.core.crypto import decrypt_cached
 
         return decrypt_cached(self.secret_encrypted)
 

@@ -1,12 +1,12 @@
 """Reads from the registry."""
 
+import time
 from itertools import groupby
-
 from django.db.models import QuerySet
 from django.utils import timezone
-
-from portal.privacy import token_hash
-from registry.models import MemberApp, Organisation
+from portal.core.crypto import decrypt_cached
+from portal.core.privacy import token_hash
+from registry.models import IntegrationKey, MemberApp, Organisation
 from registry.scoping import scope_for_user
 
 
@@ -27,15 +27,9 @@ def member_app_list_for_user(*, user) -> QuerySet[MemberApp]:
     return scope_for_user(MemberApp.objects.select_related("organisation", "integration"), user).order_by("name")
 
 
-
-def lookup_query_log(*, user, app: MemberApp, limit: int = 200):
-    """An app's part of recent lookups, as its staff see it: when, state, duration, error; no numbers."""
-    from portal.models import LookupQuery
-
-    return scope_for_user(LookupQuery.objects.filter(app=app), user).order_by("-pk")[:limit]
-
-
 ACCESS_TOKEN_GRANT_SECONDS = 30
+
+
 _access_token_grants: dict[str, tuple[float, dict]] = {}
 
 
@@ -65,3 +59,19 @@ def access_token_grant(*, token: str) -> dict | None:
              "key_id": row[3], "integration_id": row[4], "organisation_id": row[5]}
     _access_token_grants[digest] = (now, grant)
     return grant
+
+
+_secrets: dict[int, tuple[float, dict[str, list[str]]]] = {}
+
+
+SECRETS_TTL_SECONDS = 30  # a revoked key stops working in a worker within this long
+
+
+def key_secrets(integration_id: int, *, fresh: bool = False) -> dict[str, list[str]]:
+    """key id -> [secret] of an integration's valid keys, kept a short while in this process."""
+    cached = _secrets.get(integration_id)
+    if fresh or cached is None or time.monotonic() - cached[0] > SECRETS_TTL_SECONDS:
+        keys = IntegrationKey.objects.filter(integration_id=integration_id, revoked_at__isnull=True)
+        cached = (time.monotonic(), {k: [decrypt_cached(e)] for k, e in keys.values_list("key_id", "secret_encrypted")})
+        _secrets[integration_id] = cached
+    return cached[1]

@@ -10,9 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from portal.crypto import encrypt
+from portal.core.crypto import encrypt
 from portal.outbound import clients as outbound
-from portal.privacy import token_hash
+from portal.core.privacy import token_hash
 from registry import protocol
 from registry.models import AccessToken, Integration, IntegrationKey, Organisation, OrganisationStatusChange, StaffUser
 

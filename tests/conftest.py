@@ -24,7 +24,7 @@ def pytest_configure(config):
     """With DATABASE_URL / REDIS_URL unset, start the embedded servers under var/test/ for this run
     (reused if already running; stopped at the end only if this run started them)."""
     global _embedded
-    from portal import devservers
+    from portal.devtools import devservers
 
     _embedded = devservers.for_settings(settings)
     try:
@@ -68,7 +68,7 @@ def database_url(name: str) -> str:
     """A URL for another database on the suite's PostgreSQL server (the test database, for workers)."""
     db = settings.DATABASES["default"]
     if settings.EMBEDDED_POSTGRES:
-        from portal import devservers
+        from portal.devtools import devservers
 
         return devservers.database_url(settings.VAR_DIR, name)
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{name}"

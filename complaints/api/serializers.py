@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from complaints.models import Complaint
-from portal.phone import to_e164
+from portal.core.phone import to_e164
 
 
 class EvidenceSerializer(serializers.Serializer):

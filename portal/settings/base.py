@@ -4,7 +4,7 @@ from pathlib import Path
 
 import environ
 
-from portal import devservers
+from portal.devtools import devservers
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Local state for development and tests only (the embedded PostgreSQL and Redis, generated keys).
@@ -62,10 +62,10 @@ MIDDLEWARE = [
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "portal.middleware.ChineseFirstMiddleware",
+    "portal.core.middleware.ChineseFirstMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "portal.uploads.RequestBodyLimitMiddleware",  # before CSRF, which is the first to read a form's body
+    "portal.core.upload_limits.RequestBodyLimitMiddleware",  # before CSRF, which is the first to read a form's body
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -74,10 +74,10 @@ MIDDLEWARE = [
     "registry.middleware.StaffSessionLimitMiddleware",
     "registry.middleware.StaffMFARequiredMiddleware",
     # last: sees the view's database/broker/cache/SMS failures first and answers 503 with Retry-After
-    "portal.errors.DependencyDownMiddleware",
+    "portal.core.errors.DependencyDownMiddleware",
 ]
 # A refused form (an old page, another site) gets the site's own 403 page (portal/errors.py).
-CSRF_FAILURE_VIEW = "portal.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "portal.core.errors.csrf_failure"
 
 # --- Content-Security-Policy and Permissions-Policy, on every response ----------------------------------
 # Only the portal's own files: no inline script, no inline style, no event-handler attributes (the
@@ -338,7 +338,7 @@ NUMBER_CHECK_AUDIT_RETENTION_DAYS = env.int("NUMBER_CHECK_AUDIT_RETENTION_DAYS",
 # cap on a body read whole, such as a carrier's JSON batch). The first handler stops files at their cap.
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=3 * 1024 * 1024)
 FILE_UPLOAD_HANDLERS = [
-    "portal.uploads.LimitedUploadHandler",
+    "portal.core.upload_limits.LimitedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
@@ -373,7 +373,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     # every API error in the API's own JSON shape; a dependency that is down answers 503 (portal/errors.py)
-    "EXCEPTION_HANDLER": "portal.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "portal.core.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "码号服务门户 API",

@@ -48,7 +48,7 @@ class Audit:
 
 def demo_sign_in(page, base: str, email: str, audit: Audit):
     """Sign in as a demo staff user (password, then TOTP), checking the TOTP step's page on the way."""
-    from registry.demo import DEMO_PASSWORD, demo_totp_seeds
+    from portal.devtools.demo import DEMO_PASSWORD, demo_totp_seeds
 
     page.context.clear_cookies()
     page.goto(f"{base}/accounts/login/")
@@ -66,7 +66,7 @@ def demo_sign_in(page, base: str, email: str, audit: Audit):
 
 
 def test_every_reachable_page_has_no_serious_or_critical_axe_violation(live_server, page):
-    from registry.demo import load_demo
+    from portal.devtools.demo import load_demo
     from registry.models import MemberApp
 
     load_demo()

@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from portal.models import NumberEvent
+from portal.recycling.models import NumberEvent
 from registry.models import StaffUser
 from tests.browser.conftest import save_screenshot
 from tests.registry.factories import OrganisationFactory, StaffUserFactory

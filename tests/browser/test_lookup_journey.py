@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal.models import SmsMessage
+from portal.sms.models import SmsMessage
 from tests.browser.conftest import save_screenshot
 from tests.portal.lookup_helpers import latest_code, simulated_apps
 
@@ -47,7 +47,7 @@ def test_holder_looks_up_their_number_on_a_phone(live_server, phone_page, celery
 def test_holder_unbinds_all_at_once_from_the_results_on_a_phone(live_server, phone_page, celery_workers, simulator):
     """一键解绑: app01 unbinds at once, app06 refuses (the holder is offered a complaint), app07 takes
     it for later."""
-    from portal.models import UnbindRequest
+    from portal.unbinding.models import UnbindRequest
     from tests.portal.lookup_helpers import wait_for
     from tests.portal.unbind_helpers import number_with_previous_accounts
 

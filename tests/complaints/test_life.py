@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from complaints import services
 from complaints.models import Complaint
-from portal.models import SmsMessage
+from portal.sms.models import SmsMessage
 from tests.complaints.helpers import PHONE, api_get, api_post, complaint_data, member_system, png_file, prove_number
 from tests.registry.factories import MemberAppFactory, OrganisationFactory, StaffUserFactory, platform_staff
 

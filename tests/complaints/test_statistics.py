@@ -18,8 +18,9 @@ from django.utils import timezone
 from complaints import services
 from complaints import statistics as stats
 from complaints.models import Complaint, ComplaintDay
-from portal.crypto import encrypt
-from portal.models import Lookup, LookupQuery, NumberEvent
+from portal.core.crypto import encrypt
+from portal.lookup.models import Lookup, LookupQuery
+from portal.recycling.models import NumberEvent
 from registry.models import Organisation, StaffUser
 from tests.registry.factories import MemberAppFactory, OrganisationFactory, StaffUserFactory, platform_staff
 
@@ -294,8 +295,8 @@ def test_one_suppressed_cell_is_not_given_away_by_the_total(client):
 
 
 def test_demo_statistics_load_once():
-    from complaints.demo import load_statistics_demo
-    from registry.demo import load_demo
+    from portal.devtools.complaints_demo import load_statistics_demo
+    from portal.devtools.demo import load_demo
 
     load_demo()
     first = load_statistics_demo(complaints=60, lookups=20)
@@ -320,7 +321,8 @@ def test_long_periods_get_wider_buckets(client):
 
 
 def test_unbind_requests_and_recycling_notices_counted_from_their_rows():
-    from portal.models import NoticeDelivery, NoticeSubscription, UnbindRequest
+    from portal.notices.models import NoticeDelivery, NoticeSubscription
+    from portal.unbinding.models import UnbindRequest
 
     now = timezone.now()
     apps = [MemberAppFactory() for _ in range(3)]

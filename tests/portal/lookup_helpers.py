@@ -3,9 +3,10 @@
 import re
 import time
 
-from portal.models import Lookup, SmsMessage
+from portal.lookup.models import Lookup
+from portal.sms.models import SmsMessage
 from registry import services as registry_services
-from registry.demo import demo_key_secret
+from portal.devtools.demo import demo_key_secret
 from tests.registry.factories import IntegrationFactory, MemberAppFactory
 
 

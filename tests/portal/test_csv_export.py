@@ -3,7 +3,7 @@ a spreadsheet would run as a formula, and keeps phone numbers readable as text."
 
 import pytest
 
-from portal.csv_export import FORMULA_PREFIXES, csv_cell
+from portal.core.csv_export import FORMULA_PREFIXES, csv_cell
 from tests.portal.test_number_event_uploads import carrier_staff, read_all, rejected_rows, upload_dir, uploaded  # noqa: F401
 
 ATTACKS = [

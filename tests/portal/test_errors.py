@@ -9,7 +9,8 @@ import httpx
 import pytest
 from django.test import Client, override_settings
 
-from portal.models import SmsMessage, VerificationCode
+from portal.sms.models import SmsMessage
+from portal.verification.models import VerificationCode
 from tests.portal.fault_helpers import running_portal
 
 pytestmark = pytest.mark.django_db

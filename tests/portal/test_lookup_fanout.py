@@ -7,15 +7,17 @@ import pytest
 import redis
 from django.conf import settings
 
-from portal import services
-from portal.models import Lookup, LookupQuery, SmsMessage
+from portal.lookup.models import Lookup, LookupQuery
+from portal.sms.models import SmsMessage
 from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_until_completed
+from portal.lookup import services, fanout
+from portal.verification.services import verification_code_send
 
 pytestmark = pytest.mark.worker
 
 
 def start_lookup(phone="13812345678", id_last6="40213X"):
-    services.verification_code_send(phone_number=phone, client_ip="127.0.0.1")
+    verification_code_send(phone_number=phone, client_ip="127.0.0.1")
     lookup, token = services.lookup_start(phone_number=phone, id_last6=id_last6, code=latest_code())
     return lookup
 
@@ -89,7 +91,6 @@ def test_a_member_failing_again_and_again_is_skipped_and_shown_unavailable(simul
     attempt as on a retry."""
     from django.utils import timezone
 
-    from portal import fanout
     from portal.celery import app as celery_app
 
     (app,) = simulated_apps(simulator, ["app01"])
@@ -125,7 +126,6 @@ def test_the_sweeper_settles_rows_out_of_attempts_and_resends_the_others(simulat
     from django.utils import timezone
     from django.utils.translation import gettext as _
 
-    from portal import fanout
     from portal.celery import app as celery_app
 
     simulated_apps(simulator, ["app01", "app02", "app03", "app04"])
@@ -157,7 +157,8 @@ def test_a_members_rate_limit_holds_across_a_batch_and_the_rest_wait_for_the_nex
     import asyncio
     import time
 
-    from portal.fanout import Call, RateLimiter, run_in_loop
+    from portal.lookup.fanout import Call
+    from portal.outbound.loop import RateLimiter, run_in_loop
 
     def call(query_id, integration_id, rps):
         return Call(query_id=query_id, lookup_id="l", integration_id=integration_id, url="", body=b"", key_id="k",

@@ -7,10 +7,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from portal import services
-from portal.models import Lookup, LookupQuery, SmsMessage, VerificationCode
+from portal.lookup.models import Lookup, LookupQuery
+from portal.sms.models import SmsMessage
+from portal.verification.models import VerificationCode
 from tests.portal.lookup_helpers import latest_code, page_text
 from tests.registry.factories import IntegrationFactory
+from portal.lookup import services
 
 pytestmark = pytest.mark.django_db
 
@@ -155,7 +157,7 @@ def test_retention_purge_keeps_only_counts(client, one_app):
 @pytest.fixture
 def carrier_checking_identities(simulator):
     from registry import services as registry_services
-    from registry.demo import demo_key_secret
+    from portal.devtools.demo import demo_key_secret
     from tests.registry.factories import MemberAppFactory, OrganisationFactory
 
     carrier = OrganisationFactory(kind="basic_carrier", number_segments="138 1390")
@@ -185,7 +187,7 @@ def test_numbers_of_other_carriers_are_not_checked(client, one_app, carrier_chec
 
 
 def test_behind_a_proxy_the_trusted_hop_gives_the_client_address(rf, settings):
-    from portal.client_address import client_address
+    from portal.core.client_address import client_address
 
     request = rf.get("/", HTTP_X_FORWARDED_FOR="203.0.113.7", REMOTE_ADDR="10.0.0.1")
     assert client_address(request) == "10.0.0.1"  # not trusted unless configured

@@ -5,14 +5,15 @@ import json
 import pytest
 from django.urls import reverse
 
-from portal import services
-from portal.models import LookupQuery
+from portal.lookup.models import LookupQuery
 from registry import protocol
 from registry import services as registry_services
 from registry.models import StaffUser
 from tests.portal.lookup_helpers import latest_code
 from tests.signing import signed_headers
 from tests.registry.factories import IntegrationFactory, StaffUserFactory, platform_staff
+from portal.lookup import services
+from portal.verification.services import verification_code_send
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def started():
     integration = IntegrationFactory()
     key, secret = registry_services.integration_key_issue(integration=integration, by=None)
-    services.verification_code_send(phone_number="13812345678", client_ip="127.0.0.1")
+    verification_code_send(phone_number="13812345678", client_ip="127.0.0.1")
     lookup, _ = services.lookup_start(phone_number="13812345678", id_last6="40213X", code=latest_code())
     query = lookup.queries.get()
     LookupQuery.objects.filter(pk=query.pk).update(state="running", error="awaiting callback (202)", attempts=1)

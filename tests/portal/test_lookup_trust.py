@@ -12,14 +12,17 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 
-from portal import services
-from portal.models import LookupQuery, SmsMessage, UnbindRequest
+from portal.lookup.models import LookupQuery
+from portal.sms.models import SmsMessage
+from portal.unbinding.models import UnbindRequest
 from registry import protocol
 from registry import services as registry_services
 from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_for, wait_until_completed
 from tests.portal.unbind_helpers import completed_lookup, number_with_previous_accounts
 from tests.member_server import MemberServer
 from tests.registry.factories import OrganisationFactory
+from portal.lookup import services
+from portal.verification.services import verification_code_send
 
 pytestmark = pytest.mark.worker
 
@@ -46,7 +49,7 @@ def member():
 
 
 def lookup_as(phone: str, id_last6: str):
-    services.verification_code_send(phone_number=phone, client_ip="127.0.0.1")
+    verification_code_send(phone_number=phone, client_ip="127.0.0.1")
     lookup, _token = services.lookup_start(phone_number=phone, id_last6=id_last6, code=latest_code())
     return wait_until_completed(lookup.pk)
 

@@ -8,13 +8,17 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from portal import notices, selectors, services
-from portal.models import NoticeDelivery, NoticeSubscription, NumberEvent
+from portal.notices import delivery as notices
+from portal.notices.models import NoticeDelivery, NoticeSubscription
+from portal.recycling.models import NumberEvent
 from registry import protocol
 from registry.models import StaffUser
 from tests.portal.lookup_helpers import latest_code
 from tests.portal.notice_helpers import carrier_key, member_app, signed_post
 from tests.registry.factories import OrganisationFactory, StaffUserFactory, platform_staff
+from portal.recycling import selectors
+from portal.notices.selectors import notice_totals
+from portal.notices import services
 
 pytestmark = pytest.mark.django_db
 SUBSCRIPTION_URL = "/api/v1/platform/notice-subscription"
@@ -110,9 +114,9 @@ def test_members_report_back_and_the_portal_keeps_the_totals(client, carrier):
     assert signed_post(client, url, {"bindings_removed": -1}, key, secret).status_code == 400
     answer = signed_post(client, url, {"bindings_removed": 17}, key, secret)
     assert answer.status_code == 200 and answer.json()["bindings_removed"] == 17
-    totals = selectors.notice_totals(since=timezone.now() - timedelta(hours=1), until=timezone.now() + timedelta(hours=1))
+    totals = notice_totals(since=timezone.now() - timedelta(hours=1), until=timezone.now() + timedelta(hours=1))
     assert (totals["delivered"], totals["numbers_notified"], totals["numbers_renewed"], totals["bindings_removed"]) == (1, 40, 40, 17)
-    assert selectors.notice_totals(since=timezone.now() + timedelta(hours=1))["bindings_removed"] == 0
+    assert notice_totals(since=timezone.now() + timedelta(hours=1))["bindings_removed"] == 0
     # another member cannot report on it
     _other, other_key, other_secret = member_app()
     assert signed_post(client, url, {"bindings_removed": 1}, other_key, other_secret).status_code == 404
@@ -195,7 +199,7 @@ def test_an_unrecycled_number_says_so_in_english_too(client, carrier):
 
 
 def test_the_demo_subscribes_its_notice_apps_to_the_simulator():
-    from registry.demo import APPS, load_demo
+    from portal.devtools.demo import APPS, load_demo
 
     load_demo()
     load_demo()

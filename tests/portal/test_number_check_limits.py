@@ -9,13 +9,20 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from portal import services
-from portal.models import NumberCheckAudit
-from portal.privacy import keyed_hash
+from portal.recycling.models import NumberCheckAudit
+from portal.core.privacy import keyed_hash
 from registry import services as registry_services
 from tests.portal.test_number_recycling_camara import CORRELATOR, URL, check, history  # noqa: F401  (fixture)
 from tests.registry.factories import IntegrationFactory, OrganisationFactory, StaffUserFactory
 from tests.signing import signed_headers
+from portal.lookup import services
+from portal.recycling.checks import (
+    NUMBER_CHECK_AUDIT_BUFFER,
+    number_check_audit_record,
+    number_check_audit_flush,
+    _number_check_audit_write,
+    CheckClient,
+)
 
 pytestmark = pytest.mark.django_db
 BULK = "/api/v1/platform/number-checks"
@@ -78,11 +85,11 @@ def test_audit_trail_records_who_checked_which_number_hashed(client, history):  
     bulk(client, key, secret, [{"phone_number": "+8613812345678", "date": "2025-06-01"},
                                {"phone_number": "12", "date": "2025-06-01"}])  # an invalid number names nobody
 
-    from portal import ratelimit
+    from portal.core import ratelimit
 
-    buffered = ratelimit.redis_client().lrange(services.NUMBER_CHECK_AUDIT_BUFFER, 0, -1)
+    buffered = ratelimit.redis_client().lrange(NUMBER_CHECK_AUDIT_BUFFER, 0, -1)
     assert len(buffered) == 3 and not any(b"13812345678" in record for record in buffered)
-    assert services.number_check_audit_flush() == 3
+    assert number_check_audit_flush() == 3
     rows = list(NumberCheckAudit.objects.order_by("checked_at"))
     integration = key.integration
     assert {(r.api, r.answer, r.specified_date.isoformat()) for r in rows} == {
@@ -90,25 +97,25 @@ def test_audit_trail_records_who_checked_which_number_hashed(client, history):  
     assert all(r.key_id == key.key_id and r.integration_id == integration.pk
                and r.organisation_id == integration.app.organisation_id for r in rows)
     assert {r.phone_hash for r in rows} == {keyed_hash("phone", "13812345678"), keyed_hash("phone", "17712345678")}
-    assert services.number_check_audit_flush() == 0  # the buffer was emptied
+    assert number_check_audit_flush() == 0  # the buffer was emptied
 
 
 def test_a_flush_read_twice_stores_each_check_once(client):
-    by = services.CheckClient(None, IntegrationFactory().pk, "k1")
-    services.number_check_audit_record(by=by, api="bulk", answers=[("13812345678", "2025-01-01", "no")] * 3)
-    from portal import ratelimit
+    by = CheckClient(None, IntegrationFactory().pk, "k1")
+    number_check_audit_record(by=by, api="bulk", answers=[("13812345678", "2025-01-01", "no")] * 3)
+    from portal.core import ratelimit
 
-    records = ratelimit.redis_client().lrange(services.NUMBER_CHECK_AUDIT_BUFFER, 0, -1)
-    services._number_check_audit_write(records)  # a flush that died before trimming the buffer
-    assert services.number_check_audit_flush() == 3
+    records = ratelimit.redis_client().lrange(NUMBER_CHECK_AUDIT_BUFFER, 0, -1)
+    _number_check_audit_write(records)  # a flush that died before trimming the buffer
+    assert number_check_audit_flush() == 3
     assert NumberCheckAudit.objects.count() == 3
 
 
 def test_audit_trail_is_purged_with_the_other_personal_data(settings):
     settings.NUMBER_CHECK_AUDIT_RETENTION_DAYS = 90
-    by = services.CheckClient(None, IntegrationFactory().pk, "k1")
-    services.number_check_audit_record(by=by, api="camara", answers=[("13812345678", "2025-01-01", "no")] * 2)
-    services.number_check_audit_flush()
+    by = CheckClient(None, IntegrationFactory().pk, "k1")
+    number_check_audit_record(by=by, api="camara", answers=[("13812345678", "2025-01-01", "no")] * 2)
+    number_check_audit_flush()
     old = NumberCheckAudit.objects.first()
     NumberCheckAudit.objects.filter(pk=old.pk).update(checked_at=timezone.now() - timedelta(days=91))
     services.lookup_purge()
@@ -116,10 +123,10 @@ def test_audit_trail_is_purged_with_the_other_personal_data(settings):
 
 
 def test_administrators_read_the_audit_trail_and_search_it_by_number(client):
-    by = services.CheckClient(None, IntegrationFactory().pk, "member-key-1")
-    services.number_check_audit_record(by=by, api="camara", answers=[("13812345678", "2025-01-01", "yes"),
+    by = CheckClient(None, IntegrationFactory().pk, "member-key-1")
+    number_check_audit_record(by=by, api="camara", answers=[("13812345678", "2025-01-01", "yes"),
                                                                      ("13900000000", "2025-01-01", "no")])
-    services.number_check_audit_flush()
+    number_check_audit_flush()
     client.force_login(StaffUserFactory(is_superuser=True, is_staff=True))
     page = client.get("/admin/portal/numbercheckaudit/", {"q": "+86 138 1234 5678"})
     assert page.status_code == 200

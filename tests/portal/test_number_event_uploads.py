@@ -12,10 +12,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
 
-from portal import services
-from portal.models import NumberEvent, NumberEventUpload, NumberEventUploadRejection
+from portal.recycling.models import NumberEvent, NumberEventUpload, NumberEventUploadRejection
 from registry.models import StaffUser
 from tests.registry.factories import OrganisationFactory, StaffUserFactory, platform_staff
+from portal.core import enqueue
+from portal.recycling import services
+from portal.recycling.uploads import number_event_upload_process, number_event_uploads_sweep
 
 pytestmark = pytest.mark.django_db
 UPLOADS = reverse("staff_number_event_uploads")
@@ -59,7 +61,7 @@ def uploaded(client, staff, content=MONTHLY_FILE) -> NumberEventUpload:
 
 
 def read_all(upload_row) -> NumberEventUpload:
-    while services.number_event_upload_process(upload_id=upload_row.pk):
+    while number_event_upload_process(upload_id=upload_row.pk):
         pass
     upload_row.refresh_from_db()
     return upload_row
@@ -122,7 +124,7 @@ def test_a_file_without_header_takes_the_documented_column_order(client):
 def test_reading_resumes_where_the_last_committed_chunk_ended(client, monkeypatch):
     staff = carrier_staff()
     row = uploaded(client, staff)
-    assert services.number_event_upload_process(upload_id=row.pk, seconds=0) is True  # one chunk, then re-queue
+    assert number_event_upload_process(upload_id=row.pk, seconds=0) is True  # one chunk, then re-queue
     row.refresh_from_db()
     assert (row.state, row.rows_read) == ("running", 2)
 
@@ -134,7 +136,7 @@ def test_reading_resumes_where_the_last_committed_chunk_ended(client, monkeypatc
 
     monkeypatch.setattr(NumberEventUploadRejection.objects, "bulk_create", die)
     with pytest.raises(SystemExit):
-        services.number_event_upload_process(upload_id=row.pk, seconds=0)
+        number_event_upload_process(upload_id=row.pk, seconds=0)
     monkeypatch.setattr(NumberEventUploadRejection.objects, "bulk_create", original)
     row.refresh_from_db()
     assert row.rows_read == 2 and NumberEvent.objects.filter(carrier=staff.organisation).count() == 2
@@ -208,14 +210,13 @@ def test_stuck_uploads_are_queued_again_by_the_sweeper(client, monkeypatch):
 
     from django.utils import timezone
 
-    from portal import tasks
 
     row = uploaded(client, carrier_staff())
     sent = []
-    monkeypatch.setattr(tasks.number_event_upload_run, "delay", sent.append)
-    assert services.number_event_uploads_sweep() == 0
+    monkeypatch.setattr(enqueue, "send", lambda task, args, **_: sent.append((task, *args)))
+    assert number_event_uploads_sweep() == 0
     NumberEventUpload.objects.filter(pk=row.pk).update(progress_at=timezone.now() - timedelta(minutes=5))
-    assert services.number_event_uploads_sweep() == 1 and sent == [row.pk]
+    assert number_event_uploads_sweep() == 1 and sent == [("portal.tasks.number_event_upload_run", row.pk)]
 
 
 @pytest.mark.worker
@@ -236,7 +237,7 @@ def test_a_real_worker_reads_the_file_while_the_page_follows(client, celery_work
 
 
 def test_in_development_the_demo_carrier_file_can_be_downloaded_and_uploaded(client, settings):
-    from registry.demo import demo_carrier_file_rows
+    from portal.devtools.demo import demo_carrier_file_rows
 
     staff = carrier_staff()
     client.force_login(staff)

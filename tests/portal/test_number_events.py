@@ -6,13 +6,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from portal import selectors, services
-from portal.models import NumberEvent
+from portal.recycling.models import NumberEvent
 from registry import protocol
 from registry import services as registry_services
 from tests.portal.lookup_helpers import latest_code
 from tests.registry.factories import IntegrationFactory, MemberAppFactory, OrganisationFactory
 from tests.signing import signed_headers
+from portal.recycling import selectors
+from portal.lookup import services
+from portal.verification.services import verification_code_send
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/carrier/number-events"
@@ -86,7 +88,7 @@ def test_the_history_gives_lookups_the_date_the_holder_got_the_number(client):
 
     integration = IntegrationFactory()
     registry_services.integration_key_issue(integration=integration, by=None)
-    services.verification_code_send(phone_number="13812345678", client_ip="127.0.0.1")
+    verification_code_send(phone_number="13812345678", client_ip="127.0.0.1")
     lookup, _ = services.lookup_start(phone_number="13812345678", id_last6="40213X", code=latest_code())
     assert lookup.holder_since == expected
 

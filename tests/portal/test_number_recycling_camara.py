@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from portal.models import NumberEvent
+from portal.recycling.models import NumberEvent
 from registry import services as registry_services
 from registry.models import AccessToken
 from tests.registry.factories import IntegrationFactory, OrganisationFactory

@@ -16,14 +16,19 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
-from portal import notices
-from portal.models import LookupQuery, NoticeAttempt, NoticeDelivery, NoticeSubscription
+from portal.notices import delivery as notices
+from portal.lookup.models import LookupQuery
+from portal.notices.models import NoticeAttempt, NoticeDelivery, NoticeSubscription
 from portal.outbound import policy
 from registry import protocol
 from registry import services as registry_services
 from registry.models import Integration
 from tests.portal.lookup_helpers import latest_code
 from tests.registry.factories import IntegrationFactory, MemberAppFactory, StaffUserFactory, platform_staff
+from portal.notices import services
+from portal.lookup.services import lookup_start
+from portal.verification.services import verification_code_send
+from portal.lookup import fanout
 
 NO_LOOPBACK = override_settings(OUTBOUND_ALLOWED_NETWORKS=[])
 
@@ -142,7 +147,6 @@ def subscribe_api(client, key, secret, webhook_url):
 
 def notice_to(webhook_url) -> NoticeDelivery:
     """A notice waiting for an app that subscribed with this webhook URL (an app without lookups)."""
-    from portal import services
 
     app = MemberAppFactory(supports_lookup=False)
     subscription, _secret = services.notice_subscription_save(app=app, webhook_url=webhook_url, event_types=["reassigned"])
@@ -160,10 +164,9 @@ def send_notice(delivery) -> NoticeAttempt:
 
 def run_lookup(phone: str, app) -> LookupQuery:
     """A citizen's lookup, its calls made in this process as a worker makes them (aiohttp); the app's row."""
-    from portal import fanout, services
 
-    services.verification_code_send(phone_number=phone, client_ip="127.0.0.1")
-    lookup, _token = services.lookup_start(phone_number=phone, id_last6="40213X", code=latest_code())
+    verification_code_send(phone_number=phone, client_ip="127.0.0.1")
+    lookup, _token = lookup_start(phone_number=phone, id_last6="40213X", code=latest_code())
     fanout.run(list(lookup.queries.values_list("pk", flat=True)))
     return lookup.queries.get(app=app)
 

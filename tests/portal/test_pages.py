@@ -35,7 +35,7 @@ def test_complaints_part_has_a_home(client):
 
 
 def test_demo_data_loads_twice_without_changing_anything():
-    from registry.demo import load_demo
+    from portal.devtools.demo import load_demo
     from registry.models import IntegrationKey, MemberApp, Organisation, StaffUser
 
     first = load_demo()

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from portal.phone import mask_phone, normalize_phone, to_e164
+from portal.core.phone import mask_phone, normalize_phone, to_e164
 
 
 @pytest.mark.parametrize("raw", ["13812345678", "138 1234 5678", "138-1234-5678", "+86 138 1234 5678", "008613812345678"])

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from registry import protocol
-from registry.demo import demo_key_secret
+from portal.devtools.demo import demo_key_secret
 
 
 CHALLENGE = "ab" * 32

@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
 
-from portal.models import SmsMessage
-from portal.services import SmsRetry, sms_deliver_now, sms_send
+from portal.sms.models import SmsMessage
+from portal.sms.services import SmsRetry, sms_deliver_now, sms_send
 from registry.models import StaffUser
 from tests.registry.factories import StaffUserFactory, platform_staff
 

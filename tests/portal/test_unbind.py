@@ -8,14 +8,17 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from portal import services
-from portal.models import SmsMessage, UnbindRequest
+from portal.sms.models import SmsMessage
+from portal.unbinding.models import UnbindRequest
 from registry import protocol
-from registry.demo import demo_key_secret
+from portal.devtools.demo import demo_key_secret
 from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_for
 from tests.portal.unbind_helpers import completed_lookup, number_with_previous_accounts
 from tests.registry.factories import OrganisationFactory, StaffUserFactory, platform_staff
 from tests.signing import signed_headers
+from portal.unbinding import services
+from portal.lookup.services import lookup_purge
+from portal.core.refusals import Refusal
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,7 +83,7 @@ def test_one_app_then_all_at_once_from_the_results_page(client, celery_workers, 
     assert signed_post(client, url, {"result": "refused", "reason": "x"}, "app07").status_code == 409
     later.refresh_from_db()
     assert later.state == "done" and later.answered_via == "api"
-    from portal.selectors import unbind_statistics
+    from portal.unbinding.selectors import unbind_statistics
 
     assert unbind_statistics() == {"requests": 3, "done": 2, "done_on_time": 2, "refused": 1, "overdue": 0}
 
@@ -138,8 +141,8 @@ def test_pull_queue_fetch_and_answer(client, simulator):
 
 def _lookup_with_accounts(app, phone="13900000001", token="token"):
     """A completed lookup in which `app` found one account likely the previous holder's."""
-    from portal.models import Lookup, LookupQuery
-    from portal.privacy import keyed_hash, token_hash
+    from portal.lookup.models import Lookup, LookupQuery
+    from portal.core.privacy import keyed_hash, token_hash
 
     now = timezone.now()
     lookup = Lookup.objects.create(phone_hash=keyed_hash("phone", phone), phone_number=phone, access_token_hash=token_hash(token),
@@ -260,7 +263,7 @@ def test_a_platform_that_is_down_keeps_the_request_queued_with_the_error(simulat
 
 
 def test_working_days_skip_weekends_and_holidays(settings):
-    from portal.workdays import add_working_days, working_days_between
+    from portal.core.workdays import add_working_days, working_days_between
 
     settings.PUBLIC_HOLIDAYS = ["2026-10-01", "2026-10-02"]
     settings.EXTRA_WORKING_DAYS = ["2026-10-10"]
@@ -329,8 +332,8 @@ def test_account_references_are_purged_with_the_lookup(simulator, settings):
     lookup = _lookup_with_accounts(app)
     (request,) = services.unbind_request_create(lookup=lookup)
     type(lookup).objects.filter(pk=lookup.pk).update(created_at=timezone.now() - timedelta(days=settings.LOOKUP_RETENTION_DAYS + 1))
-    services.lookup_purge()
+    lookup_purge()
     request.refresh_from_db()
     assert request.accounts == [] and request.accounts_count == 1  # the count stays for statistics
-    with pytest.raises(services.Refusal):
+    with pytest.raises(Refusal):
         services.unbind_request_create(lookup=type(lookup).objects.get(pk=lookup.pk))

@@ -10,9 +10,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from portal import services
-from portal.models import Lookup, SmsMessage, VerificationCode
+from portal.lookup.models import Lookup
+from portal.sms.models import SmsMessage
+from portal.verification.models import VerificationCode
 from tests.portal.lookup_helpers import latest_code, page_text
+from portal.verification import services
+from portal.lookup.services import lookup_start
 
 pytestmark = pytest.mark.django_db
 
@@ -104,7 +107,7 @@ def test_the_schema_says_json_only_and_the_picture_check(client):
 
 
 def test_attack_spoofed_leftmost_forwarded_for_is_ignored(rf, settings):
-    from portal.client_address import client_address
+    from portal.core.client_address import client_address
 
     settings.TRUSTED_PROXY_COUNT = 1  # our proxy appends the address it was reached from
     request = rf.get("/", HTTP_X_FORWARDED_FOR=f"1.2.3.4, {HOLDER}", REMOTE_ADDR=PROXY)
@@ -115,7 +118,7 @@ def test_attack_spoofed_leftmost_forwarded_for_is_ignored(rf, settings):
 
 
 def test_a_forwarded_for_that_did_not_pass_our_proxies_is_not_read(rf, settings):
-    from portal.client_address import client_address
+    from portal.core.client_address import client_address
 
     assert client_address(rf.get("/", HTTP_X_FORWARDED_FOR="1.2.3.4", REMOTE_ADDR=HOLDER)) == HOLDER  # none trusted
     settings.TRUSTED_PROXY_COUNT = 2
@@ -234,7 +237,7 @@ def test_attack_oracle_the_code_api_answers_the_same_for_every_number(client, se
     ceiling = ask(client, "13900000004")
 
     ask(client, "13900000005")  # looked up today
-    services.lookup_start(phone_number="13900000005", id_last6="40213X", code=latest_code())
+    lookup_start(phone_number="13900000005", id_last6="40213X", code=latest_code())
     VerificationCode.objects.update(created_at=timezone.now() - timedelta(minutes=2))
     looked_up = ask(client, "13900000005")
 
@@ -257,7 +260,7 @@ def test_attack_oracle_the_clients_own_cap_counts_every_request_alike(client, se
 
 def test_the_daily_lookup_limit_is_told_once_the_code_is_proven(client, one_app):
     ask(client)
-    services.lookup_start(phone_number="13812345678", id_last6="40213X", code=latest_code())
+    lookup_start(phone_number="13812345678", id_last6="40213X", code=latest_code())
     VerificationCode.objects.update(created_at=timezone.now() - timedelta(minutes=2))
     ask(client)
     response = client.post("/api/v1/lookups", {"phone_number": "13812345678", "id_last6": "40213X", "code": latest_code()},

@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal.tasks import worker_identity
+from portal.health.tasks import worker_identity
 
 
 @pytest.mark.worker

@@ -1,9 +1,10 @@
 """Helpers for unbinding tests: a number the simulator gives previous-holder accounts at given apps,
 and a completed lookup of it."""
 
-from portal import services
-from portal.simulator import simulated_accounts, simulated_holder_id_last6
+from portal.devtools.simulator import simulated_accounts, simulated_holder_id_last6
 from tests.portal.lookup_helpers import latest_code, wait_until_completed
+from portal.lookup import services
+from portal.verification.services import verification_code_send
 
 
 def number_with_previous_accounts(slugs: list[str], start: int = 0) -> str:
@@ -20,7 +21,7 @@ def number_with_previous_accounts(slugs: list[str], start: int = 0) -> str:
 def completed_lookup(phone: str, id_last6: str | None = None):
     """A lookup by the number's holder: by default with the ID characters the simulator's records hold."""
     id_last6 = id_last6 or simulated_holder_id_last6(phone)
-    services.verification_code_send(phone_number=phone, client_ip="127.0.0.1")
+    verification_code_send(phone_number=phone, client_ip="127.0.0.1")
     lookup, token = services.lookup_start(phone_number=phone, id_last6=id_last6, code=latest_code())
     return wait_until_completed(lookup.pk), token
 

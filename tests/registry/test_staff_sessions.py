@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from complaints.models import Complaint
-from portal.models import Lookup
-from portal.privacy import token_hash
+from portal.lookup.models import Lookup
+from portal.core.privacy import token_hash
 from registry.middleware import LOGIN_AT_SESSION_KEY, SEEN_AT_SESSION_KEY
 from registry.models import StaffUser
 from tests.complaints.helpers import complaint_data, png_file, prove_number
@@ -160,7 +160,7 @@ def test_a_citizens_session_keeps_djangos_lifetime(client):
 
 def test_expired_sessions_are_purged_on_beats_schedule(client):
     from portal.celery import app
-    from portal.tasks import sessions_purge
+    from portal.verification.tasks import sessions_purge
 
     entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "portal.tasks.sessions_purge")
     assert entry["schedule"] <= 3600 and "portal.tasks.sessions_purge" in app.tasks

@@ -11,9 +11,10 @@ from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from django.urls import reverse
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from portal import notices
-from portal import services
-from portal.models import LookupQuery, NoticeAttempt, NoticeDelivery, UnbindRequest
+from portal.notices import delivery as notices
+from portal.lookup.models import LookupQuery
+from portal.notices.models import NoticeAttempt, NoticeDelivery
+from portal.unbinding.models import UnbindRequest
 from registry import protocol
 from registry import services as registry_services
 from tests.portal.lookup_helpers import latest_code
@@ -21,6 +22,11 @@ from tests.portal.test_lookup_staff import started  # noqa: F401  (a lookup row 
 from tests.portal.test_outbound import no_stray_tasks  # noqa: F401
 from tests.member_server import MemberServer
 from tests.registry.factories import IntegrationFactory, MemberAppFactory, OrganisationFactory
+from portal.unbinding import services
+from portal.notices.services import notice_subscription_save
+from portal.lookup.services import lookup_start
+from portal.verification.services import verification_code_send
+from portal.lookup import fanout
 
 
 class LibraryMember(MemberServer):
@@ -76,10 +82,9 @@ def member():
 def run_lookup(phone: str):
     """A citizen's lookup: the carrier's identity check (in lookup_start), then the apps' calls, made
     in this process as a worker makes them."""
-    from portal import fanout
 
-    services.verification_code_send(phone_number=phone, client_ip="127.0.0.1")
-    lookup, _token = services.lookup_start(phone_number=phone, id_last6="40213X", code=latest_code())
+    verification_code_send(phone_number=phone, client_ip="127.0.0.1")
+    lookup, _token = lookup_start(phone_number=phone, id_last6="40213X", code=latest_code())
     fanout.run(list(lookup.queries.values_list("pk", flat=True)))
     return lookup
 
@@ -115,7 +120,7 @@ def test_lookup_identity_check_and_unbind_requests_verify_with_the_standardwebho
 @pytest.mark.django_db(transaction=True)
 def test_every_notice_verifies_with_the_library_and_parses_with_the_cloudevents_sdk(member, no_stray_tasks):  # noqa: F811
     app = MemberAppFactory(name="notified", supports_lookup=False)
-    subscription, secret = services.notice_subscription_save(
+    subscription, secret = notice_subscription_save(
         app=app, webhook_url=f"{member.url}/notified{protocol.NUMBER_NOTICES_PATH}", event_types=["reassigned"])
     member.secrets["notified"] = secret
     assert secret.startswith("whsec_")

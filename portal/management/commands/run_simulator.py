@@ -1,7 +1,7 @@
 import uvicorn
 from django.core.management.base import BaseCommand
 
-from portal.simulator import AppBehaviour, Simulator, SimulatorConfig
+from portal.devtools.simulator import AppBehaviour, Simulator, SimulatorConfig
 
 
 class Command(BaseCommand):

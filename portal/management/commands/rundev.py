@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from portal import devservers
-from registry.demo import DEMO_PASSWORD, STAFF
+from portal.devtools import devservers
+from portal.devtools.demo import DEMO_PASSWORD, STAFF
 
 
 class Command(BaseCommand):
