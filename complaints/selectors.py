@@ -5,11 +5,14 @@ import uuid
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from complaints.models import Complaint, Evidence
-from complaints.services import TRIAGE_STATES
 from portal.core.phone import normalize_phone
 from portal.core.privacy import keyed_hash
+from portal.unbinding.models import UnbindRequest
+from portal.unbinding.selectors import unbind_requests_for_holder
+from registry.carriers import carrier_for_number
 from registry.models import MemberApp, Organisation
 from registry.scoping import scope_for_user
 
@@ -21,7 +24,7 @@ def complaint_list_for_user(*, user, filters: dict | None = None) -> QuerySet:
     queryset = scope_for_user(Complaint.objects.select_related("app", "organisation", "carrier"), user)
     queue = filters.get("queue")
     if queue == "triage":
-        queryset = queryset.filter(state__in=TRIAGE_STATES)
+        queryset = queryset.filter(state__in=Complaint.TRIAGE_STATES)
     elif queue == "escalated":
         queryset = queryset.filter(state=Complaint.State.ESCALATED)
     elif queue == "open":
@@ -111,7 +114,7 @@ def complaint_carriers() -> QuerySet:
 def complaint_counts_for_user(*, user) -> dict:
     now = timezone.now()
     return complaint_list_for_user(user=user).aggregate(
-        triage=Count("pk", filter=Q(state__in=TRIAGE_STATES)),
+        triage=Count("pk", filter=Q(state__in=Complaint.TRIAGE_STATES)),
         open=Count("pk", filter=Q(state__in=Complaint.AWAITING_PLATFORM)),
         escalated=Count("pk", filter=Q(state=Complaint.State.ESCALATED)),
         overdue=Count("pk", filter=Q(state=Complaint.State.SENT, answer_due_at__lt=now)),
@@ -146,8 +149,6 @@ def _date(value) -> str:
 
 def unbind_request_for_holder(*, phone_number: str, unbind_id):
     """The unbind request a complaint is filed from, if it was made for this holder's number."""
-    from portal.unbinding.selectors import unbind_requests_for_holder
-
     try:
         public_id = uuid.UUID(str(unbind_id)) if unbind_id else None
     except ValueError:
@@ -162,11 +163,6 @@ def complaint_prefill(*, phone_number: str, unbind_id=None) -> dict:
     """Initial values for the complaint form: the carrier that issued the number; filed from an unbind
     request that was refused or is overdue (and belongs to this number), the app, the category and a
     description are filled in too."""
-    from django.utils.translation import gettext as _
-
-    from portal.unbinding.models import UnbindRequest
-    from registry.carriers import carrier_for_number
-
     initial = {}
     carrier = carrier_for_number(phone_number)
     if carrier:

@@ -25,8 +25,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from complaints.models import Complaint, ComplaintDay
-from portal.recycling.models import NumberEvent
 from portal.core.regions import Province
+from portal.recycling.models import NumberEvent
 from registry.models import MemberApp, Organisation, StaffUser
 
 INTERVALS = ("day", "week", "month", "quarter", "year")

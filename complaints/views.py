@@ -16,18 +16,26 @@ from django.views.decorators.http import require_POST
 
 from complaints import selectors, services
 from complaints.forms import (
-    AnswerForm, CloseForm, ComplaintForm, FeedbackForm, FollowStartForm, HolderCodeForm, MergeForm,
-    RejectForm, RerouteForm, StaffFilterForm,
+    AnswerForm,
+    CloseForm,
+    ComplaintForm,
+    FeedbackForm,
+    FollowStartForm,
+    HolderCodeForm,
+    MergeForm,
+    RejectForm,
+    RerouteForm,
+    StaffFilterForm,
 )
 from complaints.models import Complaint
 from portal.core.crypto import decrypt, encrypt
-from portal.core.phone import mask_phone
 from portal.core.csv_export import csv_response
-from portal.verification.forms import PhoneCaptchaForm
-from portal.core.upload_limits import refused_files_on_form, upload_limits
-from portal.verification.views import code_page, refused, send_code
-from portal.verification import services as portal_services
+from portal.core.phone import mask_phone
 from portal.core.refusals import Refusal
+from portal.core.upload_limits import refused_files_on_form, upload_limits
+from portal.verification import services as portal_services
+from portal.verification.forms import PhoneCaptchaForm
+from portal.verification.views import code_page, refused, send_code
 
 SESSION_HOLDER = "complaint_holder"  # the number proven by SMS code, encrypted, with the time
 SESSION_COMPLAINTS = "complaints"  # ids of the complaints this browser may show

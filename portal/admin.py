@@ -2,10 +2,10 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from portal.notices.models import NoticeAttempt, NoticeDelivery, NoticeSubscription
-from portal.recycling.models import NumberCheckAudit, NumberEvent
 from portal.core.phone import normalize_phone
 from portal.core.privacy import keyed_hash
+from portal.notices.models import NoticeAttempt, NoticeDelivery, NoticeSubscription
+from portal.recycling.models import NumberCheckAudit, NumberEvent
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

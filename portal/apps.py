@@ -7,6 +7,7 @@ class PortalConfig(AppConfig):
     verbose_name = _("Portal")
 
     def ready(self):
+        # imported here, not at the top: they need the models, which are loaded only once ready() runs
         from django.db.models.signals import post_delete, post_save
 
         from portal.core import checks  # noqa: F401  (registers the deployment checks)

@@ -12,6 +12,8 @@ app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+from django.db import close_old_connections
+
 from portal.health.worker import WorkerHeartbeatStep  # noqa: E402
 
 app.steps["worker"].add(WorkerHeartbeatStep)
@@ -26,8 +28,6 @@ app.conf.setdefault("CELERY_DB_REUSE_MAX", 1_000_000)
 @signals.task_prerun.connect
 @signals.task_postrun.connect
 def _close_old_connections(**kwargs) -> None:
-    from django.db import close_old_connections
-
     close_old_connections()
 
 
@@ -39,7 +39,9 @@ class QuietSweeps(logging.Filter):
 
     @functools.cached_property
     def periodic(self) -> set[str]:
-        from django.conf import settings  # read on the first record, once settings are loaded
+        from django.conf import (
+            settings,  # read on the first record, once settings are loaded
+        )
 
         return {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
 

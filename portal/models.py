@@ -4,7 +4,12 @@
 from portal.health.models import WorkerHeartbeat  # noqa: F401
 from portal.lookup.models import Lookup, LookupQuery  # noqa: F401
 from portal.notices.models import NoticeAttempt, NoticeDelivery, NoticeSubscription  # noqa: F401
-from portal.recycling.models import NumberCheckAudit, NumberEvent, NumberEventUpload, NumberEventUploadRejection  # noqa: F401
+from portal.recycling.models import (  # noqa: F401
+    NumberCheckAudit,
+    NumberEvent,
+    NumberEventUpload,
+    NumberEventUploadRejection,
+)
 from portal.sms.models import SmsMessage  # noqa: F401
 from portal.unbinding.models import UnbindRequest  # noqa: F401
 from portal.verification.models import VerificationCode  # noqa: F401

@@ -15,6 +15,7 @@ from portal.lookup import views as lookup
 from portal.notices import views as notices
 from portal.recycling import views as recycling
 from portal.recycling.api import NumberRecyclingCheckView
+from portal.secondhand import views as secondhand
 from portal.sms import views as sms
 from portal.unbinding import views as unbinding
 from registry.api.views import TokenView
@@ -36,9 +37,9 @@ urlpatterns = [
     path("staff/notices/", notices.staff_notices, name="staff_notices"),
     path("staff/notices/<uuid:notice_id>/", notices.staff_notice_detail, name="staff_notice_detail"),
     path("staff/notices/<uuid:notice_id>/resend", notices.staff_notice_resend, name="staff_notice_resend"),
-    path("second-hand/", recycling.second_hand_start, name="second_hand_start"),
-    path("second-hand/verify/", recycling.second_hand_verify, name="second_hand_verify"),
-    path("second-hand/result/", recycling.second_hand_result, name="second_hand_result"),
+    path("second-hand/", secondhand.second_hand_start, name="second_hand_start"),
+    path("second-hand/verify/", secondhand.second_hand_verify, name="second_hand_verify"),
+    path("second-hand/result/", secondhand.second_hand_result, name="second_hand_result"),
     path("staff/number-events/uploads/", recycling.staff_number_event_uploads, name="staff_number_event_uploads"),
     path("staff/number-events/uploads/demo.csv", devtools.staff_number_event_demo_file,
          name="staff_number_event_demo_file"),

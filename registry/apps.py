@@ -7,6 +7,7 @@ class RegistryConfig(AppConfig):
     verbose_name = _("Member registry")
 
     def ready(self):
+        # imported here, not at the top: they need the models, which are loaded only once ready() runs
         from allauth.account.signals import authentication_step_completed
         from allauth.mfa.signals import authenticator_added
         from django.contrib.auth.signals import user_logged_in

@@ -1,11 +1,13 @@
+import time
+
 from django.db import connection
+
+from registry.models import Organisation
 
 
 def carrier_for_number(phone_number: str):
     """The active carrier or MVNO member that issued the number: the one whose segment is the longest
     prefix of it (an MVNO's 1703 beats a carrier's 170), or None."""
-    from registry.models import Organisation
-
     best, best_length = None, 0
     carriers = Organisation.objects.filter(
         status=Organisation.Status.ACTIVE, kind__in=[Organisation.Kind.BASIC_CARRIER, Organisation.Kind.MVNO]
@@ -28,9 +30,6 @@ def carrier_segments() -> tuple[str, ...]:
     checks a second the query was half of each check's database work (bench/checks.py). A change to an
     organisation in this process forgets them at once (portal.apps); other processes follow within 30 s."""
     global _carrier_segments
-    import time
-
-    from registry.models import Organisation
 
     expires, segments = _carrier_segments
     if time.monotonic() < expires:

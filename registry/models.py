@@ -13,8 +13,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.outbound.policy import validate_url
+from portal.core.crypto import decrypt_cached
 from portal.core.regions import Province
+from portal.outbound.policy import validate_url
 from registry.validators import validate_uscc
 
 
@@ -233,8 +234,6 @@ class IntegrationKey(models.Model):
         return self.revoked_at is None
 
     def secret(self) -> str:
-        from portal.core.crypto import decrypt_cached
-
         return decrypt_cached(self.secret_encrypted)
 
 

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+import aiohttp
+import httpx
 from django.core.cache import cache
 
 from portal.outbound import clients as outbound
@@ -419,8 +421,6 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout_s: float) ->
 
     Raises httpx.TimeoutException / httpx.TransportError for the network, DestinationRefused for a
     destination the policy refuses, ProtocolError for a body over the cap."""
-    import httpx
-
     started = time.monotonic()
     try:
         policy.check_scheme(url)
@@ -454,8 +454,6 @@ async def apost(session, url: str, body: bytes, headers: dict[str, str], *, time
 
     Raises asyncio.TimeoutError for the member's timeout, aiohttp.ClientError for the network,
     DestinationRefused for a destination the policy refuses and ProtocolError for an answer over the cap."""
-    import aiohttp
-
     started = time.monotonic()
     try:
         policy.check_scheme(url)

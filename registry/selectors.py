@@ -2,11 +2,13 @@
 
 import time
 from itertools import groupby
+
 from django.db.models import QuerySet
 from django.utils import timezone
+
 from portal.core.crypto import decrypt_cached
 from portal.core.privacy import token_hash
-from registry.models import IntegrationKey, MemberApp, Organisation
+from registry.models import AccessToken, IntegrationKey, MemberApp, Organisation
 from registry.scoping import scope_for_user
 
 
@@ -38,10 +40,6 @@ def access_token_grant(*, token: str) -> dict | None:
     times a second: kept in this process's memory for up to 30 s (a query, or even a Redis round
     trip, cost more than the check itself), so a revoked key's tokens stop within that. None for an
     unknown token (not kept: guesses must not fill the memory)."""
-    import time
-
-    from registry.models import AccessToken
-
     digest = token_hash(token)
     now = time.monotonic()
     kept = _access_token_grants.get(digest)

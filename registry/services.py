@@ -2,19 +2,31 @@
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
-
+from allauth.account.utils import user_pk_to_url_str
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.core.crypto import encrypt
-from portal.outbound import clients as outbound
 from portal.core.privacy import token_hash
+from portal.outbound import clients as outbound
 from registry import protocol
-from registry.models import AccessToken, Integration, IntegrationKey, Organisation, OrganisationStatusChange, StaffUser
+from registry.models import (
+    AccessToken,
+    Integration,
+    IntegrationKey,
+    Organisation,
+    OrganisationStatusChange,
+    StaffUser,
+)
 
 Status = Organisation.Status
 
@@ -91,9 +103,9 @@ def integration_key_revoke(*, key: IntegrationKey) -> None:
 
 def staff_invitation_link(*, user: StaffUser, request) -> str:
     """A one-time link where an invited staff member sets a password (allauth's reset-from-key page)."""
-    from allauth.account.forms import default_token_generator  # allauth's own, which its reset page checks
-    from allauth.account.utils import user_pk_to_url_str
-    from django.urls import reverse
+    from allauth.account.forms import (
+        default_token_generator,  # allauth's own, which its reset page checks
+    )
 
     path = reverse(
         "account_reset_password_from_key",
@@ -104,9 +116,6 @@ def staff_invitation_link(*, user: StaffUser, request) -> str:
 
 def staff_invite(*, user: StaffUser, request) -> None:
     """Email the invitation. There is no open sign-up: this is the only way in."""
-    from django.core.mail import send_mail
-    from django.template.loader import render_to_string
-
     context = {"user": user, "link": staff_invitation_link(user=user, request=request)}
     send_mail(
         subject=render_to_string("registry/email/invitation_subject.txt", context).strip(),
@@ -130,10 +139,6 @@ HEALTHY_REWRITE_SECONDS = 5  # a healthy member's row is rewritten at most this 
 def integration_health_record(*, succeeded: set[int], failed: dict[int, str], now) -> None:
     """After calls to members: successes reset the failure count, failures add to it (the circuit
     breaker reads it). A member that both succeeded and failed in one batch counts as healthy."""
-    from datetime import timedelta
-
-    from django.db.models import F, Q
-
     if succeeded:
         Integration.objects.filter(pk__in=succeeded).filter(
             Q(consecutive_failures__gt=0) | Q(last_success_at__isnull=True)
@@ -228,8 +233,6 @@ class TokenError(Exception):
 
 def access_token_issue(*, client_id: str, client_secret: str, scope: str) -> tuple[str, AccessToken]:
     """Exchange a key id and its secret for a bearer token (RFC 6749 client credentials)."""
-    from datetime import timedelta
-
     # a key id is printable ASCII (a NUL would make PostgreSQL raise); secrets compare as bytes (as text,
     # compare_digest raises on non-ASCII)
     key = (

@@ -2,9 +2,10 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.shortcuts import render
 from django.utils import timezone
+
+from portal.unbinding.selectors import unbind_request_list
 from registry import selectors
 from registry.models import StaffUser
-
 
 STAFF_HOME_TEMPLATES = {
     StaffUser.Role.ADMINISTRATOR: "registry/staff/home_administrator.html",
@@ -19,8 +20,6 @@ def staff_home(request):
     user = request.user
     context = {}
     if user.is_member_staff:
-        from portal.unbinding.selectors import unbind_request_list
-
         # the open requests, and those of them past their deadline, in one query
         counts = unbind_request_list(user=user, state="open").aggregate(
             unbind_open=Count("pk"), unbind_overdue=Count("pk", filter=Q(deadline_at__lt=timezone.now()))

@@ -6,8 +6,9 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from portal.core import refusals as services, serializers as s
 
+from portal.core import refusals as services
+from portal.core import serializers as s
 
 REFUSAL_STATUS = {"lookup_daily_limit": 429, "daily_cap": 429, "sms_budget_spent": 503}
 

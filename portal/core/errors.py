@@ -25,11 +25,14 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from portal.sms.backends import SmsDeliveryError
-
 logger = logging.getLogger("portal.errors")
 
 RETRY_AFTER_SECONDS = 30
+
+
+class SmsDeliveryError(Exception):
+    """The SMS provider did not take the message: the task retries, and a page waiting on it answers 503."""
+
 API_PREFIXES = ("/api/", "/oauth/", "/number-recycling/")
 CAMARA_PREFIX = "/number-recycling/"
 OAUTH_PREFIX = "/oauth/"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 
+import redis
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -24,8 +25,6 @@ def redis_client():
     """This process's Redis client (redis-py's pool opens new connections after a fork)."""
     global _redis
     if _redis is None:
-        import redis
-
         _redis = redis.Redis.from_url(settings.REDIS_URL)
     return _redis
 

@@ -5,14 +5,18 @@ Idempotent: rows are found by their natural keys and only created when missing.
 
 import base64
 import hashlib
-from datetime import date
+import random
+from datetime import date, datetime, timedelta, timezone
+
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
 from django.db import transaction
+
+from portal.notices.services import notice_subscription_save
+from portal.recycling.models import NumberEvent
 from registry import protocol, services
 from registry.models import Integration, MemberApp, Organisation, StaffUser
 from registry.validators import uscc_check_character
-
 
 DEMO_PASSWORD = "demo-portal-2026"
 
@@ -91,9 +95,6 @@ def demo_key_secret(slug: str) -> str:
 
 @transaction.atomic
 def load_demo() -> dict:
-    from portal.recycling.models import NumberEvent
-    from portal.notices.services import notice_subscription_save
-
     created = {"organisations": 0, "apps": 0, "staff": 0}
     organisations = []
     for prefix, kind, name, contact in ORGANISATIONS:
@@ -178,9 +179,6 @@ def demo_carrier_file_rows(*, rows: int = 2000, segments: str = CARRIER_SEGMENTS
     later (a few after only 60: freeze-period breaches), some ported, and one row in a hundred
     deliberately wrong so the rejected-rows list has something to show. The same event ids every
     time, so uploading it twice shows that nothing is stored twice."""
-    import random
-    from datetime import datetime, timedelta, timezone
-
     rng = random.Random(2026)
     prefixes = segments.split()
     china = timezone(timedelta(hours=8))

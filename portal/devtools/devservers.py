@@ -17,6 +17,9 @@ import time
 import warnings
 from pathlib import Path
 
+import psycopg
+import redis
+
 SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux, 104 on macOS; PostgreSQL adds ".s.PGSQL.5432"
 POSTGRES_USER = "postgres"
 
@@ -106,8 +109,6 @@ def start_postgres(var_dir: Path) -> bool:
 
 
 def _create_database(var_dir: Path, name: str) -> None:
-    import psycopg
-
     with psycopg.connect(host=str(postgres_dir(var_dir)), user=POSTGRES_USER, dbname="postgres", autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -127,8 +128,6 @@ def stop_postgres(var_dir: Path) -> None:
 # --- Redis (Valkey) -----------------------------------------------------------------------------------
 
 def _redis_client(var_dir: Path):
-    import redis
-
     return redis.Redis(unix_socket_path=str(redis_socket(var_dir)), socket_connect_timeout=1, socket_timeout=2)
 
 

@@ -25,8 +25,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from registry import protocol
+import aiohttp
+
 from portal.devtools.demo import demo_key_secret, demo_webhook_secret
+from registry import protocol
 
 
 @dataclass
@@ -220,8 +222,6 @@ class Simulator:
     async def _post_to_portal(self, slug: str, path: str, payload: dict) -> bool:
         """POST payload to the portal signed as the app (its lookup key); True if it answered 200. Best
         effort: a failure to connect or a timeout is False too."""
-        import aiohttp
-
         body = protocol.encode(payload)
         headers = {"Content-Type": "application/json",
                    **protocol.sign(body, keys=demo_key_secret(slug), key_id=self.config.key_id_format.format(slug=slug))}

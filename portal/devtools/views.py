@@ -9,7 +9,6 @@ from portal.devtools.demo import DEMO_CARRIER_FILE_NAME, demo_carrier_file_rows
 from portal.recycling.views import _uploads_for
 
 
-
 @login_required
 def staff_number_event_demo_file(request):
     """Development only: the demo carrier's made-up monthly file, to try the upload with."""

@@ -1,9 +1,11 @@
 import logging
 from datetime import timedelta
+
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from kombu import Connection
+
 from portal.health.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)

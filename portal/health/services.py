@@ -1,4 +1,5 @@
 from django.utils import timezone
+
 from portal.health.models import WorkerHeartbeat
 
 

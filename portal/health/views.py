@@ -1,5 +1,6 @@
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
+
 from portal.health import selectors
 
 

@@ -26,6 +26,7 @@ class WorkerHeartbeatStep(bootsteps.StartStopStep):
             self.tref = None
 
     def beat(self, worker):
+        # imported here: this module is loaded with the Celery app, before Django's models are
         from portal.health.services import worker_heartbeat_record
 
         try:

@@ -6,11 +6,14 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from portal.unbinding.services import unbind_request_create
-from portal.lookup import selectors, services, serializers as s
+
+from portal.core.api import CitizenAPIView, invalid_response, refusal_response
 from portal.core.refusals import Refusal
 from portal.core.serializers import RefusalSerializer
-from portal.core.api import CitizenAPIView, invalid_response, refusal_response
+from portal.lookup import selectors, services
+from portal.lookup import serializers as s
+from portal.unbinding.services import unbind_request_create
+from registry import protocol
 
 
 class LookupCreateView(CitizenAPIView):
@@ -71,8 +74,6 @@ class PlatformLookupCallbackView(APIView):
         summary="Member callback with the answer to a lookup (protocol v2, signed)",
     )
     def post(self, request, request_id):
-        from registry import protocol
-
         try:
             services.lookup_query_callback(request_id=request_id, headers=request.headers, body=request.body)
         except services.UnknownRequest:

@@ -7,6 +7,7 @@ to waiting with a later deadline, and the sweeper (services.lookup_sweep) re-sen
 """
 
 from __future__ import annotations
+
 import asyncio
 import json
 import logging
@@ -15,22 +16,25 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+
 import aiohttp
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from portal.core.enqueue import enqueue
+
 from portal.core.crypto import decrypt, encrypt
-from portal.lookup.models import Lookup, LookupQuery
-from portal.outbound import clients as outbound
+from portal.core.enqueue import enqueue
 from portal.core.phone import to_e164
 from portal.core.privacy import keyed_hash
+from portal.lookup.completion import finish_lookups
+from portal.lookup.models import Lookup, LookupQuery
+from portal.outbound import clients as outbound
+from portal.outbound.loop import event_loop, http_session, rate_limiter
 from registry import protocol
 from registry.models import Integration
-from registry.services import integration_health_record
-from portal.outbound.loop import event_loop, http_session, rate_limiter
 from registry.selectors import key_secrets
+from registry.services import integration_health_record
 
 logger = logging.getLogger(__name__)
 State = LookupQuery.State
@@ -346,9 +350,3 @@ def _record_member_health(outcomes: list[Outcome], calls: dict[int, Call]) -> No
     )
 
 
-def finish_lookups(lookup_ids: set[str]) -> None:
-    from portal.lookup.services import lookup_complete_if_settled
-
-    for lookup_id in lookup_ids:
-        if not LookupQuery.objects.filter(lookup_id=lookup_id, state__in=[State.WAITING, State.RUNNING]).exists():
-            lookup_complete_if_settled(lookup_id=lookup_id)

@@ -1,4 +1,5 @@
 from django import forms
+
 from portal.verification.forms import CodeFieldMixin, HolderForm, captcha_field
 
 

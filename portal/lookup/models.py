@@ -1,7 +1,10 @@
 import uuid
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from portal.core.phone import mask_phone
 
 
 class Lookup(models.Model):
@@ -40,8 +43,6 @@ class Lookup(models.Model):
 
     @property
     def masked_phone_number(self) -> str:
-        from portal.core.phone import mask_phone
-
         return mask_phone(self.phone_number) if self.phone_number else "***"
 
 

@@ -1,19 +1,19 @@
 import hmac
 from datetime import timedelta
+
 from django.conf import settings
 from django.utils import timezone
-from portal.lookup.models import Lookup, LookupQuery
+
 from portal.core.privacy import token_hash
-from registry.models import MemberApp
-from registry.scoping import scope_for_user
-from registry.carriers import carrier_for_number
+from portal.lookup.models import Lookup, LookupQuery
 from portal.unbinding.selectors import unbind_view
+from registry.carriers import carrier_for_number
+from registry.models import IntegrationKey, MemberApp, Organisation
+from registry.scoping import scope_for_user
 
 
 def lookup_result(lookup) -> dict:
     """What the holder sees of a lookup, for the page, its live updates and the API alike."""
-    from registry.models import MemberApp
-
     order = {value: index for index, value in enumerate(MemberApp.Category.values)}  # the directory's order
     unbinds = {r.app_id: r for r in lookup.unbind_requests.select_related("app")}
     rows = []
@@ -70,8 +70,6 @@ def lookup_app_keys() -> list[dict]:
     newest valid key's id (workers sign with its secret; protocol v2 needs no secret to build a
     request). One query for plain values, not model instances: this runs for every lookup and every
     member app."""
-    from registry.models import IntegrationKey, Organisation
-
     newest = {}
     for row in (
         IntegrationKey.objects.filter(
@@ -106,6 +104,4 @@ def lookup_for_token(*, lookup_id, token: str) -> Lookup | None:
 
 def lookup_query_log(*, user, app: MemberApp, limit: int = 200):
     """An app's part of recent lookups, as its staff see it: when, state, duration, error; no numbers."""
-    from portal.lookup.models import LookupQuery
-
     return scope_for_user(LookupQuery.objects.filter(app=app), user).order_by("-pk")[:limit]

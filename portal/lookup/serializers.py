@@ -1,4 +1,5 @@
 from rest_framework import serializers
+
 from portal.unbinding.serializers import UnbindStateSerializer
 
 

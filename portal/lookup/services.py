@@ -4,26 +4,28 @@ import secrets
 import uuid
 from collections import defaultdict
 from datetime import timedelta
+
 import httpx
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
 from portal.core.enqueue import enqueue
+from portal.core.phone import normalize_phone, to_e164
+from portal.core.privacy import keyed_hash, token_hash
+from portal.core.refusals import Refusal, local_time
+from portal.lookup import fanout, selectors
+from portal.lookup.completion import finish_lookups, lookup_complete_if_settled
 from portal.lookup.models import Lookup, LookupQuery
 from portal.recycling.models import NumberCheckAudit
+from portal.recycling.selectors import holder_since
 from portal.sms.models import SmsMessage
 from portal.unbinding.models import UnbindRequest
 from portal.verification.models import VerificationCode
-from portal.core.phone import normalize_phone, to_e164
-from portal.core.privacy import keyed_hash, token_hash
+from portal.verification.services import normalize_id_last6, verification_code_check
 from registry import protocol
 from registry.services import integration_health_record, integration_secrets
-from portal.lookup import fanout, selectors
-from portal.recycling.selectors import holder_since
-from portal.core.refusals import Refusal, local_time
-from portal.sms.services import sms_send
-from portal.verification.services import normalize_id_last6, verification_code_check
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +140,7 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
         if specs:
             transaction.on_commit(lambda: lookup_dispatch_calls(specs=specs))
         else:  # no member to call (none, or only unavailable ones): settled already
-            transaction.on_commit(lambda: fanout.finish_lookups({str(lookup.pk)}))
+            transaction.on_commit(lambda: finish_lookups({str(lookup.pk)}))
     return lookup, token
 
 
@@ -185,36 +187,6 @@ def lookup_dispatch(*, query_ids: list[int]) -> None:
         enqueue("portal.tasks.lookup_queries_run", query_ids[start : start + size], after_commit=False)
 
 
-def lookup_complete_if_settled(*, lookup_id) -> Lookup | None:
-    """When every row has settled: keep the counts, mark the lookup completed, send the summary SMS.
-    Idempotent: a completed lookup is left alone."""
-    with transaction.atomic():
-        lookup = Lookup.objects.select_for_update().get(pk=lookup_id)
-        if lookup.state == Lookup.State.COMPLETED:
-            return lookup
-        # plain tuples, not 200 model instances: this runs on the path from the last answer to "completed"
-        rows = list(lookup.queries.values_list("state", "app__name", "accounts_total", "accounts_previous"))
-        if any(state not in LookupQuery.SETTLED for state, *_rest in rows):
-            return None
-        with_accounts = [(name, total) for _state, name, total, _previous in rows if total]
-        lookup.state = Lookup.State.COMPLETED
-        lookup.completed_at = timezone.now()
-        lookup.apps_with_accounts = len(with_accounts)
-        lookup.accounts_total = sum(total for _state, _name, total, _previous in rows)
-        lookup.accounts_previous = sum(previous for *_rest, previous in rows)
-        if lookup.phone_number:
-            if with_accounts:
-                counts = "，".join(f"{name} {total} 个" for name, total in with_accounts)
-                text = (
-                    f"【码号服务】您的号码账号查询已完成：{counts}，共 {lookup.accounts_total} 个账号，"
-                    f"其中 {lookup.accounts_previous} 个可能属于前机主。可按各应用的说明解绑。"
-                )
-            else:
-                text = "【码号服务】您的号码账号查询已完成：未查到成员应用下注册的账号。"
-            sms_send(phone_number=lookup.phone_number, text=text, purpose=SmsMessage.Purpose.LOOKUP_SUMMARY)
-            lookup.summary_sms_sent_at = timezone.now()
-        lookup.save()  # once: the counts, the state and when the summary SMS was queued
-    return lookup
 
 
 def lookup_sweep() -> int:
@@ -298,5 +270,5 @@ def lookup_query_callback(*, request_id, headers, body: bytes) -> LookupQuery:
         query.accounts_previous = sum(1 for a in accounts if a["likely_previous"])
         query.save()
         integration_health_record(succeeded={integration.pk}, failed={}, now=now)
-    fanout.finish_lookups({str(query.lookup_id)})
+    finish_lookups({str(query.lookup_id)})
     return query

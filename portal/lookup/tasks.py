@@ -1,5 +1,8 @@
 from celery import shared_task
+
 from portal.lookup import fanout
+from portal.lookup.services import lookup_purge as purge
+from portal.lookup.services import lookup_sweep as sweep
 
 
 @shared_task(acks_late=True, name="portal.tasks.lookup_queries_run")
@@ -19,13 +22,9 @@ def lookup_calls_run(sealed_specs: str) -> None:
 
 @shared_task(name="portal.tasks.lookup_sweep")
 def lookup_sweep() -> int:
-    from portal.lookup.services import lookup_sweep as sweep
-
     return sweep()
 
 
 @shared_task(name="portal.tasks.lookup_purge")
 def lookup_purge() -> int:
-    from portal.lookup.services import lookup_purge as purge
-
     return purge()

@@ -2,10 +2,15 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
-from portal.notices import services, serializers as s
-from portal.core.serializers import RefusalSerializer
-from registry.api.base import MemberAPIView
+
 from portal.core.api import error_response, invalid_response
+from portal.core.serializers import RefusalSerializer
+from portal.notices import serializers as s
+from portal.notices import services
+from portal.notices.models import NoticeDelivery, NoticeSubscription
+from registry import protocol
+from registry.api.base import MemberAPIView
+from registry.scoping import scope_for_user
 
 
 def _subscription_body(subscription, secret=None) -> dict:
@@ -18,9 +23,6 @@ class NoticeSubscriptionView(MemberAPIView):
     """The signing key's app's webhook for recycled-number notices (CloudEvents, docs/protocol.md)."""
 
     def _subscription(self, request):
-        from portal.notices.models import NoticeSubscription
-        from registry.scoping import scope_for_user
-
         return scope_for_user(NoticeSubscription.objects.select_related("app"), request.user).filter(app=request.user.app).first()
 
     @extend_schema(responses={200: s.NoticeSubscriptionSerializer, 404: OpenApiResponse(description="not subscribed")},
@@ -57,10 +59,6 @@ class NoticeReportView(MemberAPIView):
                    responses={200: s.NoticeReportResultSerializer, 400: RefusalSerializer, 404: OpenApiResponse(description="not your notice")},
                    summary="Report back on a notice: bindings removed (signed like protocol v2)")
     def post(self, request, notice_id):
-        from portal.notices.models import NoticeDelivery
-        from registry import protocol
-        from registry.scoping import scope_for_user
-
         delivery = scope_for_user(NoticeDelivery.objects.all(), request.user).filter(pk=notice_id).first()
         if delivery is None:
             raise Http404

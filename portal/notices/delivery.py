@@ -34,15 +34,16 @@ from django.db.models import Case, CharField, DateTimeField, F, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.core.enqueue import enqueue
 from portal.core.crypto import decrypt_cached
-from portal.notices.models import NoticeAttempt, NoticeDelivery, NoticeSubscription
-from portal.recycling.models import NumberEvent
-from portal.outbound import clients as outbound
-from registry import protocol
-from portal.outbound import loop as fanout
+from portal.core.enqueue import enqueue
 from portal.notices import selectors
+from portal.notices.models import NoticeAttempt, NoticeDelivery, NoticeSubscription
+from portal.outbound import clients as outbound
+from portal.outbound import loop as fanout
+from portal.recycling.models import NumberEvent
 from portal.recycling.selectors import FEED_SETTLE_SECONDS, newest_number_event_id
+from registry import protocol
+from registry.models import Organisation
 
 logger = logging.getLogger(__name__)
 State = NoticeDelivery.State
@@ -60,8 +61,6 @@ def plan() -> bool:
 
 
 def _plan_window(high: int) -> bool:
-    from registry.models import Organisation
-
     with transaction.atomic():
         subscriptions = list(
             NoticeSubscription.objects.select_for_update(of=("self",))

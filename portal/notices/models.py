@@ -1,7 +1,10 @@
 import uuid
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from portal.core.crypto import decrypt_cached
 from portal.recycling.models import NumberEvent
 
 
@@ -40,8 +43,6 @@ class NoticeSubscription(models.Model):
         return [str(NumberEvent.Type(t).label) for t in self.types if t in NumberEvent.Type.values]
 
     def secret(self) -> str:
-        from portal.core.crypto import decrypt_cached
-
         return decrypt_cached(self.secret_encrypted)
 
 

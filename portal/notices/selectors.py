@@ -1,5 +1,9 @@
+from django.db.models import Count, Q, Sum
+
+from portal.notices.models import NoticeDelivery
 from portal.recycling.models import NumberEvent
 from portal.recycling.selectors import number_event_payloads
+from registry.scoping import scope_for_user
 
 
 def notice_events(*, after_id: int, up_to_id: int, types: list[str]) -> list[dict]:
@@ -12,10 +16,6 @@ def notice_totals(*, since=None, until=None, deliveries=None) -> dict:
     delivered to, numbers notified, numbers renewed (in notices the member confirmed by reporting back),
     bindings removed, and how many notices are still pending or parked. `since` / `until` bound the
     notices' creation time; pass `deliveries` (a scoped queryset) for one member's share."""
-    from django.db.models import Count, Q, Sum
-
-    from portal.notices.models import NoticeDelivery
-
     State = NoticeDelivery.State
     rows = NoticeDelivery.objects.all() if deliveries is None else deliveries
     if since is not None:
@@ -35,9 +35,6 @@ def notice_totals(*, since=None, until=None, deliveries=None) -> dict:
 
 
 def notice_deliveries_for_user(*, user, app=None, state: str = "", limit: int = 200):
-    from portal.notices.models import NoticeDelivery
-    from registry.scoping import scope_for_user
-
     rows = scope_for_user(NoticeDelivery.objects.select_related("subscription__app"), user)
     if app is not None:
         rows = rows.filter(subscription__app=app)

@@ -1,20 +1,22 @@
 import secrets
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from portal.outbound import policy as outbound_policy
-from portal.notices.models import NoticeDelivery, NoticeSubscription
-from portal.recycling.models import NumberEvent
-from registry import protocol
+
+from portal.core.crypto import encrypt
 from portal.notices.delivery import dispatch
+from portal.notices.models import NoticeDelivery, NoticeSubscription
+from portal.outbound import policy as outbound_policy
+from portal.recycling.models import NumberEvent
 from portal.recycling.selectors import newest_number_event_id
+from registry import protocol
 
 
 def _clean_subscription(webhook_url: str, event_types) -> tuple[str, str]:
-    from django.core.validators import URLValidator
-
     webhook_url = (webhook_url or "").strip()
     try:
         URLValidator(schemes=["http", "https"])(webhook_url)
@@ -37,8 +39,6 @@ def notice_subscription_save(
     """Subscribe an app to recycled-number notices, or change its subscription. A new subscription
     gets its signing secret, returned here once (only its encryption is kept) and is told of events
     from now on; history is in the pull feed. `secret` is given only for reproducible demo data."""
-    from portal.core.crypto import encrypt
-
     webhook_url, types = _clean_subscription(webhook_url, event_types)
     subscription = NoticeSubscription.objects.select_for_update().filter(app=app).first()
     if subscription is not None:
@@ -57,8 +57,6 @@ def notice_subscription_save(
 
 def notice_subscription_new_secret(*, subscription: NoticeSubscription) -> str:
     """Replace the signing secret (and key id, so the member can tell them apart); returned once."""
-    from portal.core.crypto import encrypt
-
     secret = protocol.new_secret()
     subscription.key_id = "wh_" + secrets.token_hex(8)
     subscription.secret_encrypted = encrypt(secret)

@@ -1,12 +1,12 @@
 from celery import shared_task
 
+from portal.notices import delivery as notices
+from portal.recycling.services import notices_plan_soon
+
 
 @shared_task(acks_late=True, name="portal.tasks.notices_plan")
 def notices_plan() -> None:
     """Turn settled carrier events into notices; while newer events are settling, come back."""
-    from portal.notices import delivery as notices
-    from portal.recycling.services import notices_plan_soon
-
     if notices.plan():
         notices_plan_soon()
 
@@ -14,13 +14,9 @@ def notices_plan() -> None:
 @shared_task(acks_late=True, name="portal.tasks.notices_deliver")
 def notices_deliver(delivery_ids: list[str]) -> None:
     """Send a group of notices concurrently (idempotent: delivered, parked or claimed rows are skipped)."""
-    from portal.notices import delivery as notices
-
     notices.run(delivery_ids)
 
 
 @shared_task(name="portal.tasks.notices_sweep")
 def notices_sweep() -> int:
-    from portal.notices import delivery as notices
-
     return notices.sweep()

@@ -5,19 +5,19 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+
+from portal.notices import selectors, services
 from portal.notices.forms import NoticeSubscriptionForm
 from portal.notices.models import NoticeDelivery
 from portal.recycling.models import NumberEvent
-from portal.notices import selectors, services
+from registry.scoping import scope_for_user
+from registry.selectors import member_app_list_for_user
 
 
 @login_required
 def staff_app_notices(request, pk: int):
     """An app's notice subscription (its staff change it; a new secret is shown once), its totals and
     its recent notices, parked first."""
-    from registry.selectors import member_app_list_for_user
-    from registry.scoping import scope_for_user
-
     app = get_object_or_404(member_app_list_for_user(user=request.user), pk=pk)
     subscription = getattr(app, "notice_subscription", None)
     secret = None
@@ -59,8 +59,6 @@ def _subscription_initial(subscription) -> dict:
 @login_required
 def staff_notices(request):
     """Administrators: every member's notices (parked first) and the totals; member staff: theirs."""
-    from registry.scoping import scope_for_user
-
     rows = scope_for_user(NoticeDelivery.objects.all(), request.user)
     if not (request.user.is_administrator or request.user.is_member_staff):
         raise Http404
@@ -73,8 +71,6 @@ def staff_notices(request):
 
 
 def _own_notice(request, notice_id):
-    from registry.scoping import scope_for_user
-
     return get_object_or_404(scope_for_user(NoticeDelivery.objects.select_related("subscription__app"), request.user), pk=notice_id)
 
 

@@ -1,10 +1,15 @@
 from __future__ import annotations
+
 import asyncio
 import logging
+import os
 import threading
 import time
+
 import aiohttp
+import redis.asyncio
 from django.conf import settings
+
 from portal.core import ratelimit
 from portal.outbound import clients as outbound
 
@@ -26,7 +31,6 @@ _limiter = None
 def event_loop() -> asyncio.AbstractEventLoop:
     """One loop thread per process, started on first use (after the worker forked)."""
     global _loop, _loop_pid, _session, _limiter
-    import os
 
     if _loop is None or _loop_pid != os.getpid():
         import uvloop
@@ -43,8 +47,6 @@ class RateLimiter:
     portal/ratelimit.py in Redis, counted from the worker's asyncio loop."""
 
     def __init__(self):
-        import redis.asyncio
-
         self.redis = redis.asyncio.Redis.from_url(settings.REDIS_URL)
 
     @staticmethod

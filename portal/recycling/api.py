@@ -2,7 +2,8 @@ import base64
 import json
 import math
 import re
-from datetime import timedelta
+from datetime import date, timedelta
+
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -11,20 +12,23 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from portal.recycling.models import NumberCheckAudit
-from registry.api.authentication import IsActiveCarrier
-from portal.recycling import selectors, services, serializers as s
+
+from portal.core.api import error_response, refusal_response
+from portal.core.refusals import Refusal
+from portal.core.serializers import RefusalSerializer
+from portal.recycling import selectors, services
+from portal.recycling import serializers as s
 from portal.recycling.checks import (
     NUMBER_CHECKS_MAX_BATCH,
     CheckClient,
-    number_recycling_check,
-    number_checks,
     number_check_rate_exceeded,
+    number_checks,
+    number_recycling_check,
 )
-from portal.core.refusals import Refusal
-from portal.core.serializers import RefusalSerializer
+from portal.recycling.models import NumberCheckAudit
+from registry.api.authentication import IsActiveCarrier
 from registry.api.base import MemberAPIView
-from portal.core.api import error_response, refusal_response
+from registry.selectors import access_token_grant
 
 
 class NumberEventsView(MemberAPIView):
@@ -90,10 +94,6 @@ class NumberRecyclingCheckView(APIView):
         tags=["number-recycling"],
     )
     def post(self, request):
-        from datetime import date
-
-        from registry.selectors import access_token_grant
-
         correlator = request.headers.get("x-correlator")
         if correlator is not None and not X_CORRELATOR.match(correlator):
             return self.error(400, "INVALID_ARGUMENT", "x-correlator does not match its schema.", None)

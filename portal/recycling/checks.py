@@ -3,15 +3,20 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import date as date_type
 from datetime import datetime
+from datetime import timezone as dt_timezone
+
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection
+
 from portal.core import ratelimit
-from portal.recycling.models import NumberCheckAudit
 from portal.core.phone import normalize_phone
 from portal.core.privacy import keyed_hash
 from portal.recycling import selectors
+from portal.recycling.models import NumberCheckAudit
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +69,6 @@ def number_check_audit_record(*, by: CheckClient, api: str, answers: list[tuple[
 def _number_check_audit_write(records: list) -> int:
     """One INSERT for many calls' checks. Each row's id is its call's id plus its place in the call, so records
     read again (a flush that died before trimming the buffer) are kept once (ON CONFLICT DO NOTHING)."""
-    from datetime import timezone as dt_timezone
-
     columns: list[list] = [[] for _ in range(9)]
     for raw in records:
         call_id, at, api, organisation_id, integration_id, key_id, checks = json.loads(raw)
@@ -89,8 +92,6 @@ def _number_check_audit_write(records: list) -> int:
 def number_check_audit_flush() -> int:
     """Move the buffered audit records to the table, a batch of calls at a time: read, written, then trimmed
     from the buffer, so a worker killed in between leaves them to be read again. One flush at a time."""
-    from django.core.cache import cache
-
     if not cache.add("number-check-audit-flush", 1, timeout=300):
         return 0
     client, written = ratelimit.redis_client(), 0
@@ -118,8 +119,6 @@ def number_recycling_check(*, phone_number: str, since, by: CheckClient) -> bool
 def number_checks(*, checks: list, by: CheckClient) -> list[dict]:
     """Answer each `{phone_number, date}`: yes (changed hands since), no, no_data, or invalid with a reason.
     Each valid check is kept in the audit trail."""
-    from datetime import date as date_type
-
     results, valid = [], []
     for index, item in enumerate(checks):
         raw_phone = item.get("phone_number") if isinstance(item, dict) else None

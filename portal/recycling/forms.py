@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+
 from portal.core.upload_limits import file_input_limits
 
 

@@ -1,8 +1,12 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as dt_time
+
 from django.db import connection
 from django.utils import timezone
-from portal.recycling.models import NumberEvent
-from registry.carriers import carrier_for_number, carrier_segments
+
+from portal.recycling.models import NumberEvent, NumberEventUpload
+from registry.carriers import carrier_segments
+from registry.scoping import scope_for_user
 
 
 def holder_since(phone_number: str):
@@ -34,8 +38,6 @@ def numbers_recycled_since(*, checks: list[tuple[str, object]]) -> list[bool | N
     (the histories of all the numbers asked; the reporting carriers' segments are kept for 30 s). Written
     in SQL: at a thousand checks a second, building the query with the ORM cost more than running it
     (bench/checks.py)."""
-    from datetime import datetime, time as dt_time
-
     # a number no member carrier issued has no reported history: no data (as carrier_for_number)
     segments = carrier_segments()
     covered = {phone for phone, _since in checks if segments and phone.startswith(segments)}
@@ -90,43 +92,10 @@ def number_event_feed(*, after_id: int, limit: int, types: list[str] | None = No
     return number_event_payloads(events.order_by("pk")[:limit])
 
 
-def number_second_hand(*, phone_number: str) -> dict:
-    """What a holder may learn of their number's past: whether it was recycled, the months it was
-    cancelled and re-assigned (month precision: the previous holder's dates are theirs), and how many
-    member apps were told and have confirmed (reported back)."""
-    from django.db.models import Q
-
-    from portal.notices.models import NoticeDelivery
-    from portal.recycling.models import NumberEvent
-
-    now = timezone.now()
-    events = NumberEvent.objects.filter(phone_number=phone_number, occurred_at__lte=now)
-    reassigned = events.filter(type=NumberEvent.Type.REASSIGNED).order_by("-occurred_at").first()
-    cancelled_events = events.filter(type=NumberEvent.Type.CANCELLED)
-    if reassigned is not None:
-        cancelled_events = cancelled_events.filter(occurred_at__lte=reassigned.occurred_at)
-    cancelled = cancelled_events.order_by("-occurred_at").first()
-    told = [e for e in (reassigned, cancelled) if e is not None]
-    which = Q(pk__in=[])
-    for event in told:
-        which |= Q(after_event_id__lt=event.pk, up_to_event_id__gte=event.pk, event_types__contains=event.type)
-    notices = NoticeDelivery.objects.filter(which, state=NoticeDelivery.State.DELIVERED)
-    month = lambda event: timezone.localtime(event.occurred_at).date().replace(day=1) if event else None  # noqa: E731
-    return {
-        "covered": carrier_for_number(phone_number) is not None or bool(told),
-        "recycled": reassigned is not None,
-        "cancelled_month": month(cancelled),
-        "reassigned_month": month(reassigned),
-        "apps_notified": notices.values("subscription__app").distinct().count(),
-        "apps_confirmed": notices.filter(reported_at__isnull=False).values("subscription__app").distinct().count(),
-    }
 
 
 def number_event_upload_list(*, user):
     """The CSV uploads a staff user may see: their carrier's, or every carrier's for administrators."""
-    from portal.recycling.models import NumberEventUpload
-    from registry.scoping import scope_for_user
-
     return scope_for_user(NumberEventUpload.objects.select_related("carrier", "uploaded_by"), user).order_by("-created_at", "-pk")
 
 

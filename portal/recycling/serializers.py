@@ -1,6 +1,6 @@
 from rest_framework import serializers
-from portal.recycling.models import NumberEvent
 
+from portal.recycling.models import NumberEvent
 
 EVENT_TYPES = NumberEvent.Type.values
 

@@ -1,15 +1,16 @@
 from datetime import datetime, timedelta
+
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy
+
 from portal.core.enqueue import enqueue
-from portal.recycling.selectors import FEED_SETTLE_SECONDS
-from portal.recycling.models import NumberEvent
 from portal.core.phone import normalize_phone
 from portal.core.refusals import Refusal
-
+from portal.recycling.models import NumberEvent
+from portal.recycling.selectors import FEED_SETTLE_SECONDS
 
 NUMBER_EVENTS_MAX_BATCH = 10_000
 

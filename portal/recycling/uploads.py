@@ -5,16 +5,17 @@ import secrets
 import time
 from datetime import timedelta
 from pathlib import Path
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
 from portal.core.enqueue import enqueue
 from portal.recycling.models import NumberEventUpload, NumberEventUploadRejection
 from portal.recycling.services import NUMBER_EVENT_FIELDS, number_events_ingest
-
 
 UPLOAD_SNIFF_BYTES = 64 * 1024
 

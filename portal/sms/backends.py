@@ -6,11 +6,9 @@ import httpx
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from portal.core.errors import SmsDeliveryError
+
 logger = logging.getLogger(__name__)
-
-
-class SmsDeliveryError(Exception):
-    """The provider did not take the message; the task retries."""
 
 
 class BaseBackend:

@@ -1,7 +1,9 @@
 import re
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from portal.core.phone import mask_phone
 
 SMS_CODE = re.compile(r"(?<![0-9])[0-9]{4,8}(?![0-9])")  # a code in an SMS text (the minutes next to it are shorter)
 
@@ -44,8 +46,6 @@ class SmsMessage(models.Model):
 
     @property
     def masked_phone_number(self) -> str:
-        from portal.core.phone import mask_phone
-
         return mask_phone(self.phone_number)
 
     def without_code(self, value: str) -> str:

@@ -1,4 +1,5 @@
 from django.conf import settings
+
 from portal.sms.models import SmsMessage
 
 

@@ -1,9 +1,13 @@
 from datetime import timedelta
+
 from django.db import transaction
 from django.utils import timezone
+
 from portal.core.enqueue import enqueue
-from portal.sms.models import SmsMessage
+from portal.core.errors import SmsDeliveryError
 from portal.core.phone import normalize_phone
+from portal.sms.backends import get_backend
+from portal.sms.models import SmsMessage
 
 
 def sms_send(*, phone_number: str, text: str, purpose: str = "other") -> SmsMessage:
@@ -20,8 +24,6 @@ class SmsRetry(Exception):
 
 def sms_deliver_now(*, message_id: int, final_attempt: bool) -> SmsMessage:
     """Hand one queued message to the backend. Idempotent: a message already sent is left alone."""
-    from portal.sms.backends import SmsDeliveryError, get_backend
-
     with transaction.atomic():
         message = SmsMessage.objects.select_for_update().get(pk=message_id)
         if message.status != SmsMessage.Status.QUEUED:

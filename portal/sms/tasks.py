@@ -1,10 +1,11 @@
 from celery import shared_task
 
+from portal.sms.services import SmsRetry, sms_deliver_now
+from portal.sms.services import sms_resend_stuck as resend
+
 
 @shared_task(bind=True, max_retries=5, acks_late=True, name="portal.tasks.sms_deliver")
 def sms_deliver(self, message_id: int) -> str:
-    from portal.sms.services import SmsRetry, sms_deliver_now
-
     try:
         message = sms_deliver_now(message_id=message_id, final_attempt=self.request.retries >= self.max_retries)
     except SmsRetry as error:
@@ -15,6 +16,4 @@ def sms_deliver(self, message_id: int) -> str:
 
 @shared_task(name="portal.tasks.sms_resend_stuck")
 def sms_resend_stuck() -> int:
-    from portal.sms.services import sms_resend_stuck as resend
-
     return resend()

@@ -1,12 +1,13 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
-from portal.unbinding import selectors, services, serializers as s
-from portal.core.serializers import RefusalSerializer
+
 from portal.core.api import error_response
+from portal.core.serializers import RefusalSerializer
+from portal.unbinding import selectors, services
+from portal.unbinding import serializers as s
+from registry import protocol
 from registry.api.base import MemberAPIView
-
-
 
 
 class PlatformUnbindRequestsView(MemberAPIView):
@@ -46,8 +47,6 @@ class PlatformUnbindAnswerView(MemberAPIView):
         summary="Answer an unbind request: done, or refused with a reason (signed like protocol v2)",
     )
     def post(self, request, request_id):
-        from registry import protocol
-
         unbind_request = get_object_or_404(selectors.unbind_request_list(user=request.user, state="all"), public_id=request_id)
         try:
             answer = protocol.parse_unbind_result(request.data)

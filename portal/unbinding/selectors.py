@@ -1,10 +1,16 @@
+from django.db.models import Count, F, Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal.core.workdays import working_days_between
+from portal.unbinding.models import UnbindRequest
+from registry.models import Organisation
+from registry.scoping import scope_for_user
 
 
 def unbind_candidates(lookup) -> list:
     """The lookup's rows whose app found accounts likely to be the previous holder's, with the app."""
-    from registry.models import Organisation
-
     return list(
         lookup.queries.filter(accounts_previous__gt=0, app__organisation__status=Organisation.Status.ACTIVE)
         .select_related("app__integration")
@@ -14,8 +20,6 @@ def unbind_candidates(lookup) -> list:
 
 def unbind_complaint_url(unbind_request) -> str | None:
     """A complaint is offered, pre-filled, once the platform refused or let the deadline pass."""
-    from django.urls import reverse
-
     if unbind_request.state == unbind_request.State.REFUSED or unbind_request.is_overdue:
         return reverse("complaints:file") + "?unbind=" + str(unbind_request.public_id)
     return None
@@ -23,8 +27,6 @@ def unbind_complaint_url(unbind_request) -> str | None:
 
 def unbind_view(unbind_request) -> dict:
     """What the holder sees of one unbind request (results page, tracking page, API alike)."""
-    from portal.core.workdays import working_days_between
-
     r = unbind_request
     return {
         "id": str(r.public_id),
@@ -46,10 +48,6 @@ def unbind_requests_for_holder(*, phone_hashes: list[str], lookup_ids: list[str]
     """A holder's unbind requests: those of the numbers they proved with a code, or of the lookups made
     in this browser session. A previous holder's lookups never match: purged lookups lose their
     phone hash after 30 days, and a number rests at least 90 days before it is re-assigned."""
-    from django.db.models import Q
-
-    from portal.unbinding.models import UnbindRequest
-
     if not phone_hashes and not lookup_ids:
         return UnbindRequest.objects.none()
     condition = Q(lookup__phone_hash__in=[h for h in phone_hashes if h]) | Q(lookup_id__in=lookup_ids)
@@ -63,9 +61,6 @@ UNBIND_FILTERS = ("open", "overdue", "queued", "sent", "done", "refused", "all")
 def unbind_request_list(*, user, state: str = "open"):
     """Unbind requests of the user's organisation (staff or a member's system), filtered by state;
     soonest deadline first while open."""
-    from portal.unbinding.models import UnbindRequest
-    from registry.scoping import scope_for_user
-
     rows = scope_for_user(UnbindRequest.objects.select_related("app", "lookup"), user)
     if state == "open":
         rows = rows.filter(state__in=UnbindRequest.OPEN)
@@ -82,10 +77,6 @@ def unbind_statistics(*, since=None, until=None, requests=None, with_due: bool =
     """Counts for statistics: requests, done, done within the deadline, refused, overdue. `since` / `until`
     bound the requests' creation time; pass `requests` (a filtered queryset) for one member's share.
     `with_due` adds `due`: the requests answered or past their deadline (what an on-time share is of)."""
-    from django.db.models import Count, F, Q
-
-    from portal.unbinding.models import UnbindRequest
-
     rows = UnbindRequest.objects.all() if requests is None else requests
     if since:
         rows = rows.filter(created_at__gte=since)
@@ -105,18 +96,12 @@ def unbind_statistics(*, since=None, until=None, requests=None, with_due: bool =
 
 
 def unbind_filter_choices() -> list[tuple[str, str]]:
-    from django.utils.translation import gettext as _
-
-    from portal.unbinding.models import UnbindRequest
-
     labels = {"open": _("open"), "overdue": _("overdue"), "all": _("all")} | {k: str(v) for k, v in UnbindRequest.State.choices}
     return [(value, labels[value]) for value in UNBIND_FILTERS]
 
 
 def unbind_request_rows(*, user, state: str = "open", public_id=None, limit: int = 500) -> list:
     """Staff console rows: each request with `working_days_left` (negative: working days overdue)."""
-    from portal.core.workdays import working_days_between
-
     rows = unbind_request_list(user=user, state=state)
     if public_id is not None:
         rows = rows.filter(public_id=public_id)

@@ -1,4 +1,5 @@
 from rest_framework import serializers
+
 from portal.core.phone import to_e164
 
 

@@ -1,20 +1,24 @@
 import logging
 from datetime import timedelta
+
 import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
 from portal.core.enqueue import enqueue
+from portal.core.refusals import Refusal
+from portal.core.workdays import add_working_days
 from portal.outbound import clients as outbound
 from portal.sms.models import SmsMessage
+from portal.sms.services import sms_send
+from portal.unbinding import selectors
 from portal.unbinding.models import UnbindRequest
 from registry import protocol
 from registry.services import integration_health_record, integration_secrets
-from portal.unbinding import selectors
-from portal.core.refusals import Refusal
-from portal.sms.services import sms_send
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +46,6 @@ def unbind_request_create(*, lookup, app_ids: list[int] | None = None) -> list[U
     """Ask member apps to remove the bindings of the previous holder that a lookup found: the given
     apps, or all of them (一键解绑). One request per lookup and app; asking again returns the request
     already made (`created_now` tells them apart). Push deliveries are sent once this commits."""
-    from portal.core.workdays import add_working_days
-
     if lookup.purged_at or not lookup.phone_number:
         raise Refusal(_("This lookup is too old: its details were deleted. Run a new lookup."), code="lookup_purged")
     candidates = selectors.unbind_candidates(lookup)
@@ -93,8 +95,6 @@ def unbind_deliver(*, request_id: int) -> str:
 
     Idempotent: only a queued push request whose attempt is due is claimed (one UPDATE), so a repeated
     or late message changes nothing. Raises UnbindRetry while attempts are left."""
-    from django.db.models import F
-
     now = timezone.now()
     claimed = UnbindRequest.objects.filter(
         pk=request_id, state=UnbindRequest.State.QUEUED, delivery=UnbindRequest.Delivery.PUSH,

@@ -6,14 +6,14 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from portal.verification.forms import PhoneCaptchaForm, PhoneCodeForm
-from portal.unbinding.forms import UnbindAnswerForm
-from portal.verification.models import VerificationCode
-from portal.unbinding import selectors, services
-from portal.verification.services import holder_verify
-from portal.core.refusals import Refusal
-from portal.verification.views import SESSION_LOOKUPS, code_page, refused, send_code
 
+from portal.core.refusals import Refusal
+from portal.unbinding import selectors, services
+from portal.unbinding.forms import UnbindAnswerForm
+from portal.verification.forms import PhoneCaptchaForm, PhoneCodeForm
+from portal.verification.models import VerificationCode
+from portal.verification.services import holder_verify
+from portal.verification.views import SESSION_LOOKUPS, code_page, refused, send_code
 
 SESSION_UNBIND_PHONES = "unbind_phones"  # [[phone hash, proven at (Unix seconds)], ...]
 

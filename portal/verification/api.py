@@ -6,11 +6,18 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
+
+from portal.core.api import (
+    CitizenAPIView,
+    error_response,
+    invalid_response,
+    refusal_response,
+)
 from portal.core.client_address import client_address
-from portal.verification import services, serializers as s
 from portal.core.refusals import Refusal
 from portal.core.serializers import RefusalSerializer
-from portal.core.api import CitizenAPIView, error_response, invalid_response, refusal_response
+from portal.verification import serializers as s
+from portal.verification import services
 
 
 class CaptchaView(CitizenAPIView):

@@ -2,6 +2,7 @@ from captcha.fields import CaptchaField, CaptchaTextInput
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
 from portal.core.phone import normalize_phone
 from portal.verification.services import normalize_id_last6
 

@@ -1,28 +1,31 @@
 import hmac
-import re
 import logging
+import re
 import secrets
 from datetime import timedelta
+
+from captcha.models import CaptchaStore
+from captcha.validators import captcha_validate
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from portal.sms.models import SmsMessage
-from portal.verification.models import VerificationCode
+from rest_framework.exceptions import ValidationError as CaptchaWrong
+
 from portal.core.phone import normalize_phone
 from portal.core.privacy import keyed_hash
 from portal.core.refusals import Refusal, local_time
+from portal.sms.models import SmsMessage
 from portal.sms.services import sms_send
+from portal.verification.models import VerificationCode
 
 logger = logging.getLogger(__name__)
 
 
 def captcha_challenge_new() -> str:
     """A new picture check (django-simple-captcha's store, as on the pages): its key."""
-    from captcha.models import CaptchaStore
-
     return CaptchaStore.pick()
 
 
@@ -33,9 +36,6 @@ def captcha_required() -> Refusal:
 
 def captcha_challenge_pass(*, key: str, answer: str) -> None:
     """The picture check before an SMS code, for API clients. A key is tried once, right or wrong."""
-    from captcha.validators import captcha_validate
-    from rest_framework.exceptions import ValidationError as CaptchaWrong
-
     if not (key or "").strip() or not (answer or "").strip():
         raise captcha_required()
     try:

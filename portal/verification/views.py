@@ -1,12 +1,12 @@
 from django.conf import settings
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+
 from portal.core import errors
 from portal.core.client_address import client_address
 from portal.core.phone import mask_phone
-from portal.verification import services
 from portal.core.refusals import Refusal
-
+from portal.verification import services
 
 SESSION_LOOKUPS = "lookups"
 

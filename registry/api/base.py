@@ -1,4 +1,5 @@
 from rest_framework.views import APIView
+
 from registry.api.authentication import IsActiveMember, MemberSignatureAuthentication
 
 

@@ -9,8 +9,8 @@ from rest_framework.views import APIView
 
 from registry import services
 from registry.api.serializers import MemberAppSerializer
-from registry.scoping import scope_for_user
 from registry.models import MemberApp
+from registry.scoping import scope_for_user
 
 
 class ScopedViewSetMixin:

@@ -8,7 +8,11 @@ from PIL import Image
 from complaints.models import Complaint
 from tests.browser.conftest import save_screenshot, sign_in
 from tests.portal.lookup_helpers import latest_code
-from tests.registry.factories import MemberAppFactory, OrganisationFactory, platform_staff
+from tests.registry.factories import (
+    MemberAppFactory,
+    OrganisationFactory,
+    platform_staff,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

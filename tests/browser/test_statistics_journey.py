@@ -10,7 +10,11 @@ from complaints import statistics as stats
 from complaints.models import Complaint
 from registry.models import StaffUser
 from tests.browser.conftest import save_screenshot, sign_in
-from tests.registry.factories import MemberAppFactory, OrganisationFactory, StaffUserFactory
+from tests.registry.factories import (
+    MemberAppFactory,
+    OrganisationFactory,
+    StaffUserFactory,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -3,12 +3,12 @@ with a reason the holder then reads."""
 
 import pytest
 
+from portal.unbinding import services
 from portal.unbinding.models import UnbindRequest
 from tests.browser.conftest import save_screenshot, sign_in
 from tests.portal.lookup_helpers import simulated_apps
 from tests.portal.test_unbind import _lookup_with_accounts
 from tests.registry.factories import OrganisationFactory, platform_staff
-from portal.unbinding import services
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

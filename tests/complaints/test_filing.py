@@ -11,11 +11,18 @@ from django.utils import timezone
 
 from complaints.models import Complaint
 from portal.sms.models import SmsMessage
+from portal.unbinding import services as portal_services
 from portal.verification.models import VerificationCode
-from tests.complaints.helpers import PHONE, complaint_data, jpeg_bytes, pdf_file, png_file, prove_number
+from tests.complaints.helpers import (
+    PHONE,
+    complaint_data,
+    jpeg_bytes,
+    pdf_file,
+    png_file,
+    prove_number,
+)
 from tests.portal.lookup_helpers import latest_code
 from tests.registry.factories import MemberAppFactory, OrganisationFactory
-from portal.unbinding import services as portal_services
 
 pytestmark = pytest.mark.django_db
 
@@ -143,8 +150,8 @@ def test_the_form_starts_with_the_numbers_carrier(client):
 
 
 def test_a_complaint_from_an_overdue_unbind_request_arrives_pre_filled(client):
-    from portal.lookup.models import Lookup, LookupQuery
     from portal.core.privacy import keyed_hash
+    from portal.lookup.models import Lookup, LookupQuery
 
     app = MemberAppFactory(name="示例网盘")
     lookup = Lookup.objects.create(phone_hash=keyed_hash("phone", PHONE), phone_number=PHONE, access_token_hash="x",

@@ -11,8 +11,21 @@ from django.utils import timezone
 from complaints import services
 from complaints.models import Complaint
 from portal.sms.models import SmsMessage
-from tests.complaints.helpers import PHONE, api_get, api_post, complaint_data, member_system, png_file, prove_number
-from tests.registry.factories import MemberAppFactory, OrganisationFactory, StaffUserFactory, platform_staff
+from tests.complaints.helpers import (
+    PHONE,
+    api_get,
+    api_post,
+    complaint_data,
+    member_system,
+    png_file,
+    prove_number,
+)
+from tests.registry.factories import (
+    MemberAppFactory,
+    OrganisationFactory,
+    StaffUserFactory,
+    platform_staff,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,12 @@ from portal.core.crypto import encrypt
 from portal.lookup.models import Lookup, LookupQuery
 from portal.recycling.models import NumberEvent
 from registry.models import Organisation, StaffUser
-from tests.registry.factories import MemberAppFactory, OrganisationFactory, StaffUserFactory, platform_staff
+from tests.registry.factories import (
+    MemberAppFactory,
+    OrganisationFactory,
+    StaffUserFactory,
+    platform_staff,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,9 @@ from django.urls import path
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from portal.sms.backends import SmsDeliveryError
-from portal.urls import handler400, handler403, handler404, handler500, urlpatterns as site_urlpatterns  # noqa: F401
+from portal.core.errors import SmsDeliveryError
+from portal.urls import handler400, handler403, handler404, handler500  # noqa: F401
+from portal.urls import urlpatterns as site_urlpatterns
 
 
 def boom(request):

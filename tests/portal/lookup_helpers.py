@@ -3,10 +3,10 @@
 import re
 import time
 
+from portal.devtools.demo import demo_key_secret
 from portal.lookup.models import Lookup
 from portal.sms.models import SmsMessage
 from registry import services as registry_services
-from portal.devtools.demo import demo_key_secret
 from tests.registry.factories import IntegrationFactory, MemberAppFactory
 
 

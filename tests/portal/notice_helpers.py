@@ -9,7 +9,11 @@ from django.utils import timezone
 
 from registry import protocol
 from registry import services as registry_services
-from tests.registry.factories import IntegrationFactory, MemberAppFactory, OrganisationFactory
+from tests.registry.factories import (
+    IntegrationFactory,
+    MemberAppFactory,
+    OrganisationFactory,
+)
 from tests.signing import signed_headers
 
 

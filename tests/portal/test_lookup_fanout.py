@@ -7,11 +7,15 @@ import pytest
 import redis
 from django.conf import settings
 
+from portal.lookup import fanout, services
 from portal.lookup.models import Lookup, LookupQuery
 from portal.sms.models import SmsMessage
-from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_until_completed
-from portal.lookup import services, fanout
 from portal.verification.services import verification_code_send
+from tests.portal.lookup_helpers import (
+    latest_code,
+    simulated_apps,
+    wait_until_completed,
+)
 
 pytestmark = pytest.mark.worker
 

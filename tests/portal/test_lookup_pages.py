@@ -7,12 +7,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.lookup import services
+from portal.lookup.completion import lookup_complete_if_settled
 from portal.lookup.models import Lookup, LookupQuery
 from portal.sms.models import SmsMessage
 from portal.verification.models import VerificationCode
 from tests.portal.lookup_helpers import latest_code, page_text
 from tests.registry.factories import IntegrationFactory
-from portal.lookup import services
 
 pytestmark = pytest.mark.django_db
 
@@ -143,7 +144,7 @@ def test_retention_purge_keeps_only_counts(client, one_app):
     lookup, _ = services.lookup_start(phone_number=PHONE, id_last6=ID6, code=latest_code())
     LookupQuery.objects.update(state="answered", accounts=[{"account_ref": "x", "registered_on": "2020-01-01", "likely_previous": True}],
                                accounts_total=1, accounts_previous=1)
-    services.lookup_complete_if_settled(lookup_id=lookup.pk)
+    lookup_complete_if_settled(lookup_id=lookup.pk)
     Lookup.objects.update(created_at=timezone.now() - timedelta(days=31))
     SmsMessage.objects.update(created_at=timezone.now() - timedelta(days=31))
 
@@ -156,8 +157,8 @@ def test_retention_purge_keeps_only_counts(client, one_app):
 
 @pytest.fixture
 def carrier_checking_identities(simulator):
-    from registry import services as registry_services
     from portal.devtools.demo import demo_key_secret
+    from registry import services as registry_services
     from tests.registry.factories import MemberAppFactory, OrganisationFactory
 
     carrier = OrganisationFactory(kind="basic_carrier", number_segments="138 1390")

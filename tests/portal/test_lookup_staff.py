@@ -5,15 +5,19 @@ import json
 import pytest
 from django.urls import reverse
 
+from portal.lookup import services
 from portal.lookup.models import LookupQuery
+from portal.verification.services import verification_code_send
 from registry import protocol
 from registry import services as registry_services
 from registry.models import StaffUser
 from tests.portal.lookup_helpers import latest_code
+from tests.registry.factories import (
+    IntegrationFactory,
+    StaffUserFactory,
+    platform_staff,
+)
 from tests.signing import signed_headers
-from tests.registry.factories import IntegrationFactory, StaffUserFactory, platform_staff
-from portal.lookup import services
-from portal.verification.services import verification_code_send
 
 pytestmark = pytest.mark.django_db
 

@@ -12,17 +12,22 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 
+from portal.lookup import services
 from portal.lookup.models import LookupQuery
 from portal.sms.models import SmsMessage
 from portal.unbinding.models import UnbindRequest
+from portal.verification.services import verification_code_send
 from registry import protocol
 from registry import services as registry_services
-from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_for, wait_until_completed
-from tests.portal.unbind_helpers import completed_lookup, number_with_previous_accounts
 from tests.member_server import MemberServer
+from tests.portal.lookup_helpers import (
+    latest_code,
+    simulated_apps,
+    wait_for,
+    wait_until_completed,
+)
+from tests.portal.unbind_helpers import completed_lookup, number_with_previous_accounts
 from tests.registry.factories import OrganisationFactory
-from portal.lookup import services
-from portal.verification.services import verification_code_send
 
 pytestmark = pytest.mark.worker
 

@@ -9,16 +9,20 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.notices import delivery as notices
+from portal.notices import services
 from portal.notices.models import NoticeDelivery, NoticeSubscription
+from portal.notices.selectors import notice_totals
+from portal.recycling import selectors
 from portal.recycling.models import NumberEvent
 from registry import protocol
 from registry.models import StaffUser
 from tests.portal.lookup_helpers import latest_code
 from tests.portal.notice_helpers import carrier_key, member_app, signed_post
-from tests.registry.factories import OrganisationFactory, StaffUserFactory, platform_staff
-from portal.recycling import selectors
-from portal.notices.selectors import notice_totals
-from portal.notices import services
+from tests.registry.factories import (
+    OrganisationFactory,
+    StaffUserFactory,
+    platform_staff,
+)
 
 pytestmark = pytest.mark.django_db
 SUBSCRIPTION_URL = "/api/v1/platform/notice-subscription"

@@ -4,11 +4,18 @@ import httpx
 import pytest
 from django.urls import reverse
 
+from portal.notices import selectors
 from portal.notices.models import NoticeAttempt, NoticeDelivery
 from tests.portal.lookup_helpers import wait_for
-from tests.portal.notice_helpers import carrier_key, control, events, inbox, report_events, subscribe
+from tests.portal.notice_helpers import (
+    carrier_key,
+    control,
+    events,
+    inbox,
+    report_events,
+    subscribe,
+)
 from tests.registry.factories import platform_staff
-from portal.notices import selectors
 
 
 @pytest.fixture
@@ -96,8 +103,8 @@ def reporting_simulator(live_server):
 
 
 def test_simulated_apps_report_back_and_the_totals_add_up(client, celery_workers, reporting_simulator):
-    from registry import services as registry_services
     from portal.devtools.demo import demo_key_secret
+    from registry import services as registry_services
 
     sim = reporting_simulator
     celery_workers.start("w1", "--concurrency", "2")

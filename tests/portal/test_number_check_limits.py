@@ -9,20 +9,24 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from portal.recycling.models import NumberCheckAudit
 from portal.core.privacy import keyed_hash
-from registry import services as registry_services
-from tests.portal.test_number_recycling_camara import CORRELATOR, URL, check, history  # noqa: F401  (fixture)
-from tests.registry.factories import IntegrationFactory, OrganisationFactory, StaffUserFactory
-from tests.signing import signed_headers
 from portal.lookup import services
 from portal.recycling.checks import (
     NUMBER_CHECK_AUDIT_BUFFER,
-    number_check_audit_record,
-    number_check_audit_flush,
-    _number_check_audit_write,
     CheckClient,
+    _number_check_audit_write,
+    number_check_audit_flush,
+    number_check_audit_record,
 )
+from portal.recycling.models import NumberCheckAudit
+from registry import services as registry_services
+from tests.portal.test_number_recycling_camara import CORRELATOR, URL, check, history  # noqa: F401  (fixture)
+from tests.registry.factories import (
+    IntegrationFactory,
+    OrganisationFactory,
+    StaffUserFactory,
+)
+from tests.signing import signed_headers
 
 pytestmark = pytest.mark.django_db
 BULK = "/api/v1/platform/number-checks"

@@ -12,12 +12,23 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
 
-from portal.recycling.models import NumberEvent, NumberEventUpload, NumberEventUploadRejection
-from registry.models import StaffUser
-from tests.registry.factories import OrganisationFactory, StaffUserFactory, platform_staff
 from portal.core import enqueue
 from portal.recycling import services
-from portal.recycling.uploads import number_event_upload_process, number_event_uploads_sweep
+from portal.recycling.models import (
+    NumberEvent,
+    NumberEventUpload,
+    NumberEventUploadRejection,
+)
+from portal.recycling.uploads import (
+    number_event_upload_process,
+    number_event_uploads_sweep,
+)
+from registry.models import StaffUser
+from tests.registry.factories import (
+    OrganisationFactory,
+    StaffUserFactory,
+    platform_staff,
+)
 
 pytestmark = pytest.mark.django_db
 UPLOADS = reverse("staff_number_event_uploads")

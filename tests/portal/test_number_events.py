@@ -6,15 +6,19 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from portal.lookup import services
+from portal.recycling import selectors
 from portal.recycling.models import NumberEvent
+from portal.verification.services import verification_code_send
 from registry import protocol
 from registry import services as registry_services
 from tests.portal.lookup_helpers import latest_code
-from tests.registry.factories import IntegrationFactory, MemberAppFactory, OrganisationFactory
+from tests.registry.factories import (
+    IntegrationFactory,
+    MemberAppFactory,
+    OrganisationFactory,
+)
 from tests.signing import signed_headers
-from portal.recycling import selectors
-from portal.lookup import services
-from portal.verification.services import verification_code_send
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/carrier/number-events"

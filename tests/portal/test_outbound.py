@@ -16,19 +16,24 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
-from portal.notices import delivery as notices
+from portal.lookup import fanout
 from portal.lookup.models import LookupQuery
+from portal.lookup.services import lookup_start
+from portal.notices import delivery as notices
+from portal.notices import services
 from portal.notices.models import NoticeAttempt, NoticeDelivery, NoticeSubscription
 from portal.outbound import policy
+from portal.verification.services import verification_code_send
 from registry import protocol
 from registry import services as registry_services
 from registry.models import Integration
 from tests.portal.lookup_helpers import latest_code
-from tests.registry.factories import IntegrationFactory, MemberAppFactory, StaffUserFactory, platform_staff
-from portal.notices import services
-from portal.lookup.services import lookup_start
-from portal.verification.services import verification_code_send
-from portal.lookup import fanout
+from tests.registry.factories import (
+    IntegrationFactory,
+    MemberAppFactory,
+    StaffUserFactory,
+    platform_staff,
+)
 
 NO_LOOPBACK = override_settings(OUTBOUND_ALLOWED_NETWORKS=[])
 

@@ -6,9 +6,8 @@ from datetime import date
 import httpx
 import pytest
 
-from registry import protocol
 from portal.devtools.demo import demo_key_secret
-
+from registry import protocol
 
 CHALLENGE = "ab" * 32
 

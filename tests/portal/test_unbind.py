@@ -8,17 +8,21 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.core.refusals import Refusal
+from portal.devtools.demo import demo_key_secret
+from portal.lookup.services import lookup_purge
 from portal.sms.models import SmsMessage
+from portal.unbinding import services
 from portal.unbinding.models import UnbindRequest
 from registry import protocol
-from portal.devtools.demo import demo_key_secret
 from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_for
 from tests.portal.unbind_helpers import completed_lookup, number_with_previous_accounts
-from tests.registry.factories import OrganisationFactory, StaffUserFactory, platform_staff
+from tests.registry.factories import (
+    OrganisationFactory,
+    StaffUserFactory,
+    platform_staff,
+)
 from tests.signing import signed_headers
-from portal.unbinding import services
-from portal.lookup.services import lookup_purge
-from portal.core.refusals import Refusal
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -141,8 +145,8 @@ def test_pull_queue_fetch_and_answer(client, simulator):
 
 def _lookup_with_accounts(app, phone="13900000001", token="token"):
     """A completed lookup in which `app` found one account likely the previous holder's."""
-    from portal.lookup.models import Lookup, LookupQuery
     from portal.core.privacy import keyed_hash, token_hash
+    from portal.lookup.models import Lookup, LookupQuery
 
     now = timezone.now()
     lookup = Lookup.objects.create(phone_hash=keyed_hash("phone", phone), phone_number=phone, access_token_hash=token_hash(token),

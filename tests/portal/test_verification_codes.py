@@ -11,11 +11,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.lookup.models import Lookup
+from portal.lookup.services import lookup_start
 from portal.sms.models import SmsMessage
+from portal.verification import services
 from portal.verification.models import VerificationCode
 from tests.portal.lookup_helpers import latest_code, page_text
-from portal.verification import services
-from portal.lookup.services import lookup_start
 
 pytestmark = pytest.mark.django_db
 

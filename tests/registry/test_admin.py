@@ -2,7 +2,12 @@ import pytest
 from django.urls import reverse
 
 from registry.models import Integration, IntegrationKey, Organisation
-from tests.registry.factories import IntegrationFactory, OrganisationFactory, StaffUserFactory, valid_credit_code
+from tests.registry.factories import (
+    IntegrationFactory,
+    OrganisationFactory,
+    StaffUserFactory,
+    valid_credit_code,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,12 @@ import pytest
 from django.urls import reverse
 
 from registry.models import StaffUser
-from tests.registry.factories import MemberAppFactory, OrganisationFactory, StaffUserFactory, platform_staff
+from tests.registry.factories import (
+    MemberAppFactory,
+    OrganisationFactory,
+    StaffUserFactory,
+    platform_staff,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,11 @@ from django.core.exceptions import ValidationError
 
 from registry import services
 from registry.models import IntegrationKey, Organisation
-from tests.registry.factories import IntegrationFactory, OrganisationFactory, StaffUserFactory
+from tests.registry.factories import (
+    IntegrationFactory,
+    OrganisationFactory,
+    StaffUserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,6 @@ from django.core import mail
 from django.urls import reverse
 
 from registry.models import StaffUser
-
 from tests.registry.factories import StaffUserFactory
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from complaints.models import Complaint
-from portal.lookup.models import Lookup
 from portal.core.privacy import token_hash
+from portal.lookup.models import Lookup
 from registry.middleware import LOGIN_AT_SESSION_KEY, SEEN_AT_SESSION_KEY
 from registry.models import StaffUser
 from tests.complaints.helpers import complaint_data, png_file, prove_number

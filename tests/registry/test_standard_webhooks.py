@@ -11,22 +11,26 @@ from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from django.urls import reverse
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from portal.notices import delivery as notices
+from portal.lookup import fanout
 from portal.lookup.models import LookupQuery
+from portal.lookup.services import lookup_start
+from portal.notices import delivery as notices
 from portal.notices.models import NoticeAttempt, NoticeDelivery
+from portal.notices.services import notice_subscription_save
+from portal.unbinding import services
 from portal.unbinding.models import UnbindRequest
+from portal.verification.services import verification_code_send
 from registry import protocol
 from registry import services as registry_services
+from tests.member_server import MemberServer
 from tests.portal.lookup_helpers import latest_code
 from tests.portal.test_lookup_staff import started  # noqa: F401  (a lookup row waiting for a member's callback)
 from tests.portal.test_outbound import no_stray_tasks  # noqa: F401
-from tests.member_server import MemberServer
-from tests.registry.factories import IntegrationFactory, MemberAppFactory, OrganisationFactory
-from portal.unbinding import services
-from portal.notices.services import notice_subscription_save
-from portal.lookup.services import lookup_start
-from portal.verification.services import verification_code_send
-from portal.lookup import fanout
+from tests.registry.factories import (
+    IntegrationFactory,
+    MemberAppFactory,
+    OrganisationFactory,
+)
 
 
 class LibraryMember(MemberServer):

@@ -34,8 +34,8 @@ def test_directory_in_english(client):
 
 @pytest.fixture
 def member_app_at(simulator):
-    from registry import services
     from portal.devtools.demo import demo_key_secret
+    from registry import services
     from tests.registry.factories import IntegrationFactory, platform_staff
 
     def make(slug, *, key_secret=None, timeout_ms=1000):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
-from portal.sms import selectors
 
+from portal.sms import selectors
 
 
 class Command(BaseCommand):
