@@ -11,7 +11,7 @@ import pytest
 from complaints.models import Complaint
 from tests.browser.conftest import save_screenshot
 from tests.portal.fault_helpers import running_portal
-from tests.portal.lookup_helpers import latest_code
+from tests.portal.lookup.helpers import latest_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -154,7 +154,7 @@ def test_every_reachable_page_has_no_serious_or_critical_axe_violation(live_serv
 
 
 def test_error_pages_pass_axe_and_look_right_on_a_phone(live_server, browser, settings):
-    settings.ROOT_URLCONF = "tests.portal.error_urls"
+    settings.ROOT_URLCONF = "tests.portal.core.error_urls"
     context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
     page = context.new_page()
     audit = Audit(page)

@@ -7,7 +7,7 @@ from PIL import Image
 
 from complaints.models import Complaint
 from tests.browser.conftest import save_screenshot, sign_in
-from tests.portal.lookup_helpers import latest_code
+from tests.portal.lookup.helpers import latest_code
 from tests.registry.factories import (
     MemberAppFactory,
     OrganisationFactory,

@@ -4,7 +4,7 @@ import pytest
 
 from portal.sms.models import SmsMessage
 from tests.browser.conftest import save_screenshot
-from tests.portal.lookup_helpers import latest_code, simulated_apps
+from tests.portal.lookup.helpers import latest_code, simulated_apps
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -48,8 +48,8 @@ def test_holder_unbinds_all_at_once_from_the_results_on_a_phone(live_server, pho
     """一键解绑: app01 unbinds at once, app06 refuses (the holder is offered a complaint), app07 takes
     it for later."""
     from portal.unbinding.models import UnbindRequest
-    from tests.portal.lookup_helpers import wait_for
-    from tests.portal.unbind_helpers import number_with_previous_accounts
+    from tests.portal.lookup.helpers import wait_for
+    from tests.portal.unbinding.helpers import number_with_previous_accounts
 
     simulated_apps(simulator, ["app01", "app06", "app07"], timeout_ms=2000, supports_unbind=True)
     phone = number_with_previous_accounts(["app01", "app06", "app07"])

@@ -6,8 +6,8 @@ import pytest
 from portal.unbinding import services
 from portal.unbinding.models import UnbindRequest
 from tests.browser.conftest import save_screenshot, sign_in
-from tests.portal.lookup_helpers import simulated_apps
-from tests.portal.test_unbind import _lookup_with_accounts
+from tests.portal.lookup.helpers import simulated_apps
+from tests.portal.unbinding.test_unbind import _lookup_with_accounts
 from tests.registry.factories import OrganisationFactory, platform_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

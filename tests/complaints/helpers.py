@@ -8,7 +8,7 @@ from PIL import Image
 
 from registry import protocol
 from registry import services as registry_services
-from tests.portal.lookup_helpers import latest_code
+from tests.portal.lookup.helpers import latest_code
 from tests.registry.factories import IntegrationFactory, MemberAppFactory
 from tests.signing import signed_headers
 

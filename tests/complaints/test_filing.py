@@ -21,7 +21,7 @@ from tests.complaints.helpers import (
     png_file,
     prove_number,
 )
-from tests.portal.lookup_helpers import latest_code
+from tests.portal.lookup.helpers import latest_code
 from tests.registry.factories import MemberAppFactory, OrganisationFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.urls import reverse
 from registry import protocol
 from registry import services as registry_services
 from registry.protocol import SignatureError
-from tests.portal.test_lookup_staff import started  # noqa: F401  (a lookup row waiting for a member's callback)
+from tests.portal.lookup.test_lookup_staff import started  # noqa: F401  (a lookup row waiting for a member's callback)
 from tests.registry.factories import IntegrationFactory, OrganisationFactory
 from tests.signing import signed_headers
 

@@ -23,9 +23,9 @@ from portal.verification.services import verification_code_send
 from registry import protocol
 from registry import services as registry_services
 from tests.member_server import MemberServer
-from tests.portal.lookup_helpers import latest_code
-from tests.portal.test_lookup_staff import started  # noqa: F401  (a lookup row waiting for a member's callback)
-from tests.portal.test_outbound import no_stray_tasks  # noqa: F401
+from tests.portal.lookup.helpers import latest_code
+from tests.portal.lookup.test_lookup_staff import started  # noqa: F401  (a lookup row waiting for a member's callback)
+from tests.portal.outbound.test_outbound import no_stray_tasks  # noqa: F401
 from tests.registry.factories import (
     IntegrationFactory,
     MemberAppFactory,

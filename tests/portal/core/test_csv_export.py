@@ -4,7 +4,7 @@ a spreadsheet would run as a formula, and keeps phone numbers readable as text."
 import pytest
 
 from portal.core.csv_export import FORMULA_PREFIXES, csv_cell
-from tests.portal.test_number_event_uploads import (  # noqa: F401
+from tests.portal.recycling.test_number_event_uploads import (  # noqa: F401
     carrier_staff,
     read_all,
     rejected_rows,

@@ -16,8 +16,8 @@ from portal.recycling import selectors
 from portal.recycling.models import NumberEvent
 from registry import protocol
 from registry.models import StaffUser
-from tests.portal.lookup_helpers import latest_code
-from tests.portal.notice_helpers import carrier_key, member_app, signed_post
+from tests.portal.lookup.helpers import latest_code
+from tests.portal.notices.helpers import carrier_key, member_app, signed_post
 from tests.registry.factories import (
     OrganisationFactory,
     StaffUserFactory,

@@ -4,7 +4,7 @@ and a completed lookup of it."""
 from portal.devtools.simulator import simulated_accounts, simulated_holder_id_last6
 from portal.lookup import services
 from portal.verification.services import verification_code_send
-from tests.portal.lookup_helpers import latest_code, wait_until_completed
+from tests.portal.lookup.helpers import latest_code, wait_until_completed
 
 
 def number_with_previous_accounts(slugs: list[str], start: int = 0) -> str:

@@ -15,7 +15,7 @@ from portal.lookup.services import lookup_start
 from portal.sms.models import SmsMessage
 from portal.verification import services
 from portal.verification.models import VerificationCode
-from tests.portal.lookup_helpers import latest_code, page_text
+from tests.portal.lookup.helpers import latest_code, page_text
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 
 from complaints.models import Complaint
 from tests.complaints.helpers import complaint_data, prove_number
-from tests.portal.test_number_event_uploads import carrier_staff
+from tests.portal.recycling.test_number_event_uploads import carrier_staff
 from tests.registry.factories import MemberAppFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +40,7 @@ def spooled(settings, tmp_path):
     """Uploads spool into tmp_path; the recording handler stands where the spooling starts."""
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
     handlers = list(settings.FILE_UPLOAD_HANDLERS)
-    settings.FILE_UPLOAD_HANDLERS = [handlers[0], "tests.portal.test_upload_limits.RecordingHandler", *handlers[1:]]
+    settings.FILE_UPLOAD_HANDLERS = [handlers[0], "tests.portal.core.test_upload_limits.RecordingHandler", *handlers[1:]]
     RecordingHandler.seen = []
     return tmp_path
 

@@ -15,7 +15,7 @@ from tests.portal.fault_helpers import running_portal
 
 pytestmark = pytest.mark.django_db
 
-ERROR_URLS = "tests.portal.error_urls"
+ERROR_URLS = "tests.portal.core.error_urls"
 REFERENCE = re.compile(r"\b[2-9A-HJ-NP-Z]{8}\b")
 
 

@@ -11,7 +11,7 @@ from portal.lookup import fanout, services
 from portal.lookup.models import Lookup, LookupQuery
 from portal.sms.models import SmsMessage
 from portal.verification.services import verification_code_send
-from tests.portal.lookup_helpers import (
+from tests.portal.lookup.helpers import (
     latest_code,
     simulated_apps,
     wait_until_completed,

@@ -8,7 +8,7 @@ import pytest
 
 pytestmark = pytest.mark.django_db
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 
 
 @pytest.mark.parametrize("path", ["/", "/lookup/", "/complaints/", "/statistics/", "/accounts/login/", "/no-such-page/",

@@ -20,13 +20,13 @@ from portal.verification.services import verification_code_send
 from registry import protocol
 from registry import services as registry_services
 from tests.member_server import MemberServer
-from tests.portal.lookup_helpers import (
+from tests.portal.lookup.helpers import (
     latest_code,
     simulated_apps,
     wait_for,
     wait_until_completed,
 )
-from tests.portal.unbind_helpers import completed_lookup, number_with_previous_accounts
+from tests.portal.unbinding.helpers import completed_lookup, number_with_previous_accounts
 from tests.registry.factories import OrganisationFactory
 
 pytestmark = pytest.mark.worker

@@ -15,8 +15,8 @@ from portal.sms.models import SmsMessage
 from portal.unbinding import services
 from portal.unbinding.models import UnbindRequest
 from registry import protocol
-from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_for
-from tests.portal.unbind_helpers import completed_lookup, number_with_previous_accounts
+from tests.portal.lookup.helpers import latest_code, simulated_apps, wait_for
+from tests.portal.unbinding.helpers import completed_lookup, number_with_previous_accounts
 from tests.registry.factories import (
     OrganisationFactory,
     StaffUserFactory,

@@ -12,7 +12,7 @@ from portal.recycling.models import NumberEvent
 from portal.verification.services import verification_code_send
 from registry import protocol
 from registry import services as registry_services
-from tests.portal.lookup_helpers import latest_code
+from tests.portal.lookup.helpers import latest_code
 from tests.registry.factories import (
     IntegrationFactory,
     MemberAppFactory,

@@ -12,7 +12,7 @@ from portal.lookup.completion import lookup_complete_if_settled
 from portal.lookup.models import Lookup, LookupQuery
 from portal.sms.models import SmsMessage
 from portal.verification.models import VerificationCode
-from tests.portal.lookup_helpers import latest_code, page_text
+from tests.portal.lookup.helpers import latest_code, page_text
 from tests.registry.factories import IntegrationFactory
 
 pytestmark = pytest.mark.django_db

@@ -27,7 +27,7 @@ from portal.verification.services import verification_code_send
 from registry import protocol
 from registry import services as registry_services
 from registry.models import Integration
-from tests.portal.lookup_helpers import latest_code
+from tests.portal.lookup.helpers import latest_code
 from tests.registry.factories import (
     IntegrationFactory,
     MemberAppFactory,
@@ -144,7 +144,7 @@ def member_with_key(base_url):
 
 
 def subscribe_api(client, key, secret, webhook_url):
-    from tests.portal.notice_helpers import signed_post
+    from tests.portal.notices.helpers import signed_post
 
     return signed_post(client, "/api/v1/platform/notice-subscription",
                        {"webhook_url": webhook_url, "event_types": ["reassigned"]}, key, secret, method="put")
@@ -223,7 +223,7 @@ def test_the_setting_allows_listed_networks_and_nothing_else():
 
 
 def test_production_requires_https_and_allows_no_network_whatever_the_environment_says():
-    from tests.portal.test_settings import manage, production_env
+    from tests.portal.core.test_settings import manage, production_env
 
     result = manage("shell", "-c", "from django.conf import settings as s; print(s.OUTBOUND_REQUIRE_HTTPS, s.OUTBOUND_ALLOWED_NETWORKS)",
                     env=production_env(OUTBOUND_REQUIRE_HTTPS="false"))

@@ -6,8 +6,8 @@ from django.urls import reverse
 
 from portal.notices import selectors
 from portal.notices.models import NoticeAttempt, NoticeDelivery
-from tests.portal.lookup_helpers import wait_for
-from tests.portal.notice_helpers import (
+from tests.portal.lookup.helpers import wait_for
+from tests.portal.notices.helpers import (
     carrier_key,
     control,
     events,
