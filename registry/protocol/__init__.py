@@ -1,0 +1,80 @@
+"""Member-platform protocol v2 (docs/protocol.md): the one package that signs, verifies, builds and parses what
+travels between the portal and member platforms. Nothing else builds signatures by hand.
+
+signing: Standard Webhooks signatures and the caller's key; messages: what members are asked and answer;
+transport: the signed POST under the outbound policy; notices: CloudEvents notices. Callers use `protocol.<name>`.
+"""
+
+from registry.protocol.messages import (  # noqa: F401
+    ACCOUNT_LOOKUP_PATH,
+    ID_CHALLENGE_BYTES,
+    IDENTITY_CHECK_PATH,
+    MAX_ACCOUNTS,
+    MAX_ID_DIGESTS,
+    MAX_REASON_CHARS,
+    NOT_AVAILABLE,
+    NUMBER_NOTICES_PATH,
+    REAL_NAME_MATCH,
+    UNBIND_PATH,
+    UNBIND_RESULTS,
+    Account,
+    UnbindAnswer,
+    account_lookup_request,
+    id_challenge,
+    id_check_answer,
+    id_check_matches,
+    id_digest,
+    identity_check_request,
+    likely_previous_holders,
+    parse_account_lookup_answer,
+    parse_id_challenge,
+    parse_identity_check_answer,
+    parse_unbind_answer,
+    parse_unbind_result,
+    unbind_request,
+)
+from registry.protocol.notices import (  # noqa: F401
+    NOTICE_CONTENT_TYPE,
+    NOTICE_MAX_BODY_BYTES,
+    NOTICE_MAX_NUMBERS,
+    NOTICE_SOURCE,
+    NOTICE_SPECVERSION,
+    NOTICE_TYPE,
+    notice_body,
+    notice_data,
+    notice_headers,
+    notice_report,
+    parse_notice,
+    parse_notice_report,
+)
+from registry.protocol.signing import (  # noqa: F401
+    HEADER_ID,
+    HEADER_KEY_ID,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    KEY_ID,
+    MAX_SKEW_SECONDS,
+    REPLAY_TIMEOUT_SECONDS,
+    SECRET_BYTES,
+    SECRET_PREFIX,
+    VERSION,
+    ProtocolError,
+    SignatureError,
+    caller_key_id,
+    encode,
+    new_message_id,
+    new_secret,
+    secret_bytes,
+    sign,
+    signed_bytes,
+    verify,
+    verify_caller,
+)
+from registry.protocol.transport import (  # noqa: F401
+    MAX_BODY_BYTES,
+    DestinationRefused,
+    Reply,
+    apost,
+    post,
+    post_signed,
+)
