@@ -1,32 +1,19 @@
+"""The one carrier-for-number rule: the active carrier or MVNO whose number segment is the longest prefix of a
+number (an MVNO's 1703 beats a carrier's 170)."""
+
 import time
 
 from django.db import connection
 
 from registry.models import Organisation
 
-
-def carrier_for_number(phone_number: str):
-    """The active carrier or MVNO member that issued the number: the one whose segment is the longest
-    prefix of it (an MVNO's 1703 beats a carrier's 170), or None."""
-    best, best_length = None, 0
-    carriers = Organisation.objects.filter(
-        status=Organisation.Status.ACTIVE, kind__in=[Organisation.Kind.BASIC_CARRIER, Organisation.Kind.MVNO]
-    ).exclude(number_segments="")
-    for carrier in carriers:
-        for segment in carrier.number_segments.split():
-            if phone_number.startswith(segment) and len(segment) > best_length:
-                best, best_length = carrier, len(segment)
-    return best
-
-
 CARRIER_SEGMENTS_SECONDS = 30
 
+_carrier_segments: tuple[float, dict[str, int]] = (0.0, {})
 
-_carrier_segments: tuple[float, tuple[str, ...]] = (0.0, ())
 
-
-def carrier_segments() -> tuple[str, ...]:
-    """The number segments of the active reporting carriers, kept in this process for 30 s: at a thousand
+def carrier_segments() -> dict[str, int]:
+    """segment -> organisation id of the active carriers and MVNOs, kept in this process for 30 s: at a thousand
     checks a second the query was half of each check's database work (bench/checks.py). A change to an
     organisation in this process forgets them at once (portal.apps); other processes follow within 30 s."""
     global _carrier_segments
@@ -36,14 +23,30 @@ def carrier_segments() -> tuple[str, ...]:
         return segments
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT number_segments FROM {Organisation._meta.db_table} WHERE status = %s AND kind IN (%s, %s) AND number_segments <> ''",
+            f"SELECT id, number_segments FROM {Organisation._meta.db_table}"
+            " WHERE status = %s AND kind IN (%s, %s) AND number_segments <> '' ORDER BY id",
             [Organisation.Status.ACTIVE, Organisation.Kind.BASIC_CARRIER, Organisation.Kind.MVNO],
         )
-        segments = tuple(segment for (line,) in cursor.fetchall() for segment in line.split())
+        segments = {segment: pk for pk, line in cursor.fetchall() for segment in line.split()}
     _carrier_segments = (time.monotonic() + CARRIER_SEGMENTS_SECONDS, segments)
     return segments
 
 
 def carrier_segments_forget(**_signal) -> None:
     global _carrier_segments
-    _carrier_segments = (0.0, ())
+    _carrier_segments = (0.0, {})
+
+
+def carrier_id_for_number(phone_number: str) -> int | None:
+    """The id of the carrier that issued the number (longest matching segment), or None."""
+    segments = carrier_segments()
+    for length in sorted({len(s) for s in segments}, reverse=True):
+        carrier_id = segments.get(phone_number[:length])
+        if carrier_id is not None:
+            return carrier_id
+    return None
+
+
+def carrier_for_number(phone_number: str) -> Organisation | None:
+    carrier_id = carrier_id_for_number(phone_number)
+    return Organisation.objects.filter(pk=carrier_id).first() if carrier_id else None

@@ -151,6 +151,20 @@ def integration_health_record(*, succeeded: set[int], failed: dict[int, str], no
             )
 
 
+def member_call(integration: Integration, path: str, payload: dict, *, timeout_s: float | None = None,
+                signed_statuses: tuple[int, ...] = (200,)) -> protocol.Reply:
+    """The one synchronous signed call to a member (protocol v2): the URL from the integration's base URL, the
+    body signed with every valid key, sent under the outbound policy with redirects off; an answer whose
+    status is in `signed_statuses` must carry a valid signature. Raises httpx.HTTPError, protocol.ProtocolError
+    (protocol.SignatureError for an unsigned answer, protocol.DestinationRefused for a refused address)."""
+    keys = integration_secrets(integration)
+    url = integration.base_url.rstrip("/") + path
+    reply = protocol.post_signed(url, payload, keys=keys, timeout_s=timeout_s or integration.timeout_ms / 1000)
+    if reply.status in signed_statuses:
+        protocol.verify(reply.headers, reply.body, keys=keys, remember=False)
+    return reply
+
+
 # "Test my endpoint": checks a member's integration against protocol v2, point by point.
 TEST_NUMBER = "+8613800000000"  # a number no one holds: the member answers, nothing is looked up for real
 
@@ -174,7 +188,7 @@ def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
     )
     points: list[CheckPoint] = []
     try:
-        reply = protocol.post_signed(url, payload, keys=integration_secrets(integration), timeout_s=timeout_s)
+        reply = member_call(integration, protocol.ACCOUNT_LOOKUP_PATH, payload, timeout_s=timeout_s, signed_statuses=())
     except httpx.TimeoutException:
         return [CheckPoint(_("Answers in time"), False, _("No answer within %(ms)d ms.") % {"ms": integration.timeout_ms})]
     except protocol.DestinationRefused as error:

@@ -10,12 +10,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from complaints import selectors, services
 from complaints.api import serializers as s
 from complaints.models import Complaint
-from registry.api.authentication import IsActiveMember, MemberSignatureAuthentication
+from registry.api.base import MemberAPIView
 
 
 def _iso_date(value: str) -> dt.date | None:
@@ -23,11 +22,6 @@ def _iso_date(value: str) -> dt.date | None:
         return dt.date.fromisoformat(value) if len(value) == 10 and value.isascii() else None
     except ValueError:
         return None
-
-
-class PlatformAPIView(APIView):
-    authentication_classes = [MemberSignatureAuthentication]
-    permission_classes = [IsActiveMember]
 
 
 class ComplaintPages(PageNumberPagination):
@@ -45,7 +39,7 @@ class ComplaintPages(PageNumberPagination):
     ],
     summary="Your organisation's complaints, newest first (signed like protocol v2)",
 )
-class PlatformComplaintListView(PlatformAPIView, ListAPIView):
+class PlatformComplaintListView(MemberAPIView, ListAPIView):
     serializer_class = s.PlatformComplaintSerializer
     pagination_class = ComplaintPages
 
@@ -63,14 +57,14 @@ class PlatformComplaintListView(PlatformAPIView, ListAPIView):
         return selectors.complaint_list_for_user(user=self.request.user, filters=filters).prefetch_related("evidence")
 
 
-class PlatformComplaintDetailView(PlatformAPIView):
+class PlatformComplaintDetailView(MemberAPIView):
     @extend_schema(responses={200: s.PlatformComplaintSerializer}, summary="One complaint")
     def get(self, request, reference):
         complaint = selectors.complaint_for_user(user=request.user, reference=reference)
         return Response(s.PlatformComplaintSerializer(complaint).data)
 
 
-class PlatformComplaintAnswerView(PlatformAPIView):
+class PlatformComplaintAnswerView(MemberAPIView):
     @extend_schema(
         request=s.AnswerSerializer,
         responses={200: s.PlatformComplaintSerializer, 400: s.ErrorSerializer, 409: s.ErrorSerializer},
@@ -89,7 +83,7 @@ class PlatformComplaintAnswerView(PlatformAPIView):
         return Response(s.PlatformComplaintSerializer(complaint).data)
 
 
-class PlatformComplaintEvidenceView(PlatformAPIView):
+class PlatformComplaintEvidenceView(MemberAPIView):
     @extend_schema(responses={(200, "application/octet-stream"): bytes}, summary="An attachment the holder agreed to share")
     def get(self, request, reference, evidence_id):
         evidence = selectors.evidence_for_user(user=request.user, evidence_id=evidence_id)

@@ -17,12 +17,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import aiohttp
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from portal.core.backoff import backoff_seconds
 from portal.core.crypto import decrypt, encrypt
 from portal.core.enqueue import enqueue
 from portal.core.phone import to_e164
@@ -81,15 +81,12 @@ async def _call_one(call: Call, report, *, admitted: bool = False) -> None:
         headers = {"Content-Type": "application/json", **protocol.sign(call.body, keys=call.keys)}
         reply = await protocol.apost(http_session(), call.url, call.body, headers, timeout_s=call.timeout_s)
         outcome = _judge(call, reply)
-    except asyncio.TimeoutError:
-        outcome = Outcome(call.query_id, State.TIMED_OUT, f"no answer within {int(call.timeout_s * 1000)} ms")
-    except aiohttp.ClientError as error:
-        outcome = Outcome(call.query_id, State.ERROR, outbound.failure_reason(error), retryable=True)
-    except protocol.ProtocolError as error:  # DestinationRefused too: a retry would be refused again
-        outcome = Outcome(call.query_id, State.ERROR, error.reason)
-    except Exception as error:  # one member's surprise must never cost the others their rows
-        logger.exception("lookup call %s failed unexpectedly", call.query_id)
-        outcome = Outcome(call.query_id, State.ERROR, f"unexpected: {error.__class__.__name__}")
+    except Exception as error:  # one member's failure, whatever it is, must never cost the others their rows
+        failure = outbound.call_failure(error, timeout_s=call.timeout_s)
+        if failure.unexpected:
+            logger.exception("lookup call %s failed unexpectedly", call.query_id)
+        state = State.TIMED_OUT if failure.timed_out else State.ERROR
+        outcome = Outcome(call.query_id, state, failure.reason, retryable=failure.retryable)
     outcome.duration_ms = int((time.monotonic() - started) * 1000)
     report(outcome)
 
@@ -305,7 +302,7 @@ def _record(batch: list[Outcome], calls: dict[int, Call]) -> list[Outcome]:
         state, error, finished_at, deadline_at = outcome.state, outcome.error[:300], now, None
         if outcome.retryable and attempts < settings.LOOKUP_MAX_ATTEMPTS:
             state, error, finished_at = State.WAITING, f"{outcome.error[:250]}; retrying", None
-            deadline_at = now + timedelta(seconds=attempts + call.timeout_s + settings.LOOKUP_DEADLINE_GRACE_SECONDS)
+            deadline_at = now + timedelta(seconds=backoff_seconds(attempts, base=1) + call.timeout_s + settings.LOOKUP_DEADLINE_GRACE_SECONDS)
             retry.append((outcome.query_id, attempts))
         elif outcome.state == State.RUNNING:  # 202: the member answers later by callback
             finished_at, deadline_at = None, now + timedelta(seconds=settings.LOOKUP_CALLBACK_SECONDS)
@@ -315,7 +312,8 @@ def _record(batch: list[Outcome], calls: dict[int, Call]) -> list[Outcome]:
     updated = _update_running_rows(values)
     for query_id, attempts in retry:
         if query_id in updated:
-            enqueue("portal.tasks.lookup_queries_run", [query_id], countdown=attempts, after_commit=False)
+            enqueue("portal.tasks.lookup_queries_run", [query_id], countdown=backoff_seconds(attempts, base=1),
+                    after_commit=False)
     return [o for o in batch if o.query_id in updated]
 
 

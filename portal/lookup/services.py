@@ -25,7 +25,11 @@ from portal.unbinding.models import UnbindRequest
 from portal.verification.models import VerificationCode
 from portal.verification.services import normalize_id_last6, verification_code_check
 from registry import protocol
-from registry.services import integration_health_record, integration_secrets
+from registry.services import (
+    integration_health_record,
+    integration_secrets,
+    member_call,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,13 +68,10 @@ def identity_check(*, phone_number: str, id_last6: str) -> str:
     challenge = protocol.id_challenge()
     payload = protocol.identity_check_request(request_id=secrets.token_hex(16), phone_e164=to_e164(phone_number),
                                               id_challenge=challenge)
-    url = integration.base_url.rstrip("/") + protocol.IDENTITY_CHECK_PATH
     try:
-        keys = integration_secrets(integration)
-        reply = protocol.post_signed(url, payload, keys=keys, timeout_s=integration.timeout_ms / 1000)
+        reply = member_call(integration, protocol.IDENTITY_CHECK_PATH, payload)
         if reply.status != 200:
             raise protocol.ProtocolError(f"HTTP {reply.status}")
-        protocol.verify(reply.headers, reply.body, keys=keys, remember=False)
         answer = protocol.parse_identity_check_answer(reply.body)
     except (httpx.HTTPError, protocol.ProtocolError) as error:
         logger.warning("identity check at %s failed: %s", app, error)

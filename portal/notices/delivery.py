@@ -21,19 +21,18 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
-import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
-import aiohttp
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, CharField, DateTimeField, F, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.core.backoff import backoff_seconds
 from portal.core.crypto import decrypt_cached
 from portal.core.enqueue import enqueue
 from portal.notices import selectors
@@ -159,13 +158,6 @@ class Result:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def backoff_seconds(attempt: int) -> float:
-    """Exponential backoff with jitter: base * 2^(attempt-1), capped, then somewhere in its upper half
-    (so members coming back up are not hit by every notice at the same moment)."""
-    delay = min(settings.NOTICE_RETRY_CAP_SECONDS, settings.NOTICE_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
-    return delay / 2 + random.uniform(0, delay / 2)
-
-
 def run(delivery_ids: list[str]) -> None:
     sends = _claim(delivery_ids)
     if sends:
@@ -214,15 +206,11 @@ async def _send_one(send: Send) -> Result:
         status_code = reply.status
         if not 200 <= reply.status < 300:
             error = reply.reason  # the status, never the body: a member must not read what an address answered
-    except asyncio.TimeoutError:
-        error = f"no answer within {settings.NOTICE_TIMEOUT_SECONDS} s"
-    except aiohttp.ClientError as exc:
-        error = outbound.failure_reason(exc)
-    except protocol.ProtocolError as exc:
-        error = exc.reason
-    except Exception as exc:  # one member's surprise must never cost the others their notices
-        logger.exception("notice %s failed unexpectedly", send.delivery_id)
-        error = f"unexpected: {exc.__class__.__name__}"
+    except Exception as exc:  # one member's failure, whatever it is, must never cost the others their notices
+        failure = outbound.call_failure(exc, timeout_s=settings.NOTICE_TIMEOUT_SECONDS)
+        if failure.unexpected:
+            logger.exception("notice %s failed unexpectedly", send.delivery_id)
+        error = failure.reason
     return Result(send, started_at, status_code, error[:300], int((time.monotonic() - started) * 1000))
 
 
@@ -251,7 +239,8 @@ def _record(results: list[Result]) -> None:
                 state=State.PARKED, parked_at=now, attempts=F("attempts") + 1, last_error=_per_row(parked, CharField())
             )
         retried = [r for r in failed if r.send.delivery_id not in parked]
-        retries = {r.send.delivery_id: backoff_seconds(r.send.attempt) for r in retried}
+        retries = {r.send.delivery_id: backoff_seconds(r.send.attempt, base=settings.NOTICE_RETRY_BASE_SECONDS,
+                                                         cap=settings.NOTICE_RETRY_CAP_SECONDS, jitter=True) for r in retried}
         if retries:
             pending.filter(pk__in=retries).update(
                 attempts=F("attempts") + 1,

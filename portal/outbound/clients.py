@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from dataclasses import dataclass
 
 import aiohttp
 import aiohttp.abc
@@ -131,3 +132,25 @@ def failure_reason(error: BaseException) -> str:
     if isinstance(error, asyncio.TimeoutError) or "Timeout" in type(error).__name__:
         return "timed out"
     return f"could not connect ({type(error).__name__})"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What is recorded of an outbound call that raised."""
+
+    timed_out: bool
+    reason: str
+    retryable: bool  # the network failed: another try may get through
+    unexpected: bool = False  # a bug or a surprise, worth a stack trace in the log
+
+
+def call_failure(error: BaseException, *, timeout_s: float) -> Failure:
+    """The one mapping from what a call to a member raised to what its row records (lookups and notices)."""
+    if isinstance(error, (asyncio.TimeoutError, httpx.TimeoutException)):
+        return Failure(True, f"no answer within {int(timeout_s * 1000)} ms", retryable=False)
+    if isinstance(error, (aiohttp.ClientError, httpx.TransportError)):
+        return Failure(False, failure_reason(error), retryable=True)
+    reason = getattr(error, "reason", None)  # the protocol's own errors; a refused address would be refused again
+    if isinstance(reason, str) and reason:
+        return Failure(False, reason, retryable=False)
+    return Failure(False, f"unexpected: {error.__class__.__name__}", retryable=False, unexpected=True)

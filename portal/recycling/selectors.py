@@ -4,8 +4,9 @@ from datetime import time as dt_time
 from django.db import connection
 from django.utils import timezone
 
+from portal.core.phone import to_e164
 from portal.recycling.models import NumberEvent, NumberEventUpload
-from registry.carriers import carrier_segments
+from registry.carriers import carrier_id_for_number
 from registry.scoping import scope_for_user
 
 
@@ -39,8 +40,7 @@ def numbers_recycled_since(*, checks: list[tuple[str, object]]) -> list[bool | N
     in SQL: at a thousand checks a second, building the query with the ORM cost more than running it
     (bench/checks.py)."""
     # a number no member carrier issued has no reported history: no data (as carrier_for_number)
-    segments = carrier_segments()
-    covered = {phone for phone, _since in checks if segments and phone.startswith(segments)}
+    covered = {phone for phone, _since in checks if carrier_id_for_number(phone) is not None}
     histories: dict[str, list] = {}
     with connection.cursor() as cursor:
         if covered:
@@ -75,7 +75,7 @@ def number_event_payloads(events) -> list[dict]:
     `{id, carrier, phone_number (E.164), type, occurred_at (ISO 8601, Beijing time)}`."""
     tz = timezone.get_current_timezone()
     return [
-        {"id": pk, "carrier": carrier, "phone_number": "+86" + phone, "type": kind,
+        {"id": pk, "carrier": carrier, "phone_number": to_e164(phone), "type": kind,
          "occurred_at": occurred_at.astimezone(tz).isoformat()}
         for pk, carrier, phone, kind, occurred_at in events.values_list(
             "pk", "carrier__legal_name", "phone_number", "type", "occurred_at")

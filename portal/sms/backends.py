@@ -7,6 +7,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from portal.core.errors import SmsDeliveryError
+from portal.core.phone import to_e164
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class HttpBackend(BaseBackend):
         try:
             response = httpx.post(
                 settings.SMS_HTTP_URL,
-                json={"to": "+86" + phone_number, "text": text, "reference": reference},
+                json={"to": to_e164(phone_number), "text": text, "reference": reference},
                 headers={"Authorization": f"Bearer {settings.SMS_HTTP_TOKEN}"} if settings.SMS_HTTP_TOKEN else {},
                 timeout=settings.SMS_HTTP_TIMEOUT_SECONDS,
             )

@@ -9,7 +9,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.core.backoff import backoff_seconds
 from portal.core.enqueue import enqueue
+from portal.core.phone import to_e164
 from portal.core.refusals import Refusal
 from portal.core.workdays import add_working_days
 from portal.outbound import clients as outbound
@@ -18,7 +20,10 @@ from portal.sms.services import sms_send
 from portal.unbinding import selectors
 from portal.unbinding.models import UnbindRequest
 from registry import protocol
-from registry.services import integration_health_record, integration_secrets
+from registry.services import (
+    integration_health_record,
+    member_call,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -109,19 +114,16 @@ def unbind_deliver(*, request_id: int) -> str:
         if not request.lookup.phone_number or key is None:
             raise protocol.ProtocolError("the number was purged" if key else "the integration has no valid key")
         payload = protocol.unbind_request(
-            request_id=str(request.public_id), phone_e164="+86" + request.lookup.phone_number,
+            request_id=str(request.public_id), phone_e164=to_e164(request.lookup.phone_number),
             holder_since=request.lookup.holder_since, accounts=request.accounts,
         )
-        url = integration.base_url.rstrip("/") + protocol.UNBIND_PATH
-        keys = integration_secrets(integration)
-        reply = protocol.post_signed(url, payload, keys=keys, timeout_s=settings.UNBIND_TIMEOUT_SECONDS)
-        if reply.status in (200, 202):
-            protocol.verify(reply.headers, reply.body, keys=keys, remember=False)
+        reply = member_call(integration, protocol.UNBIND_PATH, payload, timeout_s=settings.UNBIND_TIMEOUT_SECONDS,
+                            signed_statuses=(200, 202))
         answer = protocol.parse_unbind_answer(reply.status, reply.body)
     except (httpx.HTTPError, protocol.ProtocolError) as error:
         reason = getattr(error, "reason", "") or outbound.failure_reason(error)
         final = request.attempts >= settings.UNBIND_MAX_ATTEMPTS
-        countdown = settings.UNBIND_RETRY_BASE_SECONDS * 2 ** (request.attempts - 1)
+        countdown = backoff_seconds(request.attempts, base=settings.UNBIND_RETRY_BASE_SECONDS)
         UnbindRequest.objects.filter(pk=request.pk, state=UnbindRequest.State.QUEUED).update(
             last_error=reason[:500], next_attempt_at=None if final else timezone.now() + timedelta(seconds=countdown),
         )

@@ -3,10 +3,11 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import registry.models
-import registry.validators
 from django.conf import settings
 from django.db import migrations, models
+
+import registry.models
+import registry.validators
 
 
 class Migration(migrations.Migration):
