@@ -1,6 +1,6 @@
 """Rate limits in fixed windows, counted in Redis so every web instance and worker shares one count:
 INCRBY (and EXPIRE) on `portal:rate:<scope>:<id>:<window>`. The lookup fan-out's calls
-to each member (portal/fanout.py, asyncio) and members' recycling checks (the CAMARA check and the bulk
+to each member (portal/lookup/fanout.py, asyncio) and members' recycling checks (the CAMARA check and the bulk
 check, here) count the same way. Redis is always there: development and tests run an embedded one."""
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def _judge(call: Call, reply: protocol.Reply) -> Outcome:
 
 def id_check_row(id_last6: str, *, key_id: str) -> dict:
     """What a row keeps for one member call's ID check: the random challenge the member is sent, and a
-    keyed hash (portal/privacy.py) of the portal's own digest of the holder's characters under it, so
+    keyed hash (portal/core/privacy.py) of the portal's own digest of the holder's characters under it, so
     that the database alone gives nothing to brute-force. Cleared once the row settles."""
     challenge = protocol.id_challenge()
     return {"challenge": challenge, "expected": _id_hash(protocol.id_digest(challenge, id_last6)), "key_id": key_id}
@@ -158,7 +158,7 @@ def call_spec(*, query_id, lookup_id, request_id, id_check, integration_id, base
 
 
 def seal_specs(specs: list[dict]) -> str:
-    """A batch of call specs as one token encrypted with the field keys (portal/crypto.py), for a task
+    """A batch of call specs as one token encrypted with the field keys (portal/core/crypto.py), for a task
     message: Redis and Celery's `argsrepr` see neither the number nor the ID check."""
     return encrypt(json.dumps(specs, separators=(",", ":")))
 

@@ -44,7 +44,7 @@ def event_loop() -> asyncio.AbstractEventLoop:
 
 class RateLimiter:
     """At most `rps` calls a second to one integration, across every worker: the windows of
-    portal/ratelimit.py in Redis, counted from the worker's asyncio loop."""
+    portal/core/ratelimit.py in Redis, counted from the worker's asyncio loop."""
 
     def __init__(self):
         self.redis = redis.asyncio.Redis.from_url(settings.REDIS_URL)

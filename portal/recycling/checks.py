@@ -34,7 +34,7 @@ class CheckClient:
 
 
 def number_check_rate_exceeded(*, by: CheckClient, api: str, numbers: int = 1) -> float | None:
-    """Count a client's checks (portal/ratelimit.py, shared by every instance): CAMARA checks a second, the
+    """Count a client's checks (portal/core/ratelimit.py, shared by every instance): CAMARA checks a second, the
     bulk check's numbers a minute, per integration (its two keys during a rotation share one count). The
     seconds until the client may check again, or None."""
     if api == NumberCheckAudit.Api.CAMARA:

@@ -76,7 +76,7 @@ MIDDLEWARE = [
     # last: sees the view's database/broker/cache/SMS failures first and answers 503 with Retry-After
     "portal.core.errors.DependencyDownMiddleware",
 ]
-# A refused form (an old page, another site) gets the site's own 403 page (portal/errors.py).
+# A refused form (an old page, another site) gets the site's own 403 page (portal/core/errors.py).
 CSRF_FAILURE_VIEW = "portal.core.errors.csrf_failure"
 
 # --- Content-Security-Policy and Permissions-Policy, on every response ----------------------------------
@@ -128,7 +128,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------------
 # PostgreSQL only. With DATABASE_URL unset (development, tests), the embedded server under var/ that
-# `make run` and `make test` start (portal/devservers.py); production refuses to start without it.
+# `make run` and `make test` start (portal/devtools/devservers.py); production refuses to start without it.
 EMBEDDED_POSTGRES = not env.str("DATABASE_URL", default="")
 DATABASES = {
     "default": env.db_url_config(env.str("DATABASE_URL", default="") or devservers.database_url(VAR_DIR)),
@@ -138,7 +138,7 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: the broker and the shared cache (rate limits, used TOTP codes) ---------------------------------
-# With REDIS_URL unset, the embedded Valkey server on a Unix socket under var/ (portal/devservers.py).
+# With REDIS_URL unset, the embedded Valkey server on a Unix socket under var/ (portal/devtools/devservers.py).
 EMBEDDED_REDIS = not env.str("REDIS_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default="") or devservers.redis_url(VAR_DIR)
 CACHES = {
@@ -218,7 +218,7 @@ MFA_ADAPTER = "registry.adapters.StaffMFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "码号服务门户"
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600  # an invitation link stays valid three days
-# allauth's limits, per client address (StaffAccountAdapter.get_client_ip: portal/client_address.py) and
+# allauth's limits, per client address (StaffAccountAdapter.get_client_ip: portal/core/client_address.py) and
 # per e-mail ("key"). Failed logins: 5 a minute and 20 an hour from one address, 5 per 5 minutes per account.
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
@@ -254,7 +254,7 @@ OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 
 # --- Lookup (一证通查) ------------------------------------------------------------------------------
 # The proxies in front of the web processes that append to X-Forwarded-For (0: none, REMOTE_ADDR is the
-# client). Read only by portal/client_address.py: the SMS-code limits and, through StaffAccountAdapter,
+# client). Read only by portal/core/client_address.py: the SMS-code limits and, through StaffAccountAdapter,
 # allauth's login limits.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 LOOKUP_CODE_TTL_SECONDS = env.int("LOOKUP_CODE_TTL_SECONDS", default=300)
@@ -312,7 +312,7 @@ PUBLIC_HOLIDAYS = env.list("PUBLIC_HOLIDAYS", default=[
 ])
 EXTRA_WORKING_DAYS = env.list("EXTRA_WORKING_DAYS", default=["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"])
 
-# Recycled-number notices (portal/notices.py): tries per notice, the backoff between them (base * 2^n,
+# Recycled-number notices (portal/notices/): tries per notice, the backoff between them (base * 2^n,
 # capped, with jitter), each try's timeout, when a pending notice counts as stuck, notices a task sends.
 NOTICE_MAX_ATTEMPTS = env.int("NOTICE_MAX_ATTEMPTS", default=10)
 NOTICE_RETRY_BASE_SECONDS = env.float("NOTICE_RETRY_BASE_SECONDS", default=10.0)
@@ -333,7 +333,7 @@ NUMBER_EVENT_UPLOAD_RETENTION_DAYS = env.int("NUMBER_EVENT_UPLOAD_RETENTION_DAYS
 NUMBER_CHECKS_PER_SECOND = env.int("NUMBER_CHECKS_PER_SECOND", default=100)  # CAMARA checks
 NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE = env.int("NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE", default=60_000)  # numbers in bulk checks
 NUMBER_CHECK_AUDIT_RETENTION_DAYS = env.int("NUMBER_CHECK_AUDIT_RETENTION_DAYS", default=90)
-# Upload limits (portal/uploads.py), checked before a body is read: each view's own (evidence, carriers'
+# Upload limits (portal/core/upload_limits.py), checked before a body is read: each view's own (evidence, carriers'
 # files), REQUEST_BODY_MAX_BYTES for every other view (a little over DATA_UPLOAD_MAX_MEMORY_SIZE, Django's
 # cap on a body read whole, such as a carrier's JSON batch). The first handler stops files at their cap.
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=3 * 1024 * 1024)
@@ -372,7 +372,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    # every API error in the API's own JSON shape; a dependency that is down answers 503 (portal/errors.py)
+    # every API error in the API's own JSON shape; a dependency that is down answers 503 (portal/core/errors.py)
     "EXCEPTION_HANDLER": "portal.core.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {

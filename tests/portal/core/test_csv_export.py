@@ -1,4 +1,4 @@
-"""CSV injection: every CSV the portal streams goes through portal/csv_export.py, which defuses any cell
+"""CSV injection: every CSV the portal streams goes through portal/core/csv_export.py, which defuses any cell
 a spreadsheet would run as a formula, and keeps phone numbers readable as text."""
 
 import pytest
