@@ -1,16 +1,14 @@
 """Helpers for complaint tests: a holder who proved their number, tiny valid evidence files, signed calls."""
 
 import io
-import json
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from registry import protocol
 from registry import services as registry_services
 from tests.portal.lookup.helpers import latest_code
 from tests.registry.factories import IntegrationFactory, MemberAppFactory
-from tests.signing import signed_headers
+from tests.signing import signed_request
 
 PHONE = "13800138000"
 
@@ -59,10 +57,8 @@ def member_system(organisation):
 
 
 def api_get(client, target, key, secret):
-    headers = signed_headers(protocol.signed_bytes("GET", target, b""), key_id=key.key_id, secret=secret)
-    return client.get(target, **headers)
+    return signed_request(client, "get", target, key_id=key.key_id, secret=secret)
 
 
 def api_post(client, target, payload, key, secret):
-    body = json.dumps(payload).encode()
-    return client.post(target, body, content_type="application/json", **signed_headers(body, key_id=key.key_id, secret=secret))
+    return signed_request(client, "post", target, payload, key_id=key.key_id, secret=secret)

@@ -26,7 +26,10 @@ from tests.portal.lookup.helpers import (
     wait_for,
     wait_until_completed,
 )
-from tests.portal.unbinding.helpers import completed_lookup, number_with_previous_accounts
+from tests.portal.unbinding.helpers import (
+    completed_lookup,
+    number_with_previous_accounts,
+)
 from tests.registry.factories import OrganisationFactory
 
 pytestmark = pytest.mark.worker

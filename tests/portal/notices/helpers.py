@@ -1,7 +1,6 @@
 """Shared steps of the notices tests: a carrier that reports, apps subscribed through the API, and the
 simulator's view of what each app received."""
 
-import json
 from datetime import timedelta
 
 import httpx
@@ -14,7 +13,7 @@ from tests.registry.factories import (
     MemberAppFactory,
     OrganisationFactory,
 )
-from tests.signing import signed_headers
+from tests.signing import signed_request
 
 
 def carrier_key():
@@ -30,9 +29,7 @@ def member_app(organisation=None):
 
 
 def signed_post(client, url, payload, key, secret, method="post"):
-    body = json.dumps(payload).encode()
-    return getattr(client, method)(url, body, content_type="application/json",
-                                   **signed_headers(body, key_id=key.key_id, secret=secret))
+    return signed_request(client, method, url, payload, key_id=key.key_id, secret=secret)
 
 
 def subscribe(client, simulator, slug, *, types=("cancelled", "reassigned", "ported_out", "ported_in"), organisation=None):

@@ -20,7 +20,12 @@ from portal.recycling.checks import (
 )
 from portal.recycling.models import NumberCheckAudit
 from registry import services as registry_services
-from tests.portal.recycling.test_number_recycling_camara import CORRELATOR, URL, check, history  # noqa: F401  (fixture)
+from tests.portal.recycling.test_number_recycling_camara import (  # noqa: F401  (fixture)
+    CORRELATOR,
+    URL,
+    check,
+    history,
+)
 from tests.registry.factories import (
     IntegrationFactory,
     OrganisationFactory,

@@ -16,25 +16,27 @@ from portal.unbinding import services
 from portal.unbinding.models import UnbindRequest
 from registry import protocol
 from tests.portal.lookup.helpers import latest_code, simulated_apps, wait_for
-from tests.portal.unbinding.helpers import completed_lookup, number_with_previous_accounts
+from tests.portal.unbinding.helpers import (
+    completed_lookup,
+    number_with_previous_accounts,
+)
 from tests.registry.factories import (
     OrganisationFactory,
     StaffUserFactory,
     platform_staff,
 )
-from tests.signing import signed_headers
+from tests.signing import signed_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def signed_post(client, url, payload, slug, seconds_ago=0):
-    body = protocol.encode(payload)
-    return client.post(url, data=body, content_type="application/json",
-                       **signed_headers(body, key_id=f"demo_{slug}", secret=demo_key_secret(slug), seconds_ago=seconds_ago))
+    return signed_request(client, "post", url, payload, key_id=f"demo_{slug}", secret=demo_key_secret(slug),
+                          seconds_ago=seconds_ago)
 
 
 def signed_get(client, url, slug):
-    return client.get(url, **signed_headers(url.encode(), key_id=f"demo_{slug}", secret=demo_key_secret(slug)))
+    return signed_request(client, "get", url, key_id=f"demo_{slug}", secret=demo_key_secret(slug))
 
 
 def _results_page(client, lookup):
