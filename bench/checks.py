@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from common import ROOT, prepare_database  # noqa: E402
 from ingest import cpu_seconds, register_carrier, server_pids  # noqa: E402  (this also configures portal_bench, Redis 13)
+
 from portal.recycling import services
 
 os.environ["LOG_LEVEL"] = "ERROR"  # a 422 is an answer here, not a warning worth a log line
@@ -34,7 +35,10 @@ os.environ["LOG_LEVEL"] = "ERROR"  # a 422 is an answer here, not a warning wort
 os.environ["NUMBER_CHECKS_PER_SECOND"] = os.environ["NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE"] = "100000000"
 
 SINGLE_TARGET, BULK_TARGET_MS = 1000, 100
-MEMBER_KEY_ID, MEMBER_SECRET = "bench_member", "whsec_YmVuY2gtbWVtYmVyLXNpZ25pbmctc2VjcmV0LTAxMjM="  # whsec_ + base64 of 32 bytes
+MEMBER_KEY_ID, MEMBER_SECRET = (
+    "bench_member",
+    "whsec_YmVuY2gtbWVtYmVyLXNpZ25pbmctc2VjcmV0LTAxMjM=",
+)  # whsec_ + base64 of 32 bytes
 
 
 def load_histories(carrier, numbers: int) -> list[str]:
@@ -46,10 +50,18 @@ def load_histories(carrier, numbers: int) -> list[str]:
         phone = f"{rng.choice(('138', '139', '150'))}{rng.randrange(10**8):08d}"  # the bench carrier's segments
         phones.append(phone)
         cancelled = datetime(2025, 1, 1, tzinfo=tz) + timedelta(minutes=rng.randrange(400_000))
-        events.append({"event_id": f"c{i}", "phone_number": phone, "type": "cancelled", "occurred_at": cancelled.isoformat()})
+        events.append(
+            {"event_id": f"c{i}", "phone_number": phone, "type": "cancelled", "occurred_at": cancelled.isoformat()}
+        )
         if rng.random() < 0.8:
-            events.append({"event_id": f"r{i}", "phone_number": phone, "type": "reassigned",
-                           "occurred_at": (cancelled + timedelta(days=rng.randrange(90, 200))).isoformat()})
+            events.append(
+                {
+                    "event_id": f"r{i}",
+                    "phone_number": phone,
+                    "type": "reassigned",
+                    "occurred_at": (cancelled + timedelta(days=rng.randrange(90, 200))).isoformat(),
+                }
+            )
         if len(events) >= 9998:
             services.number_events_ingest(carrier=carrier, events=events)
             events = []
@@ -63,11 +75,19 @@ def register_member():
     from registry.validators import uscc_check_character
 
     prefix = "91110000MA0BENCH2"
-    org = Organisation.objects.create(kind="internet_platform", legal_name="压测平台", credit_code=prefix + uscc_check_character(prefix),
-                                      contact_name="x", contact_email="y@example.com", status="active")
+    org = Organisation.objects.create(
+        kind="internet_platform",
+        legal_name="压测平台",
+        credit_code=prefix + uscc_check_character(prefix),
+        contact_name="x",
+        contact_email="y@example.com",
+        status="active",
+    )
     app = MemberApp.objects.create(organisation=org, name="压测应用", category="social", go_live_date="2026-01-01")
     integration = Integration.objects.create(app=app, base_url="http://127.0.0.1:9/none")
-    registry_services.integration_key_issue(integration=integration, by=None, key_id=MEMBER_KEY_ID, secret=MEMBER_SECRET)
+    registry_services.integration_key_issue(
+        integration=integration, by=None, key_id=MEMBER_KEY_ID, secret=MEMBER_SECRET
+    )
 
 
 def asked_numbers(phones: list[str], count: int) -> list[tuple[str, str]]:
@@ -87,9 +107,15 @@ async def single_checks(port: int, token: str, asked, seconds: float, concurrenc
     requests = []
     for phone, day in asked:
         body = json.dumps({"phoneNumber": phone, "specifiedDate": day}).encode()
-        requests.append(b"POST /number-recycling/v0.2/check HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                        b"Content-Type: application/json\r\nAuthorization: Bearer " + token.encode() +
-                        b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        requests.append(
+            b"POST /number-recycling/v0.2/check HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\nAuthorization: Bearer "
+            + token.encode()
+            + b"\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
     counts: dict[int, int] = {}
     stop, done = time.perf_counter() + seconds, 0
 
@@ -139,11 +165,37 @@ def main():
     print(f"loading {args.numbers:,} numbers' histories ...", flush=True)
     phones = load_histories(carrier, args.numbers)
     register_member()
-    subprocess.run([sys.executable, "manage.py", "shell", "-c", "from django.db import connection; connection.cursor().execute('ANALYZE')"],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.db import connection; connection.cursor().execute('ANALYZE')",
+        ],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
-    web = subprocess.Popen([sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                            "--workers", str(args.web_workers), "--timeout", "60", "--log-level", "warning", *args.gunicorn.split()], cwd=ROOT)
+    web = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "portal.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.web_workers),
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+            *args.gunicorn.split(),
+        ],
+        cwd=ROOT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=60) as client:
@@ -153,8 +205,15 @@ def main():
                     break
                 except httpx.TransportError:
                     time.sleep(0.2)
-            token = client.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": MEMBER_KEY_ID,
-                                                      "client_secret": MEMBER_SECRET, "scope": "number-recycling:check"}).json()["access_token"]
+            token = client.post(
+                "/oauth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": MEMBER_KEY_ID,
+                    "client_secret": MEMBER_SECRET,
+                    "scope": "number-recycling:check",
+                },
+            ).json()["access_token"]
 
             # 1. Single CAMARA checks under load
             asked = asked_numbers(phones, 20_000)
@@ -165,19 +224,28 @@ def main():
             web_cpu, db_cpu = (cpu_seconds(p) - b for p, b in zip(pids, before))
             client_cpu = time.process_time() - client_before
             rate = done / elapsed
-            print(f"single checks: {done:,} in {elapsed:.1f} s with {args.concurrency} in flight, {args.web_workers} gunicorn workers -> "
-                  f"{rate:,.0f}/s; target {SINGLE_TARGET:,}/s -> ratio {rate / SINGLE_TARGET:.2f}  (answers by status: {dict(sorted(counts.items()))})")
-            print(f"  CPU a check: gunicorn {web_cpu / done * 1000:.2f} ms + PostgreSQL {db_cpu / done * 1000:.2f} ms "
-                  f"(+ the load generator {client_cpu / done * 1000:.2f} ms) -> the server alone would answer "
-                  f"{done / (web_cpu + db_cpu) * os.cpu_count():,.0f}/s on {os.cpu_count()} free cores; "
-                  f"load average {os.getloadavg()[0]:.1f}")
+            print(
+                f"single checks: {done:,} in {elapsed:.1f} s with {args.concurrency} in flight, {args.web_workers} gunicorn workers -> "
+                f"{rate:,.0f}/s; target {SINGLE_TARGET:,}/s -> ratio {rate / SINGLE_TARGET:.2f}  (answers by status: {dict(sorted(counts.items()))})"
+            )
+            print(
+                f"  CPU a check: gunicorn {web_cpu / done * 1000:.2f} ms + PostgreSQL {db_cpu / done * 1000:.2f} ms "
+                f"(+ the load generator {client_cpu / done * 1000:.2f} ms) -> the server alone would answer "
+                f"{done / (web_cpu + db_cpu) * os.cpu_count():,.0f}/s on {os.cpu_count()} free cores; "
+                f"load average {os.getloadavg()[0]:.1f}"
+            )
             assert set(counts) <= {200, 422}, counts
 
             # 2. The 1,000-number bulk check, one call at a time
             times, answers = [], {}
             for call in range(args.bulk_calls + 3):
-                body = json.dumps({"checks": [{"phone_number": p, "date": d} for p, d in asked_numbers(phones[call:], 1000)]}).encode()
-                headers = {"Content-Type": "application/json", **protocol.sign(body, keys=MEMBER_SECRET, key_id=MEMBER_KEY_ID)}
+                body = json.dumps(
+                    {"checks": [{"phone_number": p, "date": d} for p, d in asked_numbers(phones[call:], 1000)]}
+                ).encode()
+                headers = {
+                    "Content-Type": "application/json",
+                    **protocol.sign(body, keys=MEMBER_SECRET, key_id=MEMBER_KEY_ID),
+                }
                 started = time.perf_counter()
                 response = client.post("/api/v1/platform/number-checks", content=body, headers=headers)
                 took = time.perf_counter() - started
@@ -187,8 +255,10 @@ def main():
                     for result in response.json()["results"]:
                         answers[result["answer"]] = answers.get(result["answer"], 0) + 1
             median, p90 = statistics.median(times) * 1000, sorted(times)[int(len(times) * 0.9) - 1] * 1000
-            print(f"bulk check of 1,000 numbers: median {median:.0f} ms, p90 {p90:.0f} ms over {len(times)} calls; "
-                  f"target < {BULK_TARGET_MS} ms -> ratio {median / BULK_TARGET_MS:.2f}  (answers: {answers})")
+            print(
+                f"bulk check of 1,000 numbers: median {median:.0f} ms, p90 {p90:.0f} ms over {len(times)} calls; "
+                f"target < {BULK_TARGET_MS} ms -> ratio {median / BULK_TARGET_MS:.2f}  (answers: {answers})"
+            )
     finally:
         web.terminate()
         web.wait()

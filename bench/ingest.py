@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from common import ROOT, configure, prepare_database  # noqa: E402
+
 from portal.recycling import uploads as services
 
 configure(database="portal_bench", redis_db=13, CONN_MAX_AGE="60")  # persistent connections, as production
@@ -43,9 +44,18 @@ def register_carrier():
     from registry.validators import uscc_check_character
 
     prefix = "91110000MA0BENCH1"
-    carrier = Organisation.objects.create(kind="basic_carrier", legal_name="压测运营商", credit_code=prefix + uscc_check_character(prefix),
-                                          contact_name="x", contact_email="x@example.com", status="active", number_segments="138 139 150")
-    app = MemberApp.objects.create(organisation=carrier, name="压测营业厅", category="telecom", go_live_date="2026-01-01")
+    carrier = Organisation.objects.create(
+        kind="basic_carrier",
+        legal_name="压测运营商",
+        credit_code=prefix + uscc_check_character(prefix),
+        contact_name="x",
+        contact_email="x@example.com",
+        status="active",
+        number_segments="138 139 150",
+    )
+    app = MemberApp.objects.create(
+        organisation=carrier, name="压测营业厅", category="telecom", go_live_date="2026-01-01"
+    )
     integration = Integration.objects.create(app=app, base_url="http://127.0.0.1:9/none")
     registry_services.integration_key_issue(integration=integration, by=None, key_id=KEY_ID, secret=SECRET)
     return carrier
@@ -86,8 +96,22 @@ def batches(total: int, size: int) -> list[bytes]:
             phone = f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"
             cancelled = start + timedelta(minutes=rng.randrange(200_000))
             reassigned = cancelled + timedelta(days=rng.randrange(60, 200))
-            events.append({"event_id": f"b{n}", "phone_number": "+86" + phone, "type": "cancelled", "occurred_at": cancelled.isoformat()})
-            events.append({"event_id": f"b{n + 1}", "phone_number": "+86" + phone, "type": "reassigned", "occurred_at": reassigned.isoformat()})
+            events.append(
+                {
+                    "event_id": f"b{n}",
+                    "phone_number": "+86" + phone,
+                    "type": "cancelled",
+                    "occurred_at": cancelled.isoformat(),
+                }
+            )
+            events.append(
+                {
+                    "event_id": f"b{n + 1}",
+                    "phone_number": "+86" + phone,
+                    "type": "reassigned",
+                    "occurred_at": reassigned.isoformat(),
+                }
+            )
             n += 2
         bodies.append(json.dumps({"events": events}, separators=(",", ":")).encode())
     return bodies
@@ -118,10 +142,14 @@ def csv_upload(total: int):
                 phone = f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"
                 cancelled = start + timedelta(minutes=rng.randrange(200_000))
                 writer.writerow([f"b{n}", phone, "cancelled", cancelled.isoformat()])
-                writer.writerow([f"b{n + 1}", phone, "reassigned", (cancelled + timedelta(days=rng.randrange(60, 200))).isoformat()])
+                writer.writerow(
+                    [f"b{n + 1}", phone, "reassigned", (cancelled + timedelta(days=rng.randrange(60, 200))).isoformat()]
+                )
         size = path.stat().st_size
         with open(path, "rb") as f:
-            upload = services.number_event_upload_create(carrier=carrier, uploaded_by=None, file=File(f, name="monthly.csv"))
+            upload = services.number_event_upload_create(
+                carrier=carrier, uploaded_by=None, file=File(f, name="monthly.csv")
+            )
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     while services.number_event_upload_process(upload_id=upload.pk, seconds=3600):
@@ -129,9 +157,11 @@ def csv_upload(total: int):
     elapsed = time.perf_counter() - started
     upload.refresh_from_db()
     peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"CSV upload of {total:,} rows ({size / 2**20:.0f} MB): {elapsed:.1f} s -> {upload.rows_read / elapsed:,.0f} rows/s; "
-          f"accepted {upload.rows_accepted:,}, rejected {upload.rows_rejected}; peak memory {peak_before / 1024:.0f} MB before, "
-          f"{peak_after / 1024:.0f} MB after reading the whole file")
+    print(
+        f"CSV upload of {total:,} rows ({size / 2**20:.0f} MB): {elapsed:.1f} s -> {upload.rows_read / elapsed:,.0f} rows/s; "
+        f"accepted {upload.rows_accepted:,}, rejected {upload.rows_rejected}; peak memory {peak_before / 1024:.0f} MB before, "
+        f"{peak_after / 1024:.0f} MB after reading the whole file"
+    )
     assert upload.state == "completed" and upload.rows_accepted == NumberEvent.objects.count() == total
 
 
@@ -167,8 +197,20 @@ def main():
     print(f"preparing {args.events:,} events in batches of {args.batch:,} ...", flush=True)
     bodies = batches(args.events, args.batch)
 
-    cmd = [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
-           "--workers", str(args.web_workers), "--timeout", "120", "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "portal.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{args.port}",
+        "--workers",
+        str(args.web_workers),
+        "--timeout",
+        "120",
+        "--log-level",
+        "warning",
+    ]
     web = subprocess.Popen(cmd, cwd=ROOT)
     url = f"http://127.0.0.1:{args.port}/api/v1/carrier/number-events"
     try:
@@ -205,14 +247,20 @@ def main():
         stored = NumberEvent.objects.filter(carrier=carrier).count()
         again = send(bodies[0])
         rate = args.events / elapsed
-        print(f"{args.events:,} events in {len(bodies)} batches, {args.clients} clients, {args.web_workers} gunicorn workers: "
-              f"{elapsed:.1f} s -> {rate:,.0f} events/s; target {TARGET:,}/s -> ratio {rate / TARGET:.2f}")
-        print(f"accepted {accepted:,}, rejected {rejected}, stored {stored:,}, freeze-period breaches "
-              f"{sum(r['freeze_breaches'] for r in results):,}; first batch sent again: accepted {again['accepted']}, "
-              f"duplicates {again['duplicates']:,}")
-        print(f"server CPU: gunicorn workers {web_cpu:.1f} + PostgreSQL backends {db_cpu:.1f} = {server_cpu:.1f} core-seconds -> "
-              f"{args.events / server_cpu:,.0f} events per core-second; load average during the run "
-              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(
+            f"{args.events:,} events in {len(bodies)} batches, {args.clients} clients, {args.web_workers} gunicorn workers: "
+            f"{elapsed:.1f} s -> {rate:,.0f} events/s; target {TARGET:,}/s -> ratio {rate / TARGET:.2f}"
+        )
+        print(
+            f"accepted {accepted:,}, rejected {rejected}, stored {stored:,}, freeze-period breaches "
+            f"{sum(r['freeze_breaches'] for r in results):,}; first batch sent again: accepted {again['accepted']}, "
+            f"duplicates {again['duplicates']:,}"
+        )
+        print(
+            f"server CPU: gunicorn workers {web_cpu:.1f} + PostgreSQL backends {db_cpu:.1f} = {server_cpu:.1f} core-seconds -> "
+            f"{args.events / server_cpu:,.0f} events per core-second; load average during the run "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
         assert accepted == stored == args.events and rejected == 0 and again["accepted"] == 0
     finally:
         web.terminate()

@@ -20,6 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from common import configure, prepare_database, start  # noqa: E402
+
 from portal.lookup import services
 from portal.verification.services import verification_code_send
 
@@ -59,7 +60,9 @@ def main():
     parser.add_argument("--trials", type=int, default=15)
     parser.add_argument("--sustain-seconds", type=int, default=15)
     parser.add_argument("--sustain-latency-ms", type=int, default=50)
-    parser.add_argument("--concurrency", type=int, default=4, help="worker processes (two per core: they mostly wait on members)")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="worker processes (two per core: they mostly wait on members)"
+    )
     args = parser.parse_args()
 
     prepare_database()
@@ -71,28 +74,57 @@ def main():
 
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     from portal.celery import app as celery_app
+    from portal.devtools.demo import demo_key_secret
     from portal.lookup.models import LookupQuery
     from portal.sms.models import SmsMessage
     from registry import services as registry_services
-    from portal.devtools.demo import demo_key_secret
     from registry.models import Integration, MemberApp, Organisation
     from registry.validators import uscc_check_character
 
-    org = Organisation.objects.create(kind="internet_platform", legal_name="压测平台", credit_code="91110000MA0BENCH0" + uscc_check_character("91110000MA0BENCH0"),
-                                      contact_name="x", contact_email="x@example.com", status="active")
+    org = Organisation.objects.create(
+        kind="internet_platform",
+        legal_name="压测平台",
+        credit_code="91110000MA0BENCH0" + uscc_check_character("91110000MA0BENCH0"),
+        contact_name="x",
+        contact_email="x@example.com",
+        status="active",
+    )
 
     def register_apps(n, port):
         Integration.objects.update(enabled=False)  # only this round's apps are asked
         for i in range(1, n + 1):
             slug = f"app{i:02d}"
-            app, _ = MemberApp.objects.get_or_create(organisation=org, name=f"{port}-{slug}", defaults={"category": "social", "go_live_date": "2026-01-01"})
-            integration, made = Integration.objects.get_or_create(app=app, defaults={"base_url": f"http://127.0.0.1:{port}/{slug}", "timeout_ms": 5000, "max_requests_per_second": 10000})
+            app, _ = MemberApp.objects.get_or_create(
+                organisation=org, name=f"{port}-{slug}", defaults={"category": "social", "go_live_date": "2026-01-01"}
+            )
+            integration, made = Integration.objects.get_or_create(
+                app=app,
+                defaults={
+                    "base_url": f"http://127.0.0.1:{port}/{slug}",
+                    "timeout_ms": 5000,
+                    "max_requests_per_second": 10000,
+                },
+            )
             if made:
-                registry_services.integration_key_issue(integration=integration, by=None, key_id=f"bench{port}_{slug}", secret=demo_key_secret(slug))
+                registry_services.integration_key_issue(
+                    integration=integration, by=None, key_id=f"bench{port}_{slug}", secret=demo_key_secret(slug)
+                )
 
     def simulator(apps, latency, port):
-        child = start(["manage.py", "run_simulator", "--port", str(port), "--apps", str(apps), "--latency-ms", str(latency),
-                       "--key-id-format", f"bench{port}_{{slug}}"])
+        child = start(
+            [
+                "manage.py",
+                "run_simulator",
+                "--port",
+                str(port),
+                "--apps",
+                str(apps),
+                "--latency-ms",
+                str(latency),
+                "--key-id-format",
+                f"bench{port}_{{slug}}",
+            ]
+        )
         import httpx
 
         deadline = time.time() + 60  # on a busy machine it takes longer than the 2 s the runs wait
@@ -132,8 +164,23 @@ def main():
         assert not lookup.queries.exclude(state__in=LookupQuery.SETTLED).exists()
         return row["completed_at"].timestamp() - started
 
-    worker = start(["-m", "celery", "-A", "portal", "worker", "-l", "WARNING", "--concurrency", str(args.concurrency),
-                    "-n", "bench@%h", "--without-gossip", "--without-mingle"])
+    worker = start(
+        [
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "-l",
+            "WARNING",
+            "--concurrency",
+            str(args.concurrency),
+            "-n",
+            "bench@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
     deadline = time.time() + 30
     while not celery_app.control.ping(timeout=0.5) and time.time() < deadline:
         time.sleep(0.2)
@@ -161,11 +208,21 @@ def main():
         results[apps] = median
         if os.environ.get("BENCH_DEBUG"):
             cpu_after = cpu_seconds({"workers": worker.pid, "simulator": sim.pid})
-            print("  CPU a lookup: " + ", ".join(f"{label} {(cpu_after[label] - cpu_before[label]) * 1000 / len(times):.0f} ms"
-                                                for label in cpu_after), flush=True)
-        print(f"{apps:4d} apps, L = {args.latency_ms} ms: median {median * 1000:6.1f} ms, "
-              f"p90 {sorted(times)[int(len(times) * 0.9) - 1] * 1000:6.1f} ms -> ratio {median * 1000 / args.latency_ms:.2f}", flush=True)
-        sim.terminate(); sim.wait()
+            print(
+                "  CPU a lookup: "
+                + ", ".join(
+                    f"{label} {(cpu_after[label] - cpu_before[label]) * 1000 / len(times):.0f} ms"
+                    for label in cpu_after
+                ),
+                flush=True,
+            )
+        print(
+            f"{apps:4d} apps, L = {args.latency_ms} ms: median {median * 1000:6.1f} ms, "
+            f"p90 {sorted(times)[int(len(times) * 0.9) - 1] * 1000:6.1f} ms -> ratio {median * 1000 / args.latency_ms:.2f}",
+            flush=True,
+        )
+        sim.terminate()
+        sim.wait()
 
     # Sustained load: 16 apps at a shorter latency, several lookups in flight.
     port += 1
@@ -187,11 +244,19 @@ def main():
         for _ in range(8):
             pool.submit(client_loop)
     rate = len(done) / args.sustain_seconds
-    print(f"sustained: 16 apps, L = {args.sustain_latency_ms} ms, 8 holders at once: {rate:.1f} completed lookups/s "
-          f"({len(done)} in {args.sustain_seconds} s)", flush=True)
-    sim.terminate(); worker.terminate(); sim.wait(); worker.wait()
-    print(f"RESULT ratio16={results[16] * 1000 / args.latency_ms:.2f} (target 1.25) "
-          f"ratio200={results[200] * 1000 / args.latency_ms:.2f} (target 1.5) lookups_per_s={rate:.1f}")
+    print(
+        f"sustained: 16 apps, L = {args.sustain_latency_ms} ms, 8 holders at once: {rate:.1f} completed lookups/s "
+        f"({len(done)} in {args.sustain_seconds} s)",
+        flush=True,
+    )
+    sim.terminate()
+    worker.terminate()
+    sim.wait()
+    worker.wait()
+    print(
+        f"RESULT ratio16={results[16] * 1000 / args.latency_ms:.2f} (target 1.25) "
+        f"ratio200={results[200] * 1000 / args.latency_ms:.2f} (target 1.5) lookups_per_s={rate:.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import time
 from datetime import timedelta
 
 import httpx
-
 from common import configure, prepare_database, start  # noqa: E402
 
 configure(database="portal_notices_bench", redis_db=11)
@@ -42,33 +41,63 @@ def main():
 
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     from portal.celery import app as celery_app
+    from portal.devtools.demo import demo_webhook_secret
     from portal.notices.models import NoticeDelivery
-    from portal.recycling.models import NumberEvent
     from portal.notices.services import notice_subscription_save
+    from portal.recycling.models import NumberEvent
     from portal.recycling.services import number_events_ingest
     from registry import protocol
-    from portal.devtools.demo import demo_webhook_secret
     from registry.models import MemberApp, Organisation
     from registry.validators import uscc_check_character
 
     def organisation(prefix, kind, name, **extra):
         code = prefix + uscc_check_character(prefix)
-        return Organisation.objects.create(kind=kind, legal_name=name, credit_code=code, contact_name="x",
-                                           contact_email="x@example.com", status="active", **extra)
+        return Organisation.objects.create(
+            kind=kind,
+            legal_name=name,
+            credit_code=code,
+            contact_name="x",
+            contact_email="x@example.com",
+            status="active",
+            **extra,
+        )
 
-    carrier = organisation("91110000MA0BENCHC", "basic_carrier", "压测运营商", number_segments="134 135 136 137 138 139")
+    carrier = organisation(
+        "91110000MA0BENCHC", "basic_carrier", "压测运营商", number_segments="134 135 136 137 138 139"
+    )
     sim_url = f"http://127.0.0.1:{args.port}"
     for i in range(1, args.apps + 1):
         if (i - 1) % 10 == 0:
             member = organisation(f"91110000MA0BEN{i:03d}", "internet_platform", f"压测平台{i:03d}")
         slug = f"app{i:02d}"
-        app = MemberApp.objects.create(organisation=member, name=f"压测应用{slug}", category="social", go_live_date="2026-01-01")
-        notice_subscription_save(app=app, webhook_url=f"{sim_url}/{slug}{protocol.NUMBER_NOTICES_PATH}",
-                                 event_types=NumberEvent.Type.values, secret=demo_webhook_secret(slug))
+        app = MemberApp.objects.create(
+            organisation=member, name=f"压测应用{slug}", category="social", go_live_date="2026-01-01"
+        )
+        notice_subscription_save(
+            app=app,
+            webhook_url=f"{sim_url}/{slug}{protocol.NUMBER_NOTICES_PATH}",
+            event_types=NumberEvent.Type.values,
+            secret=demo_webhook_secret(slug),
+        )
 
     sim = start(["manage.py", "run_simulator", "--port", str(args.port), "--apps", str(args.apps)])
-    worker = start(["-m", "celery", "-A", "portal", "worker", "-l", "WARNING", "--concurrency", str(args.concurrency),
-                    "-n", "bench-notices@%h", "--without-gossip", "--without-mingle"])
+    worker = start(
+        [
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "-l",
+            "WARNING",
+            "--concurrency",
+            str(args.concurrency),
+            "-n",
+            "bench-notices@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
     try:
         deadline = time.time() + 30
         while not celery_app.control.ping(timeout=0.5) and time.time() < deadline:
@@ -79,13 +108,22 @@ def main():
         kinds = ("cancelled", "reassigned")
         started = time.perf_counter()
         for offset in range(0, args.events, BATCH):
-            batch = [{"event_id": f"b{offset + i}", "phone_number": f"+86{134 + (offset + i) % 6}{offset + i:08d}",
-                      "type": kinds[(offset + i) % 2], "occurred_at": occurred}
-                     for i in range(min(BATCH, args.events - offset))]
+            batch = [
+                {
+                    "event_id": f"b{offset + i}",
+                    "phone_number": f"+86{134 + (offset + i) % 6}{offset + i:08d}",
+                    "type": kinds[(offset + i) % 2],
+                    "occurred_at": occurred,
+                }
+                for i in range(min(BATCH, args.events - offset))
+            ]
             number_events_ingest(carrier=carrier, events=batch)
         last_batch = time.perf_counter()
         last_batch_wall = time.time()
-        print(f"{args.events:,} events in {args.events // BATCH or 1} batches arrived in {last_batch - started:.1f} s", flush=True)
+        print(
+            f"{args.events:,} events in {args.events // BATCH or 1} batches arrived in {last_batch - started:.1f} s",
+            flush=True,
+        )
 
         expected = args.events * args.apps
         poll = httpx.Client(timeout=10)
@@ -94,17 +132,25 @@ def main():
             if inbox["numbers"] >= expected:
                 break
             if os.environ.get("BENCH_DEBUG"):
-                print(f"  {time.perf_counter() - last_batch:6.1f} s: {inbox['numbers']:,} of {expected:,} numbers, "
-                      f"{NoticeDelivery.objects.filter(state='pending').count()} notices pending", flush=True)
+                print(
+                    f"  {time.perf_counter() - last_batch:6.1f} s: {inbox['numbers']:,} of {expected:,} numbers, "
+                    f"{NoticeDelivery.objects.filter(state='pending').count()} notices pending",
+                    flush=True,
+                )
             time.sleep(1)
         done = inbox["last_at"] - last_batch_wall
         assert inbox["refused"] == 0, "a notice failed its signature check"
         notices = NoticeDelivery.objects.count()
-        print(f"{args.apps} apps notified of {args.events:,} events each ({expected:,} numbers in {notices:,} notices, "
-              f"{inbox['repeats']} repeats): {done:.1f} s after the last batch arrived "
-              f"(target {TARGET_SECONDS} s), {done / TARGET_SECONDS:.2f} of the target; "
-              f"{expected / max(0.001, inbox['last_at'] - (last_batch_wall - (last_batch - started))):,.0f} numbers/s end to end", flush=True)
-        print(f"RESULT notices_after_last_batch_s={done:.1f} target_s={TARGET_SECONDS} ratio={done / TARGET_SECONDS:.2f}")
+        print(
+            f"{args.apps} apps notified of {args.events:,} events each ({expected:,} numbers in {notices:,} notices, "
+            f"{inbox['repeats']} repeats): {done:.1f} s after the last batch arrived "
+            f"(target {TARGET_SECONDS} s), {done / TARGET_SECONDS:.2f} of the target; "
+            f"{expected / max(0.001, inbox['last_at'] - (last_batch_wall - (last_batch - started))):,.0f} numbers/s end to end",
+            flush=True,
+        )
+        print(
+            f"RESULT notices_after_last_batch_s={done:.1f} target_s={TARGET_SECONDS} ratio={done / TARGET_SECONDS:.2f}"
+        )
     finally:
         sim.terminate()
         worker.terminate()

@@ -45,32 +45,51 @@ def load(complaints: int, lookups: int, lookup_queries: int):
 
     def org(n: int, kind: str, name: str) -> Organisation:
         prefix = f"91110000MA{n:07d}"
-        return Organisation.objects.create(credit_code=prefix + uscc_check_character(prefix), kind=kind, legal_name=name,
-                                           contact_name="基准", contact_email=f"bench{n}@example.cn", status="active")
+        return Organisation.objects.create(
+            credit_code=prefix + uscc_check_character(prefix),
+            kind=kind,
+            legal_name=name,
+            contact_name="基准",
+            contact_email=f"bench{n}@example.cn",
+            status="active",
+        )
 
     platforms = [org(n, Organisation.Kind.INTERNET_PLATFORM, f"基准平台{n:02d}有限公司") for n in range(PLATFORMS)]
-    carriers = [org(100 + n, Organisation.Kind.BASIC_CARRIER if n < 3 else Organisation.Kind.MVNO, f"基准运营商{n}")
-                for n in range(CARRIERS)]
-    apps = [MemberApp.objects.create(organisation=p, name=f"基准应用{i}-{k}", category="social", supports_lookup=True)
-            for i, p in enumerate(platforms) for k in range(APPS_PER_PLATFORM)]
+    carriers = [
+        org(100 + n, Organisation.Kind.BASIC_CARRIER if n < 3 else Organisation.Kind.MVNO, f"基准运营商{n}")
+        for n in range(CARRIERS)
+    ]
+    apps = [
+        MemberApp.objects.create(organisation=p, name=f"基准应用{i}-{k}", category="social", supports_lookup=True)
+        for i, p in enumerate(platforms)
+        for k in range(APPS_PER_PLATFORM)
+    ]
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 
     for email, province in (("national@bench.example.cn", ""), ("guangdong@bench.example.cn", "44")):
-        TOTP.activate(StaffUser.objects.create(email=email, role=StaffUser.Role.REGULATOR, province=province),
-                      generate_totp_secret())  # staff pages open only with TOTP set up
+        TOTP.activate(
+            StaffUser.objects.create(email=email, role=StaffUser.Role.REGULATOR, province=province),
+            generate_totp_secret(),
+        )  # staff pages open only with TOTP set up
 
     app_ids = "ARRAY[" + ",".join(str(a.pk) for a in apps) + "]::bigint[]"
     app_orgs = "ARRAY[" + ",".join(str(a.organisation_id) for a in apps) + "]::bigint[]"
     # carriers weighted like the market: three big ones, two MVNOs
-    carrier_ids = "ARRAY[" + ",".join(str(c.pk) for c, w in zip(carriers, (5, 3, 2, 1, 1)) for _ in range(w)) + "]::bigint[]"
+    carrier_ids = (
+        "ARRAY[" + ",".join(str(c.pk) for c, w in zip(carriers, (5, 3, 2, 1, 1)) for _ in range(w)) + "]::bigint[]"
+    )
     provinces = "ARRAY['44','44','44','37','37','41','41','32','32','51','33','33','13','42','43','34','11','31','35','53','45','36','21','61','50','14','12','23','22','52','62','15','65','64','63','46','54']"
-    categories = ("ARRAY['debt_collection','debt_collection','debt_collection','debt_collection','cannot_register',"
-                  "'cannot_register','cannot_register','marketing','marketing','banned','banned','someone_elses_account',"
-                  "'wrong_tag','previous_holder_loss','unbind_not_handled','other']")
+    categories = (
+        "ARRAY['debt_collection','debt_collection','debt_collection','debt_collection','cannot_register',"
+        "'cannot_register','cannot_register','marketing','marketing','banned','banned','someone_elses_account',"
+        "'wrong_tag','previous_holder_loss','unbind_not_handled','other']"
+    )
     print(f"loading {complaints:,} complaints, {lookups:,} lookups, {lookup_queries:,} lookup queries over {DAYS} days")
     with connection.cursor() as cursor:
         cursor.execute("SET synchronous_commit = off")
-        timed("complaints", lambda: cursor.execute(f"""
+        timed(
+            "complaints",
+            lambda: cursor.execute(f"""
             INSERT INTO complaints_complaint (reference, state, category, respondent_name, province, city, phone_hash,
                 phone_encrypted, email_encrypted, description, desired_outcome, consent_to_share, purged_at, received_at,
                 accepted_at, rejected_reason, sent_at, answer_due_at, final_due_at, first_answer_at, answered_at, answer,
@@ -101,19 +120,26 @@ def load(complaints: int, lookups: int, lookup_queries: int):
                     FROM (SELECT i, 1 + floor({len(apps)} * power(random(), 2.5))::int AS k
                           FROM generate_series(1, {complaints}) i) numbered
                 ) base
-            ) c"""))
-        timed("lookups", lambda: cursor.execute(f"""
+            ) c"""),
+        )
+        timed(
+            "lookups",
+            lambda: cursor.execute(f"""
             INSERT INTO portal_lookup (id, phone_hash, phone_number, access_token_hash, state, created_at, completed_at,
                 purged_at, apps_total, apps_with_accounts, accounts_total, accounts_previous, identity_check)
             SELECT gen_random_uuid(), '', '', '', 'completed', t, t + interval '3 seconds', t, {len(apps)}, a, a + b, b, ''
             FROM (SELECT now() - make_interval(secs => random() * {DAYS} * 86400) AS t, floor(random() * 5)::int AS a,
-                         floor(random() * 2)::int AS b FROM generate_series(1, {lookups})) l"""))
-        timed("lookup queries", lambda: cursor.execute(f"""
+                         floor(random() * 2)::int AS b FROM generate_series(1, {lookups})) l"""),
+        )
+        timed(
+            "lookup queries",
+            lambda: cursor.execute(f"""
             INSERT INTO portal_lookupquery (request_id, id_check, state, error, attempts, deadline_at, accounts,
                 accounts_total, accounts_previous, app_id, lookup_id)
             SELECT gen_random_uuid(), '{{}}', CASE WHEN random() < 0.3 THEN 'answered' ELSE 'no_account' END, '', 1,
                    created_at, '[]', 0, 0, ({app_ids})[1 + floor({len(apps)} * power(random(), 1.5))::int], id
-            FROM portal_lookup LIMIT {lookup_queries}"""))
+            FROM portal_lookup LIMIT {lookup_queries}"""),
+        )
         timed("analyze", lambda: cursor.execute("ANALYZE"))
     from complaints.statistics import statistics_refresh
 
@@ -161,11 +187,22 @@ def measure(runs: int):
     year = f"start={today.replace(year=today.year - 1)}&end={today}"
     cases = [
         ("dashboard, 12 months, by month (national)", national, "/staff/statistics/"),
-        ("dashboard, 3 years, by quarter", national, f"/staff/statistics/?start={today.replace(year=today.year - 3)}&interval=quarter"),
+        (
+            "dashboard, 3 years, by quarter",
+            national,
+            f"/staff/statistics/?start={today.replace(year=today.year - 3)}&interval=quarter",
+        ),
         ("dashboard, 12 months asked by day (drawn by week)", national, f"/staff/statistics/?{year}&interval=day"),
-        ("dashboard, 3 months, by day", national, f"/staff/statistics/?start={today - timedelta(days=91)}&end={today}&interval=day"),
-        ("dashboard, 12 months, by week, province+category+carrier", national,
-         f"/staff/statistics/?{year}&interval=week&province=44&category=debt_collection&carrier={carrier}"),
+        (
+            "dashboard, 3 months, by day",
+            national,
+            f"/staff/statistics/?start={today - timedelta(days=91)}&end={today}&interval=day",
+        ),
+        (
+            "dashboard, 12 months, by week, province+category+carrier",
+            national,
+            f"/staff/statistics/?{year}&interval=week&province=44&category=debt_collection&carrier={carrier}",
+        ),
         ("dashboard, platform+state", national, f"/staff/statistics/?platform={platform}&state=closed"),
         ("dashboard (provincial regulator)", guangdong, "/staff/statistics/"),
         ("quarterly report", national, "/staff/statistics/quarterly/"),
@@ -183,6 +220,7 @@ def measure(runs: int):
             assert response.status_code == 200, (url, response.status_code)
             if response.streaming:
                 b"".join(response.streaming_content)
+
         return call
 
     print(f"pages and API calls, warm, median of {runs} (target < 300 ms):")
@@ -204,16 +242,22 @@ def measure(runs: int):
         if n % 50 == 0:
             peak = max(peak, rss_mb())
     seconds = time.perf_counter() - started
-    print(f"case CSV: {rows - 1:,} rows, {size / 2**20:.0f} MB in {seconds:.1f} s (target < 30 s); "
-          f"memory {before:.0f} MB before, peak {peak:.0f} MB (+{peak - before:.0f} MB)")
+    print(
+        f"case CSV: {rows - 1:,} rows, {size / 2**20:.0f} MB in {seconds:.1f} s (target < 30 s); "
+        f"memory {before:.0f} MB before, peak {peak:.0f} MB (+{peak - before:.0f} MB)"
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--complaints", type=int, default=1_000_000)
     parser.add_argument("--lookups", type=int, default=10_000_000)
-    parser.add_argument("--lookup-queries", type=int, default=2_000_000,
-                        help="lookup rows' per-app queries (sizes for per-100,000 rates)")
+    parser.add_argument(
+        "--lookup-queries",
+        type=int,
+        default=2_000_000,
+        help="lookup rows' per-app queries (sizes for per-100,000 rates)",
+    )
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--reuse", action="store_true", help="time the database loaded by an earlier run")
     args = parser.parse_args()

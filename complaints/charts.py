@@ -14,13 +14,16 @@ def colour(index: int) -> str:
 
 def swatch(index: int) -> str:
     """A legend's colour square, as SVG: a fill attribute, not a style attribute the CSP would refuse."""
-    return mark_safe(f'<svg class="swatch" viewBox="0 0 12 12" aria-hidden="true"><rect width="12" height="12" rx="2" fill="{colour(index)}"/></svg>')
+    return mark_safe(
+        f'<svg class="swatch" viewBox="0 0 12 12" aria-hidden="true"><rect width="12" height="12" rx="2" fill="{colour(index)}"/></svg>'
+    )
 
 
 def _svg(height: int, body: str, label: str, kind: str, total) -> str:
     return mark_safe(
         f'<svg class="chart {kind}" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" aria-label="{escape(label)}" '
-        f'data-total="{escape(total)}" preserveAspectRatio="xMinYMin meet">{body}</svg>')
+        f'data-total="{escape(total)}" preserveAspectRatio="xMinYMin meet">{body}</svg>'
+    )
 
 
 def bar_chart(rows: list[dict], *, value: str, label: str = "label", title: str = "", unit: str = "") -> str:
@@ -36,7 +39,8 @@ def bar_chart(rows: list[dict], *, value: str, label: str = "label", title: str 
         parts.append(
             f'<g class="bar"><text x="0" y="{y + 13}" class="label">{name}</text>'
             f'<rect x="0" y="{y + 18}" width="{width:.1f}" height="14" rx="2" fill="{PALETTE[0]}"><title>{name}: {shown}</title></rect>'
-            f'<text x="{width + 6:.1f}" y="{y + 30}" class="value">{shown}</text></g>')
+            f'<text x="{width + 6:.1f}" y="{y + 30}" class="value">{shown}</text></g>'
+        )
         y += 40
     return _svg(y, "".join(parts), title, "bars", sum(r[value] for r in rows))
 
@@ -47,17 +51,19 @@ def stacked_columns(labels: list[str], series: list[dict], *, title: str = "", m
         return ""
     series = list(series)
     if len(series) > max_series:
-        rest = series[max_series - 1:]
+        rest = series[max_series - 1 :]
         other = [sum(values) for values in zip(*(s["values"] for s in rest))]
-        series = series[:max_series - 1] + [{"key": "_other", "label": "…", "values": other}]
+        series = series[: max_series - 1] + [{"key": "_other", "label": "…", "values": other}]
     totals = [sum(s["values"][i] for s in series) for i in range(len(labels))]
     top = max(totals or [0]) or 1
     height, left, bottom = 260, 40, 40
     plot_h = height - bottom - 10
     step = (WIDTH - left) / len(labels)
     bar_w = max(1.0, step * 0.8)
-    parts = [f'<text x="0" y="14" class="axis">{top}</text>'
-             f'<line x1="{left}" y1="{height - bottom}" x2="{WIDTH}" y2="{height - bottom}" class="axis-line"/>']
+    parts = [
+        f'<text x="0" y="14" class="axis">{top}</text>'
+        f'<line x1="{left}" y1="{height - bottom}" x2="{WIDTH}" y2="{height - bottom}" class="axis-line"/>'
+    ]
     label_every = max(1, -(-len(labels) // 6))  # at most 6 tick labels
     for i, bucket in enumerate(labels):
         x = left + i * step
@@ -68,8 +74,10 @@ def stacked_columns(labels: list[str], series: list[dict], *, title: str = "", m
                 continue
             h = plot_h * v / top
             y -= h
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{colour(index)}">'
-                         f'<title>{escape(bucket)} {escape(s["label"])}: {v}</title></rect>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{colour(index)}">'
+                f"<title>{escape(bucket)} {escape(s['label'])}: {v}</title></rect>"
+            )
         if i % label_every == 0:
             parts.append(f'<text x="{x:.1f}" y="{height - bottom + 16}" class="tick">{escape(bucket)}</text>')
     return _svg(height, "".join(parts), title, "columns", sum(totals))
@@ -82,8 +90,10 @@ def line_chart(labels: list[str], values: list, *, title: str = "", maximum: flo
     height, left, bottom = 220, 40, 40
     plot_h = height - bottom - 10
     step = (WIDTH - left) / max(1, len(labels))
-    parts = [f'<text x="0" y="14" class="axis">{maximum:g}{escape(unit)}</text><text x="0" y="{height - bottom}" class="axis">0</text>'
-             f'<line x1="{left}" y1="{height - bottom}" x2="{WIDTH}" y2="{height - bottom}" class="axis-line"/>']
+    parts = [
+        f'<text x="0" y="14" class="axis">{maximum:g}{escape(unit)}</text><text x="0" y="{height - bottom}" class="axis">0</text>'
+        f'<line x1="{left}" y1="{height - bottom}" x2="{WIDTH}" y2="{height - bottom}" class="axis-line"/>'
+    ]
     segment, label_every = [], max(1, -(-len(labels) // 6))
     for i, (bucket, v) in enumerate(zip(labels, values)):
         x = left + i * step + step * 0.4
@@ -94,9 +104,13 @@ def line_chart(labels: list[str], values: list, *, title: str = "", maximum: flo
         else:
             y = height - bottom - plot_h * min(v, maximum) / maximum
             segment.append(f"{x:.1f},{y:.1f}")
-            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" class="dot"><title>{escape(bucket)}: {v}{escape(unit)}</title></circle>')
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" class="dot"><title>{escape(bucket)}: {v}{escape(unit)}</title></circle>'
+            )
         if i % label_every == 0:
-            parts.append(f'<text x="{x - step * 0.4:.1f}" y="{height - bottom + 16}" class="tick">{escape(bucket)}</text>')
+            parts.append(
+                f'<text x="{x - step * 0.4:.1f}" y="{height - bottom + 16}" class="tick">{escape(bucket)}</text>'
+            )
     if segment:
         parts.append(f'<polyline points="{" ".join(segment)}" class="line"/>')
     return _svg(height, "".join(parts), title, "line", sum(v for v in values if v is not None))

@@ -27,7 +27,10 @@ class Complaint(models.Model):
         SOMEONE_ELSES_ACCOUNT = "someone_elses_account", _("Logged into someone else's account or saw their data")
         MARKETING = "marketing", _("Marketing or harassment calls meant for a previous holder")
         WRONG_TAG = "wrong_tag", _("Wrong tag on the number")
-        PREVIOUS_HOLDER_LOSS = "previous_holder_loss", _("As a previous holder: money or data lost after the number was re-assigned")
+        PREVIOUS_HOLDER_LOSS = (
+            "previous_holder_loss",
+            _("As a previous holder: money or data lost after the number was re-assigned"),
+        )
         UNBIND_NOT_HANDLED = "unbind_not_handled", _("Unbind request not handled")
         OTHER = "other", _("Other")
 
@@ -70,15 +73,28 @@ class Complaint(models.Model):
 
     # The respondent: a member app, or a named company that is not a member (handled by hand).
     app = models.ForeignKey(
-        "registry.MemberApp", verbose_name=_("app"), on_delete=models.PROTECT, null=True, blank=True, related_name="complaints"
+        "registry.MemberApp",
+        verbose_name=_("app"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="complaints",
     )
     organisation = models.ForeignKey(
-        "registry.Organisation", verbose_name=_("platform"), on_delete=models.PROTECT, null=True, blank=True,
+        "registry.Organisation",
+        verbose_name=_("platform"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="complaints",
     )
     respondent_name = models.CharField(_("company named by the holder"), max_length=200, blank=True)
     carrier = models.ForeignKey(
-        "registry.Organisation", verbose_name=_("carrier"), on_delete=models.PROTECT, null=True, blank=True,
+        "registry.Organisation",
+        verbose_name=_("carrier"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="complaints_as_carrier",
     )
     province = models.CharField(_("province"), max_length=2, choices=Province.choices)
@@ -97,7 +113,11 @@ class Complaint(models.Model):
     # Links: a likely duplicate points at the earlier case; a complaint filed from an overdue unbind request
     # keeps that request's id.
     duplicate_of = models.ForeignKey(
-        "self", verbose_name=_("likely duplicate of"), on_delete=models.SET_NULL, null=True, blank=True,
+        "self",
+        verbose_name=_("likely duplicate of"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="duplicates",
     )
     merged_into = models.ForeignKey(
@@ -250,6 +270,7 @@ class ReferenceCounter(models.Model):
 
 # --- Statistics rollups (complaints/statistics.py refreshes and reads them) ----------------------------------
 
+
 def _rollup_fk(model: str):
     # No database constraint: a rollup is rebuilt from the case rows and never blocks a change to the registry.
     return models.ForeignKey(model, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+")
@@ -292,7 +313,10 @@ class ComplaintRollup(models.Model):
 def _rollup_indexes(prefix: str) -> list:
     """Cube rows by (dims, day); the all-dimension rows, read when a question needs three or more
     dimensions, also by each dimension so filters combine with bitmap scans."""
-    indexes = [models.Index(fields=["dims", "day"], name=f"{prefix}_dims_day"), models.Index(fields=["day"], name=f"{prefix}_day")]
+    indexes = [
+        models.Index(fields=["dims", "day"], name=f"{prefix}_dims_day"),
+        models.Index(fields=["day"], name=f"{prefix}_day"),
+    ]
     for dim in ("province", "category", "state", "organisation", "carrier"):
         indexes.append(models.Index(fields=[dim, "day"], name=f"{prefix}_{dim[:5]}_all", condition=models.Q(dims=31)))
     return indexes

@@ -57,7 +57,9 @@ def complaint_for_user(*, user, reference: str) -> Complaint:
 def complaint_by_reference_and_number(*, reference: str, phone_number: str) -> Complaint | None:
     """The holder's own complaint: the reference and the number must both match."""
     return Complaint.objects.filter(
-        reference=reference.strip().upper(), phone_hash=keyed_hash("phone", normalize_phone(phone_number)), purged_at__isnull=True
+        reference=reference.strip().upper(),
+        phone_hash=keyed_hash("phone", normalize_phone(phone_number)),
+        purged_at__isnull=True,
     ).first()
 
 
@@ -122,9 +124,23 @@ def complaint_counts_for_user(*, user) -> dict:
 
 
 EXPORT_COLUMNS = [
-    "Complaint ID", "Date received", "Issue", "App", "Carrier", "Province", "City", "State", "Date sent to company",
-    "Answer due", "Company response", "Relief", "Date of final answer", "Timely response?", "Holder feedback",
-    "Satisfaction", "Phone (masked)",
+    "Complaint ID",
+    "Date received",
+    "Issue",
+    "App",
+    "Carrier",
+    "Province",
+    "City",
+    "State",
+    "Date sent to company",
+    "Answer due",
+    "Company response",
+    "Relief",
+    "Date of final answer",
+    "Timely response?",
+    "Holder feedback",
+    "Satisfaction",
+    "Phone (masked)",
 ]
 
 
@@ -134,11 +150,22 @@ def complaint_export_rows(*, user, filters: dict | None = None):
     queryset = complaint_list_for_user(user=user, filters=filters).order_by("received_at")
     for c in queryset.iterator(chunk_size=2000):
         yield [
-            c.reference, timezone.localtime(c.received_at).isoformat(timespec="minutes"), c.category,
-            str(c.app) if c.app_id else c.respondent_name, c.carrier.legal_name if c.carrier_id else "",
-            c.get_province_display(), c.city, c.state,
-            _date(c.sent_at), _date(c.answer_due_at), c.answer, c.relief, _date(c.answered_at),
-            "" if c.timely is None else ("Yes" if c.timely else "No"), c.feedback, c.feedback_score or "",
+            c.reference,
+            timezone.localtime(c.received_at).isoformat(timespec="minutes"),
+            c.category,
+            str(c.app) if c.app_id else c.respondent_name,
+            c.carrier.legal_name if c.carrier_id else "",
+            c.get_province_display(),
+            c.city,
+            c.state,
+            _date(c.sent_at),
+            _date(c.answer_due_at),
+            c.answer,
+            c.relief,
+            _date(c.answered_at),
+            "" if c.timely is None else ("Yes" if c.timely else "No"),
+            c.feedback,
+            c.feedback_score or "",
             c.masked_phone_number,
         ]
 
@@ -169,15 +196,29 @@ def complaint_prefill(*, phone_number: str, unbind_id=None) -> dict:
         initial["carrier"] = carrier.pk
     unbind = unbind_request_for_holder(phone_number=phone_number, unbind_id=unbind_id)
     if unbind is not None:
-        what = (_("It refused: %(reason)s") % {"reason": unbind.refusal_reason} if unbind.state == UnbindRequest.State.REFUSED
-                else _("It had not answered by the deadline, %(date)s.") % {"date": timezone.localdate(unbind.deadline_at).isoformat()})
-        initial.update({
-            "category": Complaint.Category.UNBIND_NOT_HANDLED,
-            "app": unbind.app_id,
-            "description": _("On %(date)s I asked %(app)s, through the portal, to unbind %(count)d account(s) registered under my "
-                             "number before I got it (unbind request %(id)s). %(what)s") % {
-                "date": timezone.localdate(unbind.created_at).isoformat(), "app": unbind.app.name,
-                "count": unbind.accounts_count, "id": unbind.public_id, "what": what},
-            "desired_outcome": _("Unbind the previous holder's accounts from my number."),
-        })
+        what = (
+            _("It refused: %(reason)s") % {"reason": unbind.refusal_reason}
+            if unbind.state == UnbindRequest.State.REFUSED
+            else _("It had not answered by the deadline, %(date)s.")
+            % {"date": timezone.localdate(unbind.deadline_at).isoformat()}
+        )
+        initial.update(
+            {
+                "category": Complaint.Category.UNBIND_NOT_HANDLED,
+                "app": unbind.app_id,
+                "description": _(
+                    "On %(date)s I asked %(app)s, through the portal, to unbind %(count)d account(s) registered "
+                    "under my "
+                    "number before I got it (unbind request %(id)s). %(what)s"
+                )
+                % {
+                    "date": timezone.localdate(unbind.created_at).isoformat(),
+                    "app": unbind.app.name,
+                    "count": unbind.accounts_count,
+                    "id": unbind.public_id,
+                    "what": what,
+                },
+                "desired_outcome": _("Unbind the previous holder's accounts from my number."),
+            }
+        )
     return initial

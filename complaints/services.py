@@ -52,8 +52,16 @@ def _actor(by) -> tuple:
     return None, str(by)  # a member's system (signed API call)
 
 
-def _change(complaint: Complaint, *, by, action: str, changes: dict | None = None, note: str = "",
-            for_holder: bool = True, tell_holder: str = "") -> None:
+def _change(
+    complaint: Complaint,
+    *,
+    by,
+    action: str,
+    changes: dict | None = None,
+    note: str = "",
+    for_holder: bool = True,
+    tell_holder: str = "",
+) -> None:
     """Apply `changes` to the complaint, save, and keep one history row per changed field (or one row
     for an action that changes nothing)."""
     user, label = _actor(by)
@@ -63,15 +71,34 @@ def _change(complaint: Complaint, *, by, action: str, changes: dict | None = Non
         old = getattr(complaint, field)
         setattr(complaint, field, new)
         if old != new:
-            rows.append(ComplaintEvent(
-                complaint=complaint, at=now, actor=user, actor_label=label, action=action, field=field,
-                old_value=_text(old), new_value=_text(new), note=note, for_holder=for_holder,
-            ))
+            rows.append(
+                ComplaintEvent(
+                    complaint=complaint,
+                    at=now,
+                    actor=user,
+                    actor_label=label,
+                    action=action,
+                    field=field,
+                    old_value=_text(old),
+                    new_value=_text(new),
+                    note=note,
+                    for_holder=for_holder,
+                )
+            )
     if changes:
         complaint.save(update_fields=list(changes))
     if not rows:
-        rows.append(ComplaintEvent(complaint=complaint, at=now, actor=user, actor_label=label, action=action,
-                                   note=note, for_holder=for_holder))
+        rows.append(
+            ComplaintEvent(
+                complaint=complaint,
+                at=now,
+                actor=user,
+                actor_label=label,
+                action=action,
+                note=note,
+                for_holder=for_holder,
+            )
+        )
     ComplaintEvent.objects.bulk_create(rows)
     if tell_holder:
         _notify_holder(complaint, tell_holder)
@@ -81,7 +108,11 @@ def _text(value) -> str:
     if value is None:
         return ""
     if hasattr(value, "isoformat"):
-        return timezone.localtime(value).isoformat(timespec="minutes") if hasattr(value, "tzinfo") and value.tzinfo else value.isoformat()
+        return (
+            timezone.localtime(value).isoformat(timespec="minutes")
+            if hasattr(value, "tzinfo") and value.tzinfo
+            else value.isoformat()
+        )
     return str(getattr(value, "pk", value))[:500]
 
 
@@ -103,13 +134,15 @@ def _send_email(address: str, reference: str, text: str) -> None:
 
 # --- Evidence -------------------------------------------------------------------------------------------
 
+
 def evidence_content_type(upload) -> str:
     """The real type of an uploaded file, read from its content (never its name): image/jpeg, image/png or
     application/pdf; anything else is refused with a message naming the file."""
     name = upload.name
     if upload.size > settings.COMPLAINT_EVIDENCE_MAX_BYTES:
         raise ValidationError(
-            _("“%(name)s” is larger than %(mb)d MB.") % {"name": name, "mb": settings.COMPLAINT_EVIDENCE_MAX_BYTES // 2**20},
+            _("“%(name)s” is larger than %(mb)d MB.")
+            % {"name": name, "mb": settings.COMPLAINT_EVIDENCE_MAX_BYTES // 2**20},
             code="evidence_too_big",
         )
     upload.seek(0)
@@ -132,8 +165,11 @@ def evidence_content_type(upload) -> str:
         if kind in ("JPEG", "PNG"):
             return "image/jpeg" if kind == "JPEG" else "image/png"
     raise ValidationError(
-        _("“%(name)s” is not a JPEG or PNG picture or a PDF document (we checked its content, not its name). "
-          "Attach a photo, a screenshot or a PDF.") % {"name": name},
+        _(
+            "“%(name)s” is not a JPEG or PNG picture or a PDF document (we checked its content, not its name). "
+            "Attach a photo, a screenshot or a PDF."
+        )
+        % {"name": name},
         code="evidence_type",
     )
 
@@ -153,14 +189,18 @@ def _evidence_store(complaint: Complaint, files: list, content_types: list[str])
             digest.update(chunk)
         upload.seek(0)
         evidence = Evidence(
-            complaint=complaint, content_type=content_type, size=upload.size,
-            original_name=(upload.name or "file")[-200:], sha256=digest.hexdigest(),
+            complaint=complaint,
+            content_type=content_type,
+            size=upload.size,
+            original_name=(upload.name or "file")[-200:],
+            sha256=digest.hexdigest(),
         )
         evidence.file.save(upload.name or "file", upload, save=False)
         evidence.save()
 
 
 # --- Filing ---------------------------------------------------------------------------------------------
+
 
 def _reference_next() -> str:
     today = timezone.localdate()
@@ -176,18 +216,33 @@ def _likely_duplicate(*, phone_hash: str, app, category: str) -> Complaint | Non
         return None
     since = timezone.now() - timedelta(days=settings.COMPLAINT_DUPLICATE_DAYS)
     return (
-        Complaint.objects.filter(phone_hash=phone_hash, app=app, category=category, received_at__gte=since,
-                                 merged_into__isnull=True)
+        Complaint.objects.filter(
+            phone_hash=phone_hash, app=app, category=category, received_at__gte=since, merged_into__isnull=True
+        )
         .order_by("received_at")
         .first()
     )
 
 
 @transaction.atomic
-def complaint_file(*, phone_number: str, category: str, app=None, respondent_name: str = "", carrier=None,
-                   province: str, city: str = "", started_on=None, description: str, desired_outcome: str = "",
-                   consent_to_share: bool = False, email: str = "", evidence: list | None = None,
-                   evidence_types: list[str] | None = None, unbind_request_id=None) -> Complaint:
+def complaint_file(
+    *,
+    phone_number: str,
+    category: str,
+    app=None,
+    respondent_name: str = "",
+    carrier=None,
+    province: str,
+    city: str = "",
+    started_on=None,
+    description: str,
+    desired_outcome: str = "",
+    consent_to_share: bool = False,
+    email: str = "",
+    evidence: list | None = None,
+    evidence_types: list[str] | None = None,
+    unbind_request_id=None,
+) -> Complaint:
     """File a complaint for a holder whose number was proven by SMS code. A complaint about a member app
     that is not a likely duplicate is accepted and sent to the platform at once; duplicates and non-member
     respondents wait in the administrators' triage queue."""
@@ -198,20 +253,35 @@ def complaint_file(*, phone_number: str, category: str, app=None, respondent_nam
     phone_hash = keyed_hash("phone", phone_number)
     duplicate = _likely_duplicate(phone_hash=phone_hash, app=app, category=category)
     complaint = Complaint.objects.create(
-        reference=_reference_next(), category=category, app=app,
-        organisation=app.organisation if app else None, respondent_name="" if app else respondent_name.strip(),
-        carrier=carrier, province=province, city=city.strip(), started_on=started_on,
-        phone_hash=phone_hash, phone_encrypted=encrypt(phone_number),
+        reference=_reference_next(),
+        category=category,
+        app=app,
+        organisation=app.organisation if app else None,
+        respondent_name="" if app else respondent_name.strip(),
+        carrier=carrier,
+        province=province,
+        city=city.strip(),
+        started_on=started_on,
+        phone_hash=phone_hash,
+        phone_encrypted=encrypt(phone_number),
         email_encrypted=encrypt(email.strip()) if email.strip() else "",
-        description=description.strip(), desired_outcome=desired_outcome.strip(), consent_to_share=consent_to_share,
-        duplicate_of=duplicate, unbind_request_id=unbind_request_id,
+        description=description.strip(),
+        desired_outcome=desired_outcome.strip(),
+        consent_to_share=consent_to_share,
+        duplicate_of=duplicate,
+        unbind_request_id=unbind_request_id,
     )
     _evidence_store(complaint, evidence, content_types)
     _change(
-        complaint, by=HOLDER, action="filed",
+        complaint,
+        by=HOLDER,
+        action="filed",
         note=_("Likely duplicate of %(reference)s.") % {"reference": duplicate.reference} if duplicate else "",
-        tell_holder=_("Complaint %(reference)s received. Follow it with this reference and your number at the portal. / "
-                      "Complaint %(reference)s received.") % {"reference": complaint.reference},
+        tell_holder=_(
+            "Complaint %(reference)s received. Follow it with this reference and your number at the portal. / "
+            "Complaint %(reference)s received."
+        )
+        % {"reference": complaint.reference},
     )
     if app is not None and duplicate is None and app.organisation.status == "active":
         complaint_accept(complaint=complaint, by=SYSTEM)
@@ -239,23 +309,36 @@ def complaint_accept(*, complaint: Complaint, by) -> Complaint:
     if complaint.app_id:
         complaint_send(complaint=complaint, by=by)
     else:
-        _notify_holder(complaint, _("Complaint %(reference)s was accepted; the working group handles it. / Complaint accepted.")
-                       % {"reference": complaint.reference})
+        _notify_holder(
+            complaint,
+            _("Complaint %(reference)s was accepted; the working group handles it. / Complaint accepted.")
+            % {"reference": complaint.reference},
+        )
     return complaint
 
 
 def complaint_send(*, complaint: Complaint, by) -> Complaint:
     now = timezone.now()
     _change(
-        complaint, by=by, action="sent",
+        complaint,
+        by=by,
+        action="sent",
         changes={
-            "state": State.SENT, "sent_at": now,
+            "state": State.SENT,
+            "sent_at": now,
             "answer_due_at": now + timedelta(days=settings.COMPLAINT_ANSWER_DAYS),
             "final_due_at": now + timedelta(days=settings.COMPLAINT_FINAL_DAYS),
-            "first_answer_at": None, "answered_at": None, "answer": "", "relief": "", "answer_text": "", "timely": None,
+            "first_answer_at": None,
+            "answered_at": None,
+            "answer": "",
+            "relief": "",
+            "answer_text": "",
+            "timely": None,
         },
-        tell_holder=_("Complaint %(reference)s was sent to %(app)s, which must answer within %(days)d days. / "
-                      "Complaint sent to the platform.")
+        tell_holder=_(
+            "Complaint %(reference)s was sent to %(app)s, which must answer within %(days)d days. / "
+            "Complaint sent to the platform."
+        )
         % {"reference": complaint.reference, "app": complaint.app, "days": settings.COMPLAINT_ANSWER_DAYS},
     )
     return complaint
@@ -268,9 +351,13 @@ def complaint_reject(*, complaint: Complaint, by, reason: str) -> Complaint:
         raise ValidationError(_("Give the reason the holder will see."), code="reason_required")
     now = timezone.now()
     _change(
-        complaint, by=by, action="rejected",
-        changes={"state": State.REJECTED, "rejected_reason": reason[:500], "closed_at": now}, note=reason,
-        tell_holder=_("Complaint %(reference)s was not accepted: %(reason)s") % {"reference": complaint.reference, "reason": reason[:200]},
+        complaint,
+        by=by,
+        action="rejected",
+        changes={"state": State.REJECTED, "rejected_reason": reason[:500], "closed_at": now},
+        note=reason,
+        tell_holder=_("Complaint %(reference)s was not accepted: %(reason)s")
+        % {"reference": complaint.reference, "reason": reason[:200]},
     )
     return complaint
 
@@ -278,8 +365,13 @@ def complaint_reject(*, complaint: Complaint, by, reason: str) -> Complaint:
 def complaint_reroute(*, complaint: Complaint, by, app) -> Complaint:
     """Send the complaint to another member app (a misrouted case, or one filed against the wrong app)."""
     _require(complaint, REROUTE_FROM, _("This complaint is closed or answered and cannot be re-routed."))
-    _change(complaint, by=by, action="rerouted", changes={"app": app, "organisation": app.organisation, "respondent_name": ""},
-            for_holder=True)
+    _change(
+        complaint,
+        by=by,
+        action="rerouted",
+        changes={"app": app, "organisation": app.organisation, "respondent_name": ""},
+        for_holder=True,
+    )
     if complaint.accepted_at is None:
         _change(complaint, by=by, action="accepted", changes={"state": State.ACCEPTED, "accepted_at": timezone.now()})
     return complaint_send(complaint=complaint, by=by)
@@ -291,9 +383,13 @@ def complaint_merge(*, complaint: Complaint, into: Complaint, by) -> Complaint:
         raise NotAllowed(_("Merge into a different complaint that was not merged itself."))
     _require(complaint, TRIAGE_STATES, _("Only a complaint in triage can be merged."))
     _change(
-        complaint, by=by, action="merged",
+        complaint,
+        by=by,
+        action="merged",
         changes={"state": State.CLOSED, "merged_into": into, "closed_at": timezone.now()},
-        tell_holder=_("Complaint %(reference)s is the same case as %(into)s and continues there. / Merged into %(into)s.")
+        tell_holder=_(
+            "Complaint %(reference)s is the same case as %(into)s and continues there. / Merged into %(into)s."
+        )
         % {"reference": complaint.reference, "into": into.reference},
     )
     return complaint
@@ -306,13 +402,19 @@ def complaint_close(*, complaint: Complaint, by, note: str) -> Complaint:
     if not note:
         raise ValidationError(_("Say what was done; the holder will see it."), code="note_required")
     _change(
-        complaint, by=by, action="closed", changes={"state": State.CLOSED, "closed_at": timezone.now()}, note=note,
-        tell_holder=_("Complaint %(reference)s was closed by the working group: %(note)s") % {"reference": complaint.reference, "note": note[:200]},
+        complaint,
+        by=by,
+        action="closed",
+        changes={"state": State.CLOSED, "closed_at": timezone.now()},
+        note=note,
+        tell_holder=_("Complaint %(reference)s was closed by the working group: %(note)s")
+        % {"reference": complaint.reference, "note": note[:200]},
     )
     return complaint
 
 
 # --- The platform's answer ------------------------------------------------------------------------------
+
 
 @transaction.atomic
 def complaint_answer(*, complaint: Complaint, by, answer: str, text: str, relief: str = "") -> Complaint:
@@ -339,25 +441,41 @@ def complaint_answer(*, complaint: Complaint, by, answer: str, text: str, relief
         message = _("%(app)s is working on complaint %(reference)s and must give a final answer by %(date)s.")
     elif answer == Answer.MISROUTED:
         changes["state"] = State.SUBMITTED
-        message = _("%(app)s says complaint %(reference)s is not about its user; the working group will route it again.")
+        message = _(
+            "%(app)s says complaint %(reference)s is not about its user; the working group will route it again."
+        )
     else:
         changes["state"] = State.ANSWERED
         changes["answered_at"] = now
         if complaint.final_due_at and now > complaint.final_due_at:
             changes["timely"] = False
-        message = _("%(app)s answered complaint %(reference)s. Read the answer and rate it at the portal within %(days)d days.")
+        message = _(
+            "%(app)s answered complaint %(reference)s. Read the answer and rate it at the portal within %(days)d days."
+        )
     _change(
-        complaint, by=by, action="answered", changes=changes, note=text[:5000],
-        tell_holder=message % {"app": complaint.app, "reference": complaint.reference, "days": settings.COMPLAINT_FEEDBACK_DAYS,
-                               "date": timezone.localdate(complaint.final_due_at).isoformat() if complaint.final_due_at else ""},
+        complaint,
+        by=by,
+        action="answered",
+        changes=changes,
+        note=text[:5000],
+        tell_holder=message
+        % {
+            "app": complaint.app,
+            "reference": complaint.reference,
+            "days": settings.COMPLAINT_FEEDBACK_DAYS,
+            "date": timezone.localdate(complaint.final_due_at).isoformat() if complaint.final_due_at else "",
+        },
     )
     return complaint
 
 
 # --- The holder's feedback ------------------------------------------------------------------------------
 
+
 @transaction.atomic
-def complaint_feedback(*, complaint: Complaint, score: int | None = None, dispute: bool = False, comment: str = "") -> Complaint:
+def complaint_feedback(
+    *, complaint: Complaint, score: int | None = None, dispute: bool = False, comment: str = ""
+) -> Complaint:
     """Within 30 days of the final answer the holder rates it 1-5 (the case closes) or disputes it (the
     case escalates to the working group)."""
     complaint = Complaint.objects.select_for_update().get(pk=complaint.pk)
@@ -367,22 +485,42 @@ def complaint_feedback(*, complaint: Complaint, score: int | None = None, disput
     now = timezone.now()
     comment = (comment or "").strip()[:1000]
     if dispute:
-        _change(complaint, by=HOLDER, action="disputed", note=comment, changes={
-            "feedback": Complaint.Feedback.DISPUTED, "feedback_comment": comment, "feedback_at": now,
-            "state": State.ESCALATED, "escalated_at": now,
-        }, tell_holder=_("You disputed the answer to complaint %(reference)s; the working group will review it.")
-            % {"reference": complaint.reference})
+        _change(
+            complaint,
+            by=HOLDER,
+            action="disputed",
+            note=comment,
+            changes={
+                "feedback": Complaint.Feedback.DISPUTED,
+                "feedback_comment": comment,
+                "feedback_at": now,
+                "state": State.ESCALATED,
+                "escalated_at": now,
+            },
+            tell_holder=_("You disputed the answer to complaint %(reference)s; the working group will review it.")
+            % {"reference": complaint.reference},
+        )
         return complaint
     if score is None or not 1 <= int(score) <= 5:
         raise ValidationError(_("Choose a rating from 1 to 5."), code="score_invalid")
-    _change(complaint, by=HOLDER, action="rated", changes={
-        "feedback": Complaint.Feedback.SATISFIED, "feedback_score": int(score), "feedback_comment": comment,
-        "feedback_at": now, "state": State.CLOSED, "closed_at": now,
-    })
+    _change(
+        complaint,
+        by=HOLDER,
+        action="rated",
+        changes={
+            "feedback": Complaint.Feedback.SATISFIED,
+            "feedback_score": int(score),
+            "feedback_comment": comment,
+            "feedback_at": now,
+            "state": State.CLOSED,
+            "closed_at": now,
+        },
+    )
     return complaint
 
 
 # --- Deadlines and retention (periodic) -----------------------------------------------------------------
+
 
 def complaint_deadlines_enforce(*, now=None) -> dict:
     """Mark late answers untimely and escalate what the platform left unanswered (15 days for an answer,
@@ -390,9 +528,8 @@ def complaint_deadlines_enforce(*, now=None) -> dict:
     Idempotent: each case moves once."""
     now = now or timezone.now()
     counts = {"escalated": 0, "closed": 0}
-    overdue = (
-        Complaint.objects.filter(state=State.SENT, answer_due_at__lt=now)
-        | Complaint.objects.filter(state=State.IN_PROGRESS, final_due_at__lt=now)
+    overdue = Complaint.objects.filter(state=State.SENT, answer_due_at__lt=now) | Complaint.objects.filter(
+        state=State.IN_PROGRESS, final_due_at__lt=now
     )
     for pk in overdue.values_list("pk", flat=True):
         with transaction.atomic():
@@ -402,11 +539,17 @@ def complaint_deadlines_enforce(*, now=None) -> dict:
             if not (late_first or late_final):  # answered meanwhile
                 continue
             _change(
-                complaint, by=SYSTEM, action="escalated",
+                complaint,
+                by=SYSTEM,
+                action="escalated",
                 changes={"state": State.ESCALATED, "escalated_at": now, "timely": False},
-                note=_("No answer within %(days)d days.") % {"days": settings.COMPLAINT_ANSWER_DAYS} if late_first
+                note=_("No answer within %(days)d days.") % {"days": settings.COMPLAINT_ANSWER_DAYS}
+                if late_first
                 else _("No final answer within %(days)d days.") % {"days": settings.COMPLAINT_FINAL_DAYS},
-                tell_holder=_("%(app)s did not answer complaint %(reference)s in time. It has been escalated to the working group.")
+                tell_holder=_(
+                    "%(app)s did not answer complaint %(reference)s in time. It has been escalated to the working "
+                    "group."
+                )
                 % {"app": complaint.app, "reference": complaint.reference},
             )
             counts["escalated"] += 1
@@ -416,8 +559,14 @@ def complaint_deadlines_enforce(*, now=None) -> dict:
             complaint = Complaint.objects.select_for_update().get(pk=pk)
             if complaint.state != State.ANSWERED:
                 continue
-            _change(complaint, by=SYSTEM, action="closed", changes={"state": State.CLOSED, "closed_at": now},
-                    note=_("No feedback within %(days)d days.") % {"days": settings.COMPLAINT_FEEDBACK_DAYS}, for_holder=True)
+            _change(
+                complaint,
+                by=SYSTEM,
+                action="closed",
+                changes={"state": State.CLOSED, "closed_at": now},
+                note=_("No feedback within %(days)d days.") % {"days": settings.COMPLAINT_FEEDBACK_DAYS},
+                for_holder=True,
+            )
             counts["closed"] += 1
     return counts
 
@@ -434,8 +583,14 @@ def complaint_purge(*, now=None) -> int:
                 evidence.file.delete(save=False)
                 evidence.delete()
             Complaint.objects.filter(pk=complaint.pk).update(
-                phone_hash="", phone_encrypted="", email_encrypted="", description="", desired_outcome="",
-                answer_text="", feedback_comment="", purged_at=now,
+                phone_hash="",
+                phone_encrypted="",
+                email_encrypted="",
+                description="",
+                desired_outcome="",
+                answer_text="",
+                feedback_comment="",
+                purged_at=now,
             )
             ComplaintEvent.objects.filter(complaint=complaint).update(note="")
         purged += 1

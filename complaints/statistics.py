@@ -31,8 +31,13 @@ from registry.models import MemberApp, Organisation, StaffUser
 
 INTERVALS = ("day", "week", "month", "quarter", "year")
 # lens name -> rollup column
-LENSES = {"category": "category", "platform": "organisation_id", "carrier": "carrier_id", "province": "province",
-          "state": "state"}
+LENSES = {
+    "category": "category",
+    "platform": "organisation_id",
+    "carrier": "carrier_id",
+    "province": "province",
+    "state": "state",
+}
 MEASURES = ("received", "answered", "timely", "untimely", "rated", "satisfied", "escalated")
 
 
@@ -63,8 +68,13 @@ class Filters:
 
     def conditions(self) -> list[tuple[str, object]]:
         """(column, value) for every filter set; the columns are the same in the rollup and the case table."""
-        pairs = [("province", self.province), ("carrier_id", self.carrier), ("organisation_id", self.platform),
-                 ("category", self.category), ("state", self.state)]
+        pairs = [
+            ("province", self.province),
+            ("carrier_id", self.carrier),
+            ("organisation_id", self.platform),
+            ("category", self.category),
+            ("state", self.state),
+        ]
         return [(column, value) for column, value in pairs if value]
 
 
@@ -90,9 +100,13 @@ def default_period(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
 
 # --- Who may see what (the one place) ---------------------------------------------------------------------
 
+
 def statistics_reader(user) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and user.is_active
-                and user.role in (StaffUser.Role.REGULATOR, StaffUser.Role.ADMINISTRATOR))
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and user.is_active
+        and user.role in (StaffUser.Role.REGULATOR, StaffUser.Role.ADMINISTRATOR)
+    )
 
 
 def statistics_filters_for_user(*, user, filters: Filters) -> Filters:
@@ -106,6 +120,7 @@ def statistics_filters_for_user(*, user, filters: Filters) -> Filters:
 
 
 # --- Rollup refresh ---------------------------------------------------------------------------------------
+
 
 def _tz() -> str:
     return settings.TIME_ZONE
@@ -165,7 +180,9 @@ def _changed_complaint_days(since: dt.datetime) -> set[dt.date]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT DISTINCT (c.received_at AT TIME ZONE %s)::date FROM complaints_complaintevent e "
-            "JOIN complaints_complaint c ON c.id = e.complaint_id WHERE e.at >= %s", [_tz(), since])
+            "JOIN complaints_complaint c ON c.id = e.complaint_id WHERE e.at >= %s",
+            [_tz(), since],
+        )
         return {row[0] for row in cursor.fetchall()}
 
 
@@ -179,8 +196,12 @@ def statistics_refresh(*, full: bool = False, days: set[dt.date] | None = None, 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('complaints.statistics_refresh'))")
         if full:
-            for table in ("complaints_complaintday", "complaints_complaintmonth", "complaints_lookupday",
-                          "complaints_lookupappday"):
+            for table in (
+                "complaints_complaintday",
+                "complaints_complaintmonth",
+                "complaints_lookupday",
+                "complaints_lookupappday",
+            ):
                 cursor.execute(f"DELETE FROM {table}")
             cursor.execute(COMPLAINT_ROLLUP_INSERT.format(where=""), {"tz": tz})
             cursor.execute(COMPLAINT_MONTH_INSERT.format(where=""))
@@ -189,8 +210,11 @@ def statistics_refresh(*, full: bool = False, days: set[dt.date] | None = None, 
             return {"days": "all"}
         today = timezone.localdate(now)
         recent = {today - dt.timedelta(days=n) for n in range(settings.STATISTICS_REFRESH_RECENT_DAYS)}
-        complaint_days = set(days) if days is not None else recent | _changed_complaint_days(
-            now - dt.timedelta(hours=settings.STATISTICS_REFRESH_CHANGED_HOURS))
+        complaint_days = (
+            set(days)
+            if days is not None
+            else recent | _changed_complaint_days(now - dt.timedelta(hours=settings.STATISTICS_REFRESH_CHANGED_HOURS))
+        )
         lookup_days = set(days) if days is not None else recent
         for rollup_days, table, insert, column in (
             (complaint_days, "complaints_complaintday", COMPLAINT_ROLLUP_INSERT, "received_at"),
@@ -202,22 +226,33 @@ def statistics_refresh(*, full: bool = False, days: set[dt.date] | None = None, 
             day_list = sorted(rollup_days)
             cursor.execute(f"DELETE FROM {table} WHERE day = ANY(%s)", [day_list])
             # the range lets the index on the timestamp do the work; the day list picks the days inside it
-            where = (f"AND {column} >= %(low)s AND {column} < %(high)s "
-                     f"AND ({column} AT TIME ZONE %(tz)s)::date = ANY(%(days)s)")
-            cursor.execute(insert.format(where=where), {
-                "tz": tz, "days": day_list, "low": _local_midnight(day_list[0]),
-                "high": _local_midnight(day_list[-1] + dt.timedelta(days=1)),
-            })
+            where = (
+                f"AND {column} >= %(low)s AND {column} < %(high)s "
+                f"AND ({column} AT TIME ZONE %(tz)s)::date = ANY(%(days)s)"
+            )
+            cursor.execute(
+                insert.format(where=where),
+                {
+                    "tz": tz,
+                    "days": day_list,
+                    "low": _local_midnight(day_list[0]),
+                    "high": _local_midnight(day_list[-1] + dt.timedelta(days=1)),
+                },
+            )
         months = sorted({day.replace(day=1) for day in complaint_days})
         if months:
             cursor.execute("DELETE FROM complaints_complaintmonth WHERE day = ANY(%s)", [months])
-            cursor.execute(COMPLAINT_MONTH_INSERT.format(
-                where="AND day >= %(low)s AND day < %(high)s AND date_trunc('month', day::timestamp)::date = ANY(%(months)s)"),
-                {"months": months, "low": months[0], "high": _next_month(months[-1])})
+            cursor.execute(
+                COMPLAINT_MONTH_INSERT.format(
+                    where="AND day >= %(low)s AND day < %(high)s AND date_trunc('month', day::timestamp)::date = ANY(%(months)s)"
+                ),
+                {"months": months, "low": months[0], "high": _next_month(months[-1])},
+            )
     return {"days": len(complaint_days), "months": len(months)}
 
 
 # --- Reading the rollups ----------------------------------------------------------------------------------
+
 
 def _next_month(day: dt.date) -> dt.date:
     return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
@@ -248,8 +283,14 @@ def _cube_mask(columns) -> int:
     return bits if bin(bits).count("1") <= 2 else ALL_DIMS
 
 
-OUTPUT_DIMS = [("bucket", "date"), ("province", "varchar"), ("category", "varchar"), ("state", "varchar"),
-               ("organisation_id", "bigint"), ("carrier_id", "bigint")]
+OUTPUT_DIMS = [
+    ("bucket", "date"),
+    ("province", "varchar"),
+    ("category", "varchar"),
+    ("state", "varchar"),
+    ("organisation_id", "bigint"),
+    ("carrier_id", "bigint"),
+]
 
 
 def complaint_figures(filters: Filters, *, sets: tuple[tuple[str, ...], ...]) -> dict[tuple, list[dict]]:
@@ -276,20 +317,24 @@ def complaint_figures(filters: Filters, *, sets: tuple[tuple[str, ...], ...]) ->
     columns = f"day, {ROLLUP_DIMS}, {ROLLUP_COLUMNS}"
     selects, decode = [], {}
     for scan, (mask, indexes) in enumerate(by_mask.items()):
-        rows = " UNION ALL ".join(f"SELECT {columns} FROM {table} WHERE dims = {mask} AND day >= {low} AND day <= {high}{conditions}"
-                                  for table, low, high in ranges)
+        rows = " UNION ALL ".join(
+            f"SELECT {columns} FROM {table} WHERE dims = {mask} AND day >= {low} AND day <= {high}{conditions}"
+            for table, low, high in ranges
+        )
         used = [d for d, _k in OUTPUT_DIMS if any(d in sets[i] for i in indexes)]
         for i in indexes:  # GROUPING() sets a bit for every dimension not grouped by, the first one highest
             decode[(scan, sum(1 << (len(used) - 1 - n) for n, d in enumerate(used) if d not in sets[i]))] = i
         outputs = [d if d in used else f"NULL::{kind}" for d, kind in OUTPUT_DIMS]
         histogram = any(not sets[i] for i in indexes)
         sums = [f"sum({m})::bigint" for m in MEASURES] + [
-            f"sum({c})::bigint" if histogram else "NULL::bigint" for c in DAY_COLUMNS]
+            f"sum({c})::bigint" if histogram else "NULL::bigint" for c in DAY_COLUMNS
+        ]
         grouping_sets = ", ".join("(" + ", ".join(["current", *sets[i]]) + ")" for i in indexes)
         selects.append(
             f"(SELECT {scan}, GROUPING({', '.join(used) or 'current'}), current, {', '.join(outputs)}, {', '.join(sums)} "
             f"FROM (SELECT *, day >= %(start)s AS current, date_trunc(%(interval)s, day::timestamp)::date AS bucket "
-            f"FROM ({rows}) u) r GROUP BY GROUPING SETS ({grouping_sets}))")
+            f"FROM ({rows}) u) r GROUP BY GROUPING SETS ({grouping_sets}))"
+        )
     result: dict[tuple, list[dict]] = {group: [] for group in sets}
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(selects), params)
@@ -297,9 +342,9 @@ def complaint_figures(filters: Filters, *, sets: tuple[tuple[str, ...], ...]) ->
             group = sets[decode[(row[0], row[1])]]
             values = dict(zip((d for d, _k in OUTPUT_DIMS), row[3:9]))
             record = {"current": row[2], **{d: values[d] for d in group}}
-            record.update(zip(MEASURES, row[9:9 + len(MEASURES)]))
+            record.update(zip(MEASURES, row[9 : 9 + len(MEASURES)]))
             if not group:
-                record["answer_days"] = list(row[9 + len(MEASURES):])
+                record["answer_days"] = list(row[9 + len(MEASURES) :])
             result[group].append(record)
     return result
 
@@ -358,14 +403,19 @@ def median_days_to_answer(filters: Filters, figures: dict | None = None) -> dict
 
 
 def _median_from_cases(filters: Filters) -> float | None:
-    where, params = ["merged_into_id IS NULL", "answered_at IS NOT NULL", "received_at >= %(low)s", "received_at < %(high)s"], {
-        "low": _local_midnight(filters.start), "high": _local_midnight(filters.end + dt.timedelta(days=1))}
+    where, params = (
+        ["merged_into_id IS NULL", "answered_at IS NOT NULL", "received_at >= %(low)s", "received_at < %(high)s"],
+        {"low": _local_midnight(filters.start), "high": _local_midnight(filters.end + dt.timedelta(days=1))},
+    )
     for column, value in filters.conditions():
         where.append(f"{column} = %({column})s")
         params[column] = value
     with connection.cursor() as cursor:
-        cursor.execute("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY floor(extract(epoch FROM answered_at - received_at) "
-                       f"/ 86400)) FROM complaints_complaint WHERE {' AND '.join(where)}", params)
+        cursor.execute(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY floor(extract(epoch FROM answered_at - received_at) "
+            f"/ 86400)) FROM complaints_complaint WHERE {' AND '.join(where)}",
+            params,
+        )
         median = cursor.fetchone()[0]
     return float(median) if median is not None else None
 
@@ -378,8 +428,11 @@ def lookup_totals(filters: Filters) -> dict[bool, dict] | None:
     previous = filters.previous
     result = {True: {"lookups": 0, "with_accounts": 0}, False: {"lookups": 0, "with_accounts": 0}}
     with connection.cursor() as cursor:
-        cursor.execute("SELECT day >= %s, sum(lookups), sum(with_accounts) FROM complaints_lookupday "
-                       "WHERE day >= %s AND day <= %s GROUP BY 1", [filters.start, previous.start, filters.end])
+        cursor.execute(
+            "SELECT day >= %s, sum(lookups), sum(with_accounts) FROM complaints_lookupday "
+            "WHERE day >= %s AND day <= %s GROUP BY 1",
+            [filters.start, previous.start, filters.end],
+        )
         for current, lookups, with_accounts in cursor.fetchall():
             result[current] = {"lookups": int(lookups), "with_accounts": int(with_accounts)}
     return result
@@ -392,24 +445,32 @@ def number_event_totals(filters: Filters) -> dict[bool, dict] | None:
         return None
     previous = filters.previous
     events = NumberEvent.objects.filter(
-        type=NumberEvent.Type.REASSIGNED, occurred_at__gte=_local_midnight(previous.start),
-        occurred_at__lt=_local_midnight(filters.end + dt.timedelta(days=1)))
+        type=NumberEvent.Type.REASSIGNED,
+        occurred_at__gte=_local_midnight(previous.start),
+        occurred_at__lt=_local_midnight(filters.end + dt.timedelta(days=1)),
+    )
     if filters.carrier:
         events = events.filter(carrier_id=filters.carrier)
     start = _local_midnight(filters.start)
     counts = events.aggregate(
-        reassigned=Count("id", filter=Q(occurred_at__gte=start)), breaches=Count("id", filter=Q(occurred_at__gte=start, freeze_breach=True)),
+        reassigned=Count("id", filter=Q(occurred_at__gte=start)),
+        breaches=Count("id", filter=Q(occurred_at__gte=start, freeze_breach=True)),
         reassigned_before=Count("id", filter=Q(occurred_at__lt=start)),
-        breaches_before=Count("id", filter=Q(occurred_at__lt=start, freeze_breach=True)))
-    return {True: {"reassigned": counts["reassigned"], "breaches": counts["breaches"]},
-            False: {"reassigned": counts["reassigned_before"], "breaches": counts["breaches_before"]}}
+        breaches_before=Count("id", filter=Q(occurred_at__lt=start, freeze_breach=True)),
+    )
+    return {
+        True: {"reassigned": counts["reassigned"], "breaches": counts["breaches"]},
+        False: {"reassigned": counts["reassigned_before"], "breaches": counts["breaches_before"]},
+    }
 
 
 def _periods(filters: Filters):
     """(current?, start, end) as local datetimes for the period and the one before it."""
     previous = filters.previous
-    return ((True, _local_midnight(filters.start), _local_midnight(filters.end + dt.timedelta(days=1))),
-            (False, _local_midnight(previous.start), _local_midnight(previous.end + dt.timedelta(days=1))))
+    return (
+        (True, _local_midnight(filters.start), _local_midnight(filters.end + dt.timedelta(days=1))),
+        (False, _local_midnight(previous.start), _local_midnight(previous.end + dt.timedelta(days=1))),
+    )
 
 
 def unbind_request_figures(filters: Filters) -> dict[bool, dict] | None:
@@ -462,10 +523,27 @@ def _change(current, previous, *, points: bool = False) -> str:
     return f"{100.0 * (current - previous) / previous:+.0f}%"
 
 
-def _figure(key: str, label: str, current, previous, *, unit: str = "", points: bool = False, available: bool = True,
-            note: str = "") -> dict:
-    return {"key": key, "label": label, "value": current, "previous": previous, "unit": unit, "available": available,
-            "change": _change(current, previous, points=points), "note": note}
+def _figure(
+    key: str,
+    label: str,
+    current,
+    previous,
+    *,
+    unit: str = "",
+    points: bool = False,
+    available: bool = True,
+    note: str = "",
+) -> dict:
+    return {
+        "key": key,
+        "label": label,
+        "value": current,
+        "previous": previous,
+        "unit": unit,
+        "available": available,
+        "change": _change(current, previous, points=points),
+        "note": note,
+    }
 
 
 def statistics_headline(filters: Filters, figures: dict | None = None) -> list[dict]:
@@ -486,26 +564,57 @@ def statistics_headline(filters: Filters, figures: dict | None = None) -> list[d
         _figure("complaints", _("Complaints received"), now["received"], before["received"]),
         _figure("on_time", _("Answered on time"), on_time_share(now), on_time_share(before), unit="%", points=True),
         _figure("median_days", _("Median days to a final answer"), medians[True], medians[False]),
-        _figure("satisfied", _("Holders satisfied"), satisfied_share(now), satisfied_share(before), unit="%", points=True),
-        _figure("lookups", _("Lookups run"), *pick(lookups, "lookups"), available=lookups is not None,
-                note="" if lookups else no_province),
+        _figure(
+            "satisfied", _("Holders satisfied"), satisfied_share(now), satisfied_share(before), unit="%", points=True
+        ),
+        _figure(
+            "lookups",
+            _("Lookups run"),
+            *pick(lookups, "lookups"),
+            available=lookups is not None,
+            note="" if lookups else no_province,
+        ),
         _figure("unbind_requests", _("Unbind requests"), *pick(unbind, "requests"), available=unbind is not None),
-        _figure("unbind_on_time", _("Unbind requests done on time"), *pick(unbind, "on_time_share"), unit="%",
-                points=True, available=unbind is not None),
-        _figure("numbers_recycled", _("Numbers reported re-assigned"), *pick(events, "reassigned"),
-                available=events is not None, note="" if events else no_province),
-        _figure("members_notified", _("Members notified of recycled numbers"), *pick(notices, "notified"),
-                available=notices is not None),
-        _figure("bindings_removed", _("Bindings removed"), *pick(notices, "bindings_removed"), available=notices is not None),
-        _figure("freeze_breaches", _("Freeze-period breaches"), *pick(events, "breaches"), available=events is not None,
-                note="" if events else no_province),
+        _figure(
+            "unbind_on_time",
+            _("Unbind requests done on time"),
+            *pick(unbind, "on_time_share"),
+            unit="%",
+            points=True,
+            available=unbind is not None,
+        ),
+        _figure(
+            "numbers_recycled",
+            _("Numbers reported re-assigned"),
+            *pick(events, "reassigned"),
+            available=events is not None,
+            note="" if events else no_province,
+        ),
+        _figure(
+            "members_notified",
+            _("Members notified of recycled numbers"),
+            *pick(notices, "notified"),
+            available=notices is not None,
+        ),
+        _figure(
+            "bindings_removed", _("Bindings removed"), *pick(notices, "bindings_removed"), available=notices is not None
+        ),
+        _figure(
+            "freeze_breaches",
+            _("Freeze-period breaches"),
+            *pick(events, "breaches"),
+            available=events is not None,
+            note="" if events else no_province,
+        ),
     ]
 
 
 # --- Breakdowns -------------------------------------------------------------------------------------------
 
+
 def _buckets(filters: Filters) -> list[dt.date]:
     """Every bucket start of the period, so a chart has a column for empty buckets too."""
+
     def start_of(day: dt.date) -> dt.date:
         if filters.interval == "week":
             return day - dt.timedelta(days=day.weekday())
@@ -565,7 +674,9 @@ def statistics_trend(filters: Filters, lens: str = "category", figures: dict | N
     labels = _labels(lens, series.keys())
     ordered = sorted(series.items(), key=lambda item: -sum(item[1]))
     return {
-        "interval": filters.interval, "lens": lens, "buckets": buckets,
+        "interval": filters.interval,
+        "lens": lens,
+        "buckets": buckets,
         "bucket_labels": [bucket_label(b, filters.interval) for b in buckets],
         "series": [{"key": str(key), "label": labels[key], "values": values} for key, values in ordered],
     }
@@ -579,8 +690,15 @@ def statistics_timeliness(filters: Filters, figures: dict | None = None) -> dict
     points = []
     for bucket in buckets:
         row = rows.get(bucket, dict.fromkeys(MEASURES, 0))
-        points.append({"bucket": bucket, "label": bucket_label(bucket, filters.interval), "received": row["received"],
-                       "answered": row["timely"] + row["untimely"], "on_time_share": on_time_share(row)})
+        points.append(
+            {
+                "bucket": bucket,
+                "label": bucket_label(bucket, filters.interval),
+                "received": row["received"],
+                "answered": row["timely"] + row["untimely"],
+                "on_time_share": on_time_share(row),
+            }
+        )
     return {"interval": filters.interval, "points": points}
 
 
@@ -592,12 +710,19 @@ def _ranking(filters: Filters, column: str, lens: str, figures: dict | None) -> 
     rows = []
     for key, row in current.items():
         previous = before.get(key, {}).get("received", 0)
-        rows.append({
-            "key": str(key) if key is not None else "", "label": labels[key], "complaints": row["received"],
-            "previous": previous, "change": _change(row["received"], previous), "answered": row["answered"],
-            "on_time_share": on_time_share(row), "satisfied_share": satisfied_share(row),
-            "escalated": row["escalated"],
-        })
+        rows.append(
+            {
+                "key": str(key) if key is not None else "",
+                "label": labels[key],
+                "complaints": row["received"],
+                "previous": previous,
+                "change": _change(row["received"], previous),
+                "answered": row["answered"],
+                "on_time_share": on_time_share(row),
+                "satisfied_share": satisfied_share(row),
+                "escalated": row["escalated"],
+            }
+        )
     rows.sort(key=lambda r: -r["complaints"])
     return rows
 
@@ -623,8 +748,11 @@ def statistics_by_platform(filters: Filters, figures: dict | None = None) -> lis
     sizes = {}
     if not filters.province:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT organisation_id, sum(asked) FROM complaints_lookupappday WHERE day >= %s AND day <= %s "
-                           "GROUP BY 1", [filters.start, filters.end])
+            cursor.execute(
+                "SELECT organisation_id, sum(asked) FROM complaints_lookupappday WHERE day >= %s AND day <= %s "
+                "GROUP BY 1",
+                [filters.start, filters.end],
+            )
             sizes = {str(org): int(asked) for org, asked in cursor.fetchall()}
     _per_100k(rows, sizes, floor=settings.STATISTICS_RANKING_MIN_LOOKUPS if sizes else 1)
     return rows
@@ -636,9 +764,15 @@ def statistics_by_carrier(filters: Filters, figures: dict | None = None) -> list
     rows = _ranking(filters, "carrier_id", "carrier", figures)
     sizes = {}
     if not filters.province:
-        counts = NumberEvent.objects.filter(
-            type=NumberEvent.Type.REASSIGNED, occurred_at__gte=_local_midnight(filters.start),
-            occurred_at__lt=_local_midnight(filters.end + dt.timedelta(days=1))).values("carrier_id").annotate(n=Count("id"))
+        counts = (
+            NumberEvent.objects.filter(
+                type=NumberEvent.Type.REASSIGNED,
+                occurred_at__gte=_local_midnight(filters.start),
+                occurred_at__lt=_local_midnight(filters.end + dt.timedelta(days=1)),
+            )
+            .values("carrier_id")
+            .annotate(n=Count("id"))
+        )
         sizes = {str(c["carrier_id"]): c["n"] for c in counts}
     _per_100k(rows, sizes, floor=settings.STATISTICS_RANKING_MIN_LOOKUPS if sizes else 1)
     return rows
@@ -652,17 +786,27 @@ def statistics_by_category(filters: Filters, figures: dict | None = None) -> lis
     return _ranking(filters, "category", "category", figures)
 
 
-DASHBOARD_SETS = ((), ("bucket", "category"), ("bucket",), ("organisation_id",), ("carrier_id",), ("province",),
-                  ("category",))
+DASHBOARD_SETS = (
+    (),
+    ("bucket", "category"),
+    ("bucket",),
+    ("organisation_id",),
+    ("carrier_id",),
+    ("province",),
+    ("category",),
+)
 
 
 def statistics_dashboard(filters: Filters) -> dict:
     """Everything the regulator's dashboard shows, from one scan of the rollup."""
     figures = complaint_figures(filters, sets=DASHBOARD_SETS)
     return {
-        "headline": statistics_headline(filters, figures), "trend": statistics_trend(filters, "category", figures),
-        "timeliness": statistics_timeliness(filters, figures), "platforms": statistics_by_platform(filters, figures),
-        "carriers": statistics_by_carrier(filters, figures), "provinces": statistics_by_province(filters, figures),
+        "headline": statistics_headline(filters, figures),
+        "trend": statistics_trend(filters, "category", figures),
+        "timeliness": statistics_timeliness(filters, figures),
+        "platforms": statistics_by_platform(filters, figures),
+        "carriers": statistics_by_carrier(filters, figures),
+        "provinces": statistics_by_province(filters, figures),
         "categories": statistics_by_category(filters, figures),
     }
 
@@ -679,21 +823,41 @@ def statistics_quarterly(filters: Filters) -> dict:
     figures = complaint_figures(filters, sets=((), ("organisation_id",), ("carrier_id",), ("province",), ("category",)))
     provinces = statistics_by_province(filters, figures)
     categories = statistics_by_category(filters, figures)
-    changes = [dict(row, lens=_("Province")) for row in provinces] + [dict(row, lens=_("Category")) for row in categories]
+    changes = [dict(row, lens=_("Province")) for row in provinces] + [
+        dict(row, lens=_("Category")) for row in categories
+    ]
     changes = [row for row in changes if row["previous"] or row["complaints"]]
     changes.sort(key=lambda row: -abs(row["complaints"] - row["previous"]))
     return {
-        "headline": statistics_headline(filters, figures), "platforms": statistics_by_platform(filters, figures),
-        "carriers": statistics_by_carrier(filters, figures), "categories": categories[:5], "provinces": provinces,
+        "headline": statistics_headline(filters, figures),
+        "platforms": statistics_by_platform(filters, figures),
+        "carriers": statistics_by_carrier(filters, figures),
+        "categories": categories[:5],
+        "provinces": provinces,
         "changes": changes[:6],
     }
 
 
 # --- The case CSV (no personal data) ----------------------------------------------------------------------
 
-CASE_COLUMNS = ["Complaint ID", "Date received", "Issue", "Platform", "App", "Carrier", "Province", "State",
-                "Date sent to company", "Company response", "Relief", "Date of final answer", "Timely response?",
-                "Escalated", "Holder feedback", "Satisfaction"]
+CASE_COLUMNS = [
+    "Complaint ID",
+    "Date received",
+    "Issue",
+    "Platform",
+    "App",
+    "Carrier",
+    "Province",
+    "State",
+    "Date sent to company",
+    "Company response",
+    "Relief",
+    "Date of final answer",
+    "Timely response?",
+    "Escalated",
+    "Holder feedback",
+    "Satisfaction",
+]
 
 
 def statistics_case_rows(filters: Filters):
@@ -702,24 +866,81 @@ def statistics_case_rows(filters: Filters):
     orgs = dict(Organisation.objects.values_list("pk", "legal_name"))
     apps = dict(MemberApp.objects.values_list("pk", "name"))
     provinces = dict(Province.choices)
-    queryset = Complaint.objects.filter(
-        merged_into__isnull=True, received_at__gte=_local_midnight(filters.start),
-        received_at__lt=_local_midnight(filters.end + dt.timedelta(days=1)),
-        **{column: value for column, value in filters.conditions()},
-    ).order_by("received_at").annotate(
-        received_on=TruncDate("received_at"), sent_on=TruncDate("sent_at"), answered_on=TruncDate("answered_at"),
-    ).values_list("reference", "received_on", "category", "organisation_id", "app_id", "respondent_name", "carrier_id",
-                  "province", "state", "sent_on", "answer", "relief", "answered_on", "timely", "escalated_at", "feedback",
-                  "feedback_score")
+    queryset = (
+        Complaint.objects.filter(
+            merged_into__isnull=True,
+            received_at__gte=_local_midnight(filters.start),
+            received_at__lt=_local_midnight(filters.end + dt.timedelta(days=1)),
+            **{column: value for column, value in filters.conditions()},
+        )
+        .order_by("received_at")
+        .annotate(
+            received_on=TruncDate("received_at"),
+            sent_on=TruncDate("sent_at"),
+            answered_on=TruncDate("answered_at"),
+        )
+        .values_list(
+            "reference",
+            "received_on",
+            "category",
+            "organisation_id",
+            "app_id",
+            "respondent_name",
+            "carrier_id",
+            "province",
+            "state",
+            "sent_on",
+            "answer",
+            "relief",
+            "answered_on",
+            "timely",
+            "escalated_at",
+            "feedback",
+            "feedback_score",
+        )
+    )
     yield CASE_COLUMNS
-    for (reference, received, category, org, app, respondent, carrier, province, state, sent, answer, relief, answered,
-         timely, escalated, feedback, score) in queryset.iterator(chunk_size=5000):
-        yield [reference, received, category, orgs.get(org, respondent), apps.get(app, ""), orgs.get(carrier, ""),
-               provinces.get(province, province), state, sent or "", answer, relief, answered or "",
-               "" if timely is None else ("Yes" if timely else "No"), "Yes" if escalated else "No", feedback, score or ""]
+    for (
+        reference,
+        received,
+        category,
+        org,
+        app,
+        respondent,
+        carrier,
+        province,
+        state,
+        sent,
+        answer,
+        relief,
+        answered,
+        timely,
+        escalated,
+        feedback,
+        score,
+    ) in queryset.iterator(chunk_size=5000):
+        yield [
+            reference,
+            received,
+            category,
+            orgs.get(org, respondent),
+            apps.get(app, ""),
+            orgs.get(carrier, ""),
+            provinces.get(province, province),
+            state,
+            sent or "",
+            answer,
+            relief,
+            answered or "",
+            "" if timely is None else ("Yes" if timely else "No"),
+            "Yes" if escalated else "No",
+            feedback,
+            score or "",
+        ]
 
 
 # --- Open data (public, aggregates only) ------------------------------------------------------------------
+
 
 def suppress(value, minimum: int | None = None):
     """A count under the threshold is not shown (None), so no one can be picked out."""
@@ -750,10 +971,18 @@ def statistics_public(filters: Filters) -> dict:
     def rows(ranking):
         return suppress_table([{"key": r["key"], "label": r["label"], "complaints": r["complaints"]} for r in ranking])
 
-    platforms = suppress_table([{
-        "key": r["key"], "label": r["label"], "complaints": r["complaints"], "answered": r["answered"],
-        "on_time_share": r["on_time_share"],
-    } for r in _ranking(filters, "organisation_id", "platform", figures)])
+    platforms = suppress_table(
+        [
+            {
+                "key": r["key"],
+                "label": r["label"],
+                "complaints": r["complaints"],
+                "answered": r["answered"],
+                "on_time_share": r["on_time_share"],
+            }
+            for r in _ranking(filters, "organisation_id", "platform", figures)
+        ]
+    )
     platforms = suppress_table(platforms, "answered")
     for row in platforms:
         if row["answered"] is None:
@@ -763,13 +992,18 @@ def statistics_public(filters: Filters) -> dict:
         "period": {"from": filters.start, "to": filters.end},
         "threshold": settings.STATISTICS_PUBLIC_MIN_CELL,
         "total": suppress(total["received"]),
-        "by_month": suppress_table([{"key": p["bucket"].isoformat(), "label": p["label"], "complaints": p["received"]}
-                                    for p in months]),
+        "by_month": suppress_table(
+            [{"key": p["bucket"].isoformat(), "label": p["label"], "complaints": p["received"]} for p in months]
+        ),
         "by_category": rows(statistics_by_category(filters, figures)),
         "by_platform": platforms,
         "by_province": rows(statistics_by_province(filters, figures)),
-        "recycling_notices": None if notices is None else {
-            "members_notified": suppress(notices[True]["notified"]), "bindings_removed": suppress(notices[True]["bindings_removed"])},
+        "recycling_notices": None
+        if notices is None
+        else {
+            "members_notified": suppress(notices[True]["notified"]),
+            "bindings_removed": suppress(notices[True]["bindings_removed"]),
+        },
     }
 
 

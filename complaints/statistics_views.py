@@ -39,9 +39,19 @@ def _requested_province(request) -> str:
 
 def _query(filters: stats.Filters) -> str:
     params = {"start": filters.start.isoformat(), "end": filters.end.isoformat(), "interval": filters.interval}
-    params.update({name: value for name, value in (
-        ("province", filters.province), ("carrier", filters.carrier), ("platform", filters.platform),
-        ("category", filters.category), ("state", filters.state)) if value})
+    params.update(
+        {
+            name: value
+            for name, value in (
+                ("province", filters.province),
+                ("carrier", filters.carrier),
+                ("platform", filters.platform),
+                ("category", filters.category),
+                ("state", filters.state),
+            )
+            if value
+        }
+    )
     return urlencode(params)
 
 
@@ -52,13 +62,21 @@ def dashboard(request):
     trend, timeliness = data["trend"], data["timeliness"]
     legend = [{"label": s["label"], "swatch": charts.swatch(i)} for i, s in enumerate(trend["series"][:9])]
     context = {
-        "form": form, "filters": filters, "query": _query(filters), **data, "legend": legend,
+        "form": form,
+        "filters": filters,
+        "query": _query(filters),
+        **data,
+        "legend": legend,
         "trend_chart": charts.stacked_columns(trend["bucket_labels"], trend["series"], title=_("Complaints over time")),
-        "timeliness_chart": charts.line_chart([p["label"] for p in timeliness["points"]],
-                                              [p["on_time_share"] for p in timeliness["points"]], title=_("Answered on time")),
+        "timeliness_chart": charts.line_chart(
+            [p["label"] for p in timeliness["points"]],
+            [p["on_time_share"] for p in timeliness["points"]],
+            title=_("Answered on time"),
+        ),
         "platform_chart": charts.bar_chart(data["platforms"], value="complaints", title=_("Complaints by platform")),
-        "platform_rate_chart": charts.bar_chart([r for r in data["platforms"] if r["rank"]], value="per_100k",
-                                                title=_("Complaints per 100,000 lookups")),
+        "platform_rate_chart": charts.bar_chart(
+            [r for r in data["platforms"] if r["rank"]], value="per_100k", title=_("Complaints per 100,000 lookups")
+        ),
         "carrier_chart": charts.bar_chart(data["carriers"], value="complaints", title=_("Complaints by carrier")),
         "province_chart": charts.bar_chart(data["provinces"], value="complaints", title=_("Complaints by province")),
         "ranking_floor": stats.settings.STATISTICS_RANKING_MIN_LOOKUPS,
@@ -71,14 +89,68 @@ def dashboard(request):
 TABLES = {
     # name: (selector, columns)
     "headline": (stats.statistics_headline, ["key", "label", "value", "previous", "change", "unit", "available"]),
-    "platforms": (stats.statistics_by_platform, ["key", "label", "complaints", "previous", "change", "answered",
-                                                 "on_time_share", "satisfied_share", "escalated", "size", "per_100k", "rank"]),
-    "carriers": (stats.statistics_by_carrier, ["key", "label", "complaints", "previous", "change", "answered",
-                                               "on_time_share", "satisfied_share", "escalated", "size", "per_100k", "rank"]),
-    "provinces": (stats.statistics_by_province, ["key", "label", "complaints", "previous", "change", "answered",
-                                                 "on_time_share", "satisfied_share", "escalated"]),
-    "categories": (stats.statistics_by_category, ["key", "label", "complaints", "previous", "change", "answered",
-                                                  "on_time_share", "satisfied_share", "escalated"]),
+    "platforms": (
+        stats.statistics_by_platform,
+        [
+            "key",
+            "label",
+            "complaints",
+            "previous",
+            "change",
+            "answered",
+            "on_time_share",
+            "satisfied_share",
+            "escalated",
+            "size",
+            "per_100k",
+            "rank",
+        ],
+    ),
+    "carriers": (
+        stats.statistics_by_carrier,
+        [
+            "key",
+            "label",
+            "complaints",
+            "previous",
+            "change",
+            "answered",
+            "on_time_share",
+            "satisfied_share",
+            "escalated",
+            "size",
+            "per_100k",
+            "rank",
+        ],
+    ),
+    "provinces": (
+        stats.statistics_by_province,
+        [
+            "key",
+            "label",
+            "complaints",
+            "previous",
+            "change",
+            "answered",
+            "on_time_share",
+            "satisfied_share",
+            "escalated",
+        ],
+    ),
+    "categories": (
+        stats.statistics_by_category,
+        [
+            "key",
+            "label",
+            "complaints",
+            "previous",
+            "change",
+            "answered",
+            "on_time_share",
+            "satisfied_share",
+            "escalated",
+        ],
+    ),
 }
 
 
@@ -105,7 +177,9 @@ def table_csv(request, table: str):
     if table not in TABLES and table not in ("trend", "timeliness"):
         raise Http404
     _form, filters = filters_for_request(request)
-    return csv_response(_table_rows(table, filters), f"statistics-{table}-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv")
+    return csv_response(
+        _table_rows(table, filters), f"statistics-{table}-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv"
+    )
 
 
 @login_required
@@ -115,7 +189,7 @@ def cases_csv(request):
 
 
 def _quarter(value: str, today: dt.date) -> tuple[int, int]:
-    """"2026-Q3"; by default the last complete quarter."""
+    """ "2026-Q3"; by default the last complete quarter."""
     try:
         year, quarter = value.upper().split("-Q")
         year, quarter = int(year), int(quarter)
@@ -132,20 +206,32 @@ def quarterly(request):
     year, quarter = _quarter(request.GET.get("quarter", ""), timezone.localdate())
     start, end = stats.quarter_bounds(year, quarter)
     filters = stats.statistics_filters_for_user(
-        user=request.user, filters=stats.Filters(start=start, end=end, province=_requested_province(request), interval="month"))
+        user=request.user,
+        filters=stats.Filters(start=start, end=end, province=_requested_province(request), interval="month"),
+    )
     quarters = []
     y, q = timezone.localdate().year, (timezone.localdate().month - 1) // 3 + 1
     for _n in range(8):
         quarters.append(f"{y}-Q{q}")
         y, q = (y, q - 1) if q > 1 else (y - 1, 4)
-    return render(request, "complaints/statistics/quarterly.html", {
-        "report": stats.statistics_quarterly(filters), "year": year, "quarter": quarter, "filters": filters,
-        "quarters": quarters, "current": f"{year}-Q{quarter}", "generated": timezone.localtime(),
-        "province_label": dict(Province.choices).get(filters.province, ""),
-    })
+    return render(
+        request,
+        "complaints/statistics/quarterly.html",
+        {
+            "report": stats.statistics_quarterly(filters),
+            "year": year,
+            "quarter": quarter,
+            "filters": filters,
+            "quarters": quarters,
+            "current": f"{year}-Q{quarter}",
+            "generated": timezone.localtime(),
+            "province_label": dict(Province.choices).get(filters.province, ""),
+        },
+    )
 
 
 # --- Public open data -------------------------------------------------------------------------------------
+
 
 def _public_filters(request) -> stats.Filters:
     start, end = stats.default_period()
@@ -159,10 +245,14 @@ def public(request):
     data = stats.statistics_public(_public_filters(request))
     months = data["by_month"]
     context = {
-        "data": data, "years": list(range(timezone.localdate().year, timezone.localdate().year - 4, -1)),
+        "data": data,
+        "years": list(range(timezone.localdate().year, timezone.localdate().year - 4, -1)),
         "year": request.GET.get("year", ""),
-        "month_chart": charts.bar_chart([{"label": m["label"], "value": m["complaints"]} for m in months],
-                                        value="value", title=_("Complaints by month")),
+        "month_chart": charts.bar_chart(
+            [{"label": m["label"], "value": m["complaints"]} for m in months],
+            value="value",
+            title=_("Complaints by month"),
+        ),
         "category_chart": charts.bar_chart(data["by_category"], value="complaints", title=_("Complaints by category")),
         "province_chart": charts.bar_chart(data["by_province"], value="complaints", title=_("Complaints by province")),
     }
@@ -171,10 +261,15 @@ def public(request):
 
 def public_csv(request):
     filters = _public_filters(request)
-    return csv_response(stats.statistics_public_rows(stats.statistics_public(filters)),
-                        f"open-data-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv")
+    return csv_response(
+        stats.statistics_public_rows(stats.statistics_public(filters)),
+        f"open-data-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv",
+    )
 
 
 def public_json(request):
-    return JsonResponse(stats.statistics_public(_public_filters(request)), encoder=DjangoJSONEncoder,
-                        json_dumps_params={"ensure_ascii": False})
+    return JsonResponse(
+        stats.statistics_public(_public_filters(request)),
+        encoder=DjangoJSONEncoder,
+        json_dumps_params={"ensure_ascii": False},
+    )

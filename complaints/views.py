@@ -50,6 +50,7 @@ def index(request):
 
 # --- Proving the number ---------------------------------------------------------------------------------
 
+
 def _verified_phone(request) -> str | None:
     holder = request.session.get(SESSION_HOLDER)
     if not holder:
@@ -68,8 +69,14 @@ CODE_TEMPLATE = "complaints/code.html"
 
 
 def _send_code(request, form, phone_number, reference=""):
-    return send_code(request, form, phone_number=phone_number, purpose=PURPOSE, template=CODE_TEMPLATE,
-                     code_form=HolderCodeForm(initial={"phone_number": phone_number, "reference": reference}))
+    return send_code(
+        request,
+        form,
+        phone_number=phone_number,
+        purpose=PURPOSE,
+        template=CODE_TEMPLATE,
+        code_form=HolderCodeForm(initial={"phone_number": phone_number, "reference": reference}),
+    )
 
 
 def file_start(request):
@@ -91,8 +98,13 @@ def follow_start(request):
     form = FollowStartForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        if selectors.complaint_by_reference_and_number(reference=data["reference"], phone_number=data["phone_number"]) is None:
-            form.add_error(None, _("No complaint with this reference was filed with this number. Check both and try again."))
+        if (
+            selectors.complaint_by_reference_and_number(reference=data["reference"], phone_number=data["phone_number"])
+            is None
+        ):
+            form.add_error(
+                None, _("No complaint with this reference was filed with this number. Check both and try again.")
+            )
         else:
             page = _send_code(request, form, data["phone_number"], data["reference"])
             if page:
@@ -106,13 +118,17 @@ def verify(request):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            portal_services.verification_code_check(phone_number=data["phone_number"], code=data["code"], purpose=PURPOSE)
+            portal_services.verification_code_check(
+                phone_number=data["phone_number"], code=data["code"], purpose=PURPOSE
+            )
         except (Refusal, ValidationError) as error:
             refused(form, error)
         else:
             request.session[SESSION_HOLDER] = {"phone": encrypt(data["phone_number"]), "at": timezone.now().isoformat()}
             if data.get("reference"):
-                complaint = selectors.complaint_by_reference_and_number(reference=data["reference"], phone_number=data["phone_number"])
+                complaint = selectors.complaint_by_reference_and_number(
+                    reference=data["reference"], phone_number=data["phone_number"]
+                )
                 if complaint:
                     _remember_complaint(request, complaint)
                     return redirect("complaints:detail", reference=complaint.reference)
@@ -121,6 +137,7 @@ def verify(request):
 
 
 # --- Filing ---------------------------------------------------------------------------------------------
+
 
 @upload_limits(per_file="COMPLAINT_EVIDENCE_MAX_BYTES", files="COMPLAINT_EVIDENCE_FILES")
 @never_cache
@@ -137,36 +154,68 @@ def complaint_form(request):
             data = form.cleaned_data
             unbind = selectors.unbind_request_for_holder(phone_number=phone_number, unbind_id=unbind_id)
             complaint = services.complaint_file(
-                phone_number=phone_number, category=data["category"], app=data["app"],
-                respondent_name=data["respondent_name"], carrier=data["carrier"], province=data["province"],
-                city=data["city"], started_on=data["started_on"], description=data["description"],
-                desired_outcome=data["desired_outcome"], consent_to_share=data["consent_to_share"],
-                email=data["email"], evidence=data["evidence"], evidence_types=form.evidence_types, unbind_request_id=unbind.public_id if unbind else None,
+                phone_number=phone_number,
+                category=data["category"],
+                app=data["app"],
+                respondent_name=data["respondent_name"],
+                carrier=data["carrier"],
+                province=data["province"],
+                city=data["city"],
+                started_on=data["started_on"],
+                description=data["description"],
+                desired_outcome=data["desired_outcome"],
+                consent_to_share=data["consent_to_share"],
+                email=data["email"],
+                evidence=data["evidence"],
+                evidence_types=form.evidence_types,
+                unbind_request_id=unbind.public_id if unbind else None,
             )
             request.session.pop(SESSION_UNBIND, None)
             _remember_complaint(request, complaint)
-            messages.success(request, _("Your complaint was filed. Its reference, %(reference)s, was also sent to you by SMS: "
-                                        "keep it to follow the complaint.") % {"reference": complaint.reference})
+            messages.success(
+                request,
+                _(
+                    "Your complaint was filed. Its reference, %(reference)s, was also sent to you by SMS: "
+                    "keep it to follow the complaint."
+                )
+                % {"reference": complaint.reference},
+            )
             return redirect("complaints:detail", reference=complaint.reference)
     else:
         form = ComplaintForm(initial=selectors.complaint_prefill(phone_number=phone_number, unbind_id=unbind_id))
-    return render(request, "complaints/form.html", {
-        "form": form, "masked": mask_phone(phone_number), "had_files": bool(request.FILES),
-    }, status=400 if form.errors else 200)
+    return render(
+        request,
+        "complaints/form.html",
+        {
+            "form": form,
+            "masked": mask_phone(phone_number),
+            "had_files": bool(request.FILES),
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 def _holder_complaint(request, reference) -> Complaint:
-    complaint = Complaint.objects.filter(reference=reference, pk__in=request.session.get(SESSION_COMPLAINTS, [])).first()
+    complaint = Complaint.objects.filter(
+        reference=reference, pk__in=request.session.get(SESSION_COMPLAINTS, [])
+    ).first()
     if complaint is None:
         raise Http404
     return complaint
 
 
 def _holder_detail_page(request, complaint, form=None, status=200):
-    return render(request, "complaints/detail.html", {
-        "complaint": complaint, "events": selectors.complaint_timeline_for_holder(complaint=complaint),
-        "feedback_form": form if form is not None else FeedbackForm(), "evidence": complaint.evidence.all(),
-    }, status=status)
+    return render(
+        request,
+        "complaints/detail.html",
+        {
+            "complaint": complaint,
+            "events": selectors.complaint_timeline_for_holder(complaint=complaint),
+            "feedback_form": form if form is not None else FeedbackForm(),
+            "evidence": complaint.evidence.all(),
+        },
+        status=status,
+    )
 
 
 @never_cache
@@ -181,7 +230,9 @@ def feedback(request, reference):
     if form.is_valid():
         try:
             services.complaint_feedback(
-                complaint=complaint, score=form.cleaned_data["score"], dispute=bool(request.POST.get("dispute")),
+                complaint=complaint,
+                score=form.cleaned_data["score"],
+                dispute=bool(request.POST.get("dispute")),
                 comment=form.cleaned_data["comment"],
             )
         except services.NotAllowed as refusal:
@@ -199,15 +250,22 @@ def evidence_file(request, evidence_id):
     if request.user.is_authenticated:
         evidence = selectors.evidence_for_user(user=request.user, evidence_id=evidence_id)
     else:
-        evidence = selectors.evidence_for_holder(complaint_ids=request.session.get(SESSION_COMPLAINTS, []), evidence_id=evidence_id)
-    response = FileResponse(evidence.file.open("rb"), content_type=evidence.content_type,
-                            as_attachment=evidence.content_type == "application/pdf", filename=evidence.original_name)
+        evidence = selectors.evidence_for_holder(
+            complaint_ids=request.session.get(SESSION_COMPLAINTS, []), evidence_id=evidence_id
+        )
+    response = FileResponse(
+        evidence.file.open("rb"),
+        content_type=evidence.content_type,
+        as_attachment=evidence.content_type == "application/pdf",
+        filename=evidence.original_name,
+    )
     response["Cache-Control"] = "private, no-store"
     response["Content-Security-Policy"] = "default-src 'none'"
     return response
 
 
 # --- Staff ----------------------------------------------------------------------------------------------
+
 
 def _filters(request) -> tuple[StaffFilterForm, dict]:
     form = StaffFilterForm(request.GET or None)
@@ -223,10 +281,16 @@ def staff_list(request):
         raise Http404
     form, filters = _filters(request)
     complaints = selectors.complaint_list_for_user(user=request.user, filters=filters)[:200]
-    return render(request, "complaints/staff_list.html", {
-        "filter_form": form, "complaints": complaints, "counts": selectors.complaint_counts_for_user(user=request.user),
-        "query": request.GET.urlencode(),
-    })
+    return render(
+        request,
+        "complaints/staff_list.html",
+        {
+            "filter_form": form,
+            "complaints": complaints,
+            "counts": selectors.complaint_counts_for_user(user=request.user),
+            "query": request.GET.urlencode(),
+        },
+    )
 
 
 @login_required
@@ -235,12 +299,18 @@ def staff_export(request):
     if not (request.user.is_administrator or request.user.is_member_staff):
         raise Http404
     _form, filters = _filters(request)
-    return csv_response(selectors.complaint_export_rows(user=request.user, filters=filters),
-                        f"complaints-{timezone.localdate():%Y%m%d}.csv")
+    return csv_response(
+        selectors.complaint_export_rows(user=request.user, filters=filters),
+        f"complaints-{timezone.localdate():%Y%m%d}.csv",
+    )
 
 
 STAFF_FORMS = {
-    "answer": AnswerForm, "reject": RejectForm, "reroute": RerouteForm, "merge": MergeForm, "close": CloseForm,
+    "answer": AnswerForm,
+    "reject": RejectForm,
+    "reroute": RerouteForm,
+    "merge": MergeForm,
+    "close": CloseForm,
 }
 ADMIN_ACTIONS = {"accept", "reject", "reroute", "merge", "close"}
 
@@ -249,7 +319,8 @@ def _staff_detail_page(request, complaint, forms=None, status=200):
     forms = forms or {}
     user = request.user
     context = {
-        "complaint": complaint, "events": selectors.complaint_timeline(complaint=complaint),
+        "complaint": complaint,
+        "events": selectors.complaint_timeline(complaint=complaint),
         "shows_narrative": selectors.complaint_shows_narrative(complaint=complaint, user=user),
         "evidence": complaint.evidence.all(),
         "can_answer": user.is_member_staff and complaint.awaiting_platform,
@@ -295,7 +366,9 @@ def staff_action(request, reference, action):
         elif action == "close":
             services.complaint_close(complaint=complaint, by=user, note=data["note"])
         elif action == "answer":
-            services.complaint_answer(complaint=complaint, by=user, answer=data["answer"], relief=data["relief"], text=data["text"])
+            services.complaint_answer(
+                complaint=complaint, by=user, answer=data["answer"], relief=data["relief"], text=data["text"]
+            )
         else:
             raise Http404
     except (services.NotAllowed, ValidationError) as error:

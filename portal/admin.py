@@ -24,7 +24,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class NumberEventAdmin(ReadOnlyAdmin):
     """Carriers' reports; filter "freeze-period breach" and a carrier to list its early re-assignments."""
 
-    list_display = ("phone_number", "type", "occurred_at", "carrier", "freeze_breach", "days_since_cancellation", "event_id")
+    list_display = (
+        "phone_number",
+        "type",
+        "occurred_at",
+        "carrier",
+        "freeze_breach",
+        "days_since_cancellation",
+        "event_id",
+    )
     list_filter = ("freeze_breach", "type", "carrier")
     search_fields = ("phone_number", "event_id")
     date_hierarchy = "occurred_at"
@@ -49,7 +57,16 @@ class NoticeAttemptInline(admin.TabularInline):
 
 @admin.register(NoticeDelivery)
 class NoticeDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ("id", "subscription", "numbers", "state", "attempts", "last_error", "created_at", "bindings_removed")
+    list_display = (
+        "id",
+        "subscription",
+        "numbers",
+        "state",
+        "attempts",
+        "last_error",
+        "created_at",
+        "bindings_removed",
+    )
     list_filter = ("state",)
     search_fields = ("id",)
     date_hierarchy = "created_at"

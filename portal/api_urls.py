@@ -14,17 +14,30 @@ urlpatterns = [
     path("lookups", lookup.LookupCreateView.as_view(), name="api_lookups"),
     path("lookups/<uuid:lookup_id>", lookup.LookupDetailView.as_view(), name="api_lookup"),
     path("lookups/<uuid:lookup_id>/unbind-requests", lookup.LookupUnbindView.as_view(), name="api_lookup_unbind"),
-    path("platform/unbind-requests", unbinding.PlatformUnbindRequestsView.as_view(),
-         name="api_platform_unbind_requests"),
-    path("platform/unbind-requests/<uuid:request_id>/answer", unbinding.PlatformUnbindAnswerView.as_view(),
-         name="api_platform_unbind_answer"),
+    path(
+        "platform/unbind-requests", unbinding.PlatformUnbindRequestsView.as_view(), name="api_platform_unbind_requests"
+    ),
+    path(
+        "platform/unbind-requests/<uuid:request_id>/answer",
+        unbinding.PlatformUnbindAnswerView.as_view(),
+        name="api_platform_unbind_answer",
+    ),
     path("carrier/number-events", recycling.NumberEventsView.as_view(), name="api_carrier_number_events"),
     path("platform/number-events", recycling.NumberEventFeedView.as_view(), name="api_platform_number_events"),
     path("platform/number-checks", recycling.NumberChecksView.as_view(), name="api_platform_number_checks"),
-    path("platform/notice-subscription", notices.NoticeSubscriptionView.as_view(),
-         name="api_platform_notice_subscription"),
-    path("platform/notices/<uuid:notice_id>/report", notices.NoticeReportView.as_view(),
-         name="api_platform_notice_report"),
-    path("platform/lookups/<uuid:request_id>/results", lookup.PlatformLookupCallbackView.as_view(),
-         name="api_platform_lookup_results"),
+    path(
+        "platform/notice-subscription",
+        notices.NoticeSubscriptionView.as_view(),
+        name="api_platform_notice_subscription",
+    ),
+    path(
+        "platform/notices/<uuid:notice_id>/report",
+        notices.NoticeReportView.as_view(),
+        name="api_platform_notice_report",
+    ),
+    path(
+        "platform/lookups/<uuid:request_id>/results",
+        lookup.PlatformLookupCallbackView.as_view(),
+        name="api_platform_lookup_results",
+    ),
 ]

@@ -15,4 +15,6 @@ class PortalConfig(AppConfig):
 
         # the recycling checks keep the carriers' segments for 30 s; a change made here is seen at once
         for signal in (post_save, post_delete):
-            signal.connect(carrier_segments_forget, sender="registry.Organisation", dispatch_uid=f"carrier-segments-{signal}")
+            signal.connect(
+                carrier_segments_forget, sender="registry.Organisation", dispatch_uid=f"carrier-segments-{signal}"
+            )

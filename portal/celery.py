@@ -5,14 +5,13 @@ import logging
 import os
 
 from celery import Celery, signals
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-from django.db import close_old_connections
 
 from portal.health.worker import WorkerHeartbeatStep  # noqa: E402
 

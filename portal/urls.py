@@ -41,14 +41,24 @@ urlpatterns = [
     path("second-hand/verify/", secondhand.second_hand_verify, name="second_hand_verify"),
     path("second-hand/result/", secondhand.second_hand_result, name="second_hand_result"),
     path("staff/number-events/uploads/", recycling.staff_number_event_uploads, name="staff_number_event_uploads"),
-    path("staff/number-events/uploads/demo.csv", devtools.staff_number_event_demo_file,
-         name="staff_number_event_demo_file"),
-    path("staff/number-events/uploads/<int:pk>/", recycling.staff_number_event_upload,
-         name="staff_number_event_upload"),
-    path("staff/number-events/uploads/<int:pk>/progress", recycling.staff_number_event_upload_progress,
-         name="staff_number_event_upload_progress"),
-    path("staff/number-events/uploads/<int:pk>/rejected.csv", recycling.staff_number_event_upload_rejected,
-         name="staff_number_event_upload_rejected"),
+    path(
+        "staff/number-events/uploads/demo.csv",
+        devtools.staff_number_event_demo_file,
+        name="staff_number_event_demo_file",
+    ),
+    path(
+        "staff/number-events/uploads/<int:pk>/", recycling.staff_number_event_upload, name="staff_number_event_upload"
+    ),
+    path(
+        "staff/number-events/uploads/<int:pk>/progress",
+        recycling.staff_number_event_upload_progress,
+        name="staff_number_event_upload_progress",
+    ),
+    path(
+        "staff/number-events/uploads/<int:pk>/rejected.csv",
+        recycling.staff_number_event_upload_rejected,
+        name="staff_number_event_upload_rejected",
+    ),
     path("before-giving-up/", core.before_giving_up, name="before_giving_up"),
     path("lookup/", lookup.lookup_start, name="lookup_start"),
     path("lookup/verify/", lookup.lookup_verify, name="lookup_verify"),
@@ -70,8 +80,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     # The split view serves Swagger UI's start-up script from its own URL, so script-src stays 'self'; Swagger UI
     # (React) sets style attributes and its page has a <style> block, so this page alone allows inline style.
-    path("api/docs/", csp_update({"style-src": ["'unsafe-inline'"]})(SpectacularSwaggerSplitView.as_view(
-        url_name="api_schema")), name="api_docs"),
+    path(
+        "api/docs/",
+        csp_update({"style-src": ["'unsafe-inline'"]})(SpectacularSwaggerSplitView.as_view(url_name="api_schema")),
+        name="api_docs",
+    ),
     path("api/v1/", include("registry.api.urls")),
     path("api/v1/", include("portal.api_urls")),
     path("api/v1/", include("complaints.api.urls")),

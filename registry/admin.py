@@ -104,7 +104,13 @@ class MemberAppAdmin(admin.ModelAdmin):
         "supports_recycling_notices",
         "go_live_date",
     )
-    list_filter = ("category", "organisation__status", "supports_lookup", "supports_unbind", "supports_recycling_notices")
+    list_filter = (
+        "category",
+        "organisation__status",
+        "supports_lookup",
+        "supports_unbind",
+        "supports_recycling_notices",
+    )
     search_fields = ("name", "organisation__legal_name")
     autocomplete_fields = ("organisation",)
     date_hierarchy = "go_live_date"
@@ -179,7 +185,9 @@ class StaffUserAdmin(UserAdmin):
         (_("Access"), {"fields": ("is_active", "is_superuser", "groups", "user_permissions")}),
         (_("Dates"), {"fields": ("last_login", "date_joined")}),
     )
-    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "role", "organisation", "province")}),)
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "full_name", "role", "organisation", "province")}),
+    )
     readonly_fields = ("last_login", "date_joined")
     actions = ["send_invitation", "reset_two_factor"]
     add_form = StaffInviteForm
@@ -205,4 +213,3 @@ class StaffUserAdmin(UserAdmin):
     def reset_two_factor(self, request, queryset):
         Authenticator.objects.filter(user__in=queryset).delete()
         self.message_user(request, _("They will set up TOTP again at their next sign-in."), messages.SUCCESS)
-

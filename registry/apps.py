@@ -15,6 +15,8 @@ class RegistryConfig(AppConfig):
         from registry import middleware
 
         # the staff sign-in rules (registry/middleware.py) learn here when a session passed TOTP and when it began
-        authentication_step_completed.connect(middleware.on_authentication_step, dispatch_uid="staff-second-factor-step")
+        authentication_step_completed.connect(
+            middleware.on_authentication_step, dispatch_uid="staff-second-factor-step"
+        )
         authenticator_added.connect(middleware.on_authenticator_added, dispatch_uid="staff-second-factor-added")
         user_logged_in.connect(middleware.on_logged_in, dispatch_uid="staff-session-start")

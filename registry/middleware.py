@@ -30,11 +30,17 @@ SEEN_AT_RESOLUTION_SECONDS = 60  # a session write a minute, not one per request
 
 # What a staff user may open before the second factor (URL names): sign in, enter or set up TOTP (and
 # the password check allauth may ask for first), sign out, choose the language.
-BEFORE_SECOND_FACTOR = frozenset({
-    "account_login", "account_logout", "account_reauthenticate",
-    "mfa_authenticate", "mfa_reauthenticate", "mfa_activate_totp",
-    "set_language",
-})
+BEFORE_SECOND_FACTOR = frozenset(
+    {
+        "account_login",
+        "account_logout",
+        "account_reauthenticate",
+        "mfa_authenticate",
+        "mfa_reauthenticate",
+        "mfa_activate_totp",
+        "set_language",
+    }
+)
 
 
 def has_totp(user) -> bool:
@@ -105,11 +111,16 @@ class StaffSessionLimitMiddleware:
             return _("Please sign in again.")  # a session from before these limits
         if now - login_at >= settings.STAFF_SESSION_MAX_SECONDS:
             return _("You were signed out: a staff session lasts at most %(hours)d hours. Please sign in again.") % {
-                "hours": settings.STAFF_SESSION_MAX_SECONDS // 3600}
+                "hours": settings.STAFF_SESSION_MAX_SECONDS // 3600
+            }
         if now - seen_at >= settings.STAFF_SESSION_IDLE_SECONDS:
             return _("You were signed out after %(minutes)d minutes without activity. Please sign in again.") % {
-                "minutes": settings.STAFF_SESSION_IDLE_SECONDS // 60}
-        if now - seen_at >= SEEN_AT_RESOLUTION_SECONDS or session.get_expiry_age() > settings.STAFF_SESSION_IDLE_SECONDS:
+                "minutes": settings.STAFF_SESSION_IDLE_SECONDS // 60
+            }
+        if (
+            now - seen_at >= SEEN_AT_RESOLUTION_SECONDS
+            or session.get_expiry_age() > settings.STAFF_SESSION_IDLE_SECONDS
+        ):
             session[SEEN_AT_SESSION_KEY] = now
             left = min(settings.STAFF_SESSION_IDLE_SECONDS, login_at + settings.STAFF_SESSION_MAX_SECONDS - now)
             session.set_expiry(max(1, int(left)))
@@ -132,8 +143,11 @@ class StaffMFARequiredMiddleware:
             return None
         totp = has_totp(request.user)
         if _is_api(request):
-            detail = (_("This session has not entered the TOTP code yet: enter it before using the staff API.") if totp
-                      else _("Set up two-factor authentication (TOTP) before using the staff API."))
+            detail = (
+                _("This session has not entered the TOTP code yet: enter it before using the staff API.")
+                if totp
+                else _("Set up two-factor authentication (TOTP) before using the staff API.")
+            )
             return JsonResponse({"detail": detail}, status=403)
         target = "mfa_reauthenticate" if totp else "mfa_activate_totp"
         return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")

@@ -133,7 +133,8 @@ class MemberApp(models.Model):
     supports_unbind = models.BooleanField(_("unbinding"), default=False)
     supports_recycling_notices = models.BooleanField(_("recycled-number notices"), default=False)
     supports_identity_check = models.BooleanField(
-        _("identity check"), default=False,
+        _("identity check"),
+        default=False,
         help_text=_("Carriers only: checks the last 6 ID characters against the real-name record of the number."),
     )
     go_live_date = models.DateField(_("go-live date"), null=True, blank=True)

@@ -19,4 +19,3 @@ def scope_for_user(queryset: QuerySet, user) -> QuerySet:
         return queryset.filter(**{field: user.organisation_id})
     # Regulators read statistics only; they see no member's operational data.
     return queryset.none()
-

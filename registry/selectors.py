@@ -15,7 +15,9 @@ from registry.scoping import scope_for_user
 def member_app_directory() -> list[tuple[str, list[MemberApp]]]:
     """The public directory: apps of active members that have gone live, grouped by category."""
     apps = (
-        MemberApp.objects.filter(organisation__status=Organisation.Status.ACTIVE, go_live_date__lte=timezone.localdate())
+        MemberApp.objects.filter(
+            organisation__status=Organisation.Status.ACTIVE, go_live_date__lte=timezone.localdate()
+        )
         .select_related("organisation")
         .order_by("category", "name")
     )
@@ -45,16 +47,31 @@ def access_token_grant(*, token: str) -> dict | None:
     kept = _access_token_grants.get(digest)
     if kept and now - kept[0] < ACCESS_TOKEN_GRANT_SECONDS:
         return kept[1]
-    row = AccessToken.objects.filter(token_hash=digest).values_list(
-        "expires_at", "scopes", "key__revoked_at", "key__key_id", "key__integration_id", "key__integration__app__organisation_id"
-    ).first()
+    row = (
+        AccessToken.objects.filter(token_hash=digest)
+        .values_list(
+            "expires_at",
+            "scopes",
+            "key__revoked_at",
+            "key__key_id",
+            "key__integration_id",
+            "key__integration__app__organisation_id",
+        )
+        .first()
+    )
     if row is None:
         return None
     if len(_access_token_grants) >= 10_000:
         _access_token_grants.clear()
     # the client (key, integration, organisation): whose rate limit and audit trail a call counts in
-    grant = {"expires_at": row[0], "scopes": row[1].split(), "revoked": row[2] is not None,
-             "key_id": row[3], "integration_id": row[4], "organisation_id": row[5]}
+    grant = {
+        "expires_at": row[0],
+        "scopes": row[1].split(),
+        "revoked": row[2] is not None,
+        "key_id": row[3],
+        "integration_id": row[4],
+        "organisation_id": row[5],
+    }
     _access_token_grants[digest] = (now, grant)
     return grant
 

@@ -41,7 +41,9 @@ ALLOWED_TRANSITIONS = {
 
 
 @transaction.atomic
-def organisation_set_status(*, organisation: Organisation, status: str, by: StaffUser | None, reason: str = "") -> Organisation:
+def organisation_set_status(
+    *, organisation: Organisation, status: str, by: StaffUser | None, reason: str = ""
+) -> Organisation:
     organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
     current = Status(organisation.status)
     target = Status(status)
@@ -141,7 +143,8 @@ def integration_health_record(*, succeeded: set[int], failed: dict[int, str], no
     breaker reads it). A member that both succeeded and failed in one batch counts as healthy."""
     if succeeded:
         Integration.objects.filter(pk__in=succeeded).filter(
-            Q(consecutive_failures__gt=0) | Q(last_success_at__isnull=True)
+            Q(consecutive_failures__gt=0)
+            | Q(last_success_at__isnull=True)
             | Q(last_success_at__lt=now - timedelta(seconds=HEALTHY_REWRITE_SECONDS))
         ).update(last_success_at=now, consecutive_failures=0)
     for integration_id, error in failed.items():
@@ -151,8 +154,14 @@ def integration_health_record(*, succeeded: set[int], failed: dict[int, str], no
             )
 
 
-def member_call(integration: Integration, path: str, payload: dict, *, timeout_s: float | None = None,
-                signed_statuses: tuple[int, ...] = (200,)) -> protocol.Reply:
+def member_call(
+    integration: Integration,
+    path: str,
+    payload: dict,
+    *,
+    timeout_s: float | None = None,
+    signed_statuses: tuple[int, ...] = (200,),
+) -> protocol.Reply:
     """The one synchronous signed call to a member (protocol v2): the URL from the integration's base URL, the
     body signed with every valid key, sent under the outbound policy with redirects off; an answer whose
     status is in `signed_statuses` must carry a valid signature. Raises httpx.HTTPError, protocol.ProtocolError
@@ -179,46 +188,82 @@ class CheckPoint:
 def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
     key = integration.signing_key()
     if key is None:
-        return [CheckPoint(_("Signing key"), False, _("This integration has no valid key; ask the working group for one."))]
+        return [
+            CheckPoint(_("Signing key"), False, _("This integration has no valid key; ask the working group for one."))
+        ]
     url = integration.base_url.rstrip("/") + protocol.ACCOUNT_LOOKUP_PATH
     timeout_s = integration.timeout_ms / 1000
     payload = protocol.account_lookup_request(
-        request_id="selftest-" + secrets.token_hex(8), phone_e164=TEST_NUMBER, holder_since=None,
+        request_id="selftest-" + secrets.token_hex(8),
+        phone_e164=TEST_NUMBER,
+        holder_since=None,
         id_challenge=protocol.id_challenge(),
     )
     points: list[CheckPoint] = []
     try:
         reply = member_call(integration, protocol.ACCOUNT_LOOKUP_PATH, payload, timeout_s=timeout_s, signed_statuses=())
     except httpx.TimeoutException:
-        return [CheckPoint(_("Answers in time"), False, _("No answer within %(ms)d ms.") % {"ms": integration.timeout_ms})]
+        return [
+            CheckPoint(_("Answers in time"), False, _("No answer within %(ms)d ms.") % {"ms": integration.timeout_ms})
+        ]
     except protocol.DestinationRefused as error:
         return [CheckPoint(_("Reachable"), False, _("Not called: %(reason)s") % {"reason": error.refusal.reason})]
     except httpx.TransportError as error:
-        return [CheckPoint(_("Reachable"), False, _("Could not connect to %(url)s (%(error)s).")
-                           % {"url": url, "error": type(error).__name__})]
+        return [
+            CheckPoint(
+                _("Reachable"),
+                False,
+                _("Could not connect to %(url)s (%(error)s).") % {"url": url, "error": type(error).__name__},
+            )
+        ]
     except protocol.ProtocolError as error:
         return [CheckPoint(_("Answer size"), False, error.reason)]
 
     points.append(CheckPoint(_("Reachable"), True, url))
-    points.append(CheckPoint(_("Answers in time"), reply.elapsed_ms <= integration.timeout_ms,
-                             _("%(elapsed)d ms (limit %(limit)d ms)") % {"elapsed": reply.elapsed_ms, "limit": integration.timeout_ms}))
+    points.append(
+        CheckPoint(
+            _("Answers in time"),
+            reply.elapsed_ms <= integration.timeout_ms,
+            _("%(elapsed)d ms (limit %(limit)d ms)") % {"elapsed": reply.elapsed_ms, "limit": integration.timeout_ms},
+        )
+    )
     if 300 <= reply.status < 400:
-        points.append(CheckPoint(_("Answers without a redirect"), False,
-                                 _("HTTP %(status)d: the portal never follows redirects; give the final address.")
-                                 % {"status": reply.status}))
+        points.append(
+            CheckPoint(
+                _("Answers without a redirect"),
+                False,
+                _("HTTP %(status)d: the portal never follows redirects; give the final address.")
+                % {"status": reply.status},
+            )
+        )
         return points
-    points.append(CheckPoint(_("Accepts the portal's signature"), reply.status in (200, 202),
-                             _("HTTP %(status)d") % {"status": reply.status}))
+    points.append(
+        CheckPoint(
+            _("Accepts the portal's signature"),
+            reply.status in (200, 202),
+            _("HTTP %(status)d") % {"status": reply.status},
+        )
+    )
     if reply.status == 200:
         try:
-            protocol.verify(reply.headers, reply.body, keys=integration_secrets(integration), replay_scope=f"selftest:{integration.pk}")
+            protocol.verify(
+                reply.headers,
+                reply.body,
+                keys=integration_secrets(integration),
+                replay_scope=f"selftest:{integration.pk}",
+            )
             points.append(CheckPoint(_("Signs its answer"), True, key.key_id))
         except protocol.SignatureError as error:
             points.append(CheckPoint(_("Signs its answer"), False, error.reason))
         try:
             accounts = protocol.parse_account_lookup_answer(reply.body)
-            points.append(CheckPoint(_("Answer follows protocol v2"), True,
-                                     _("%(count)d account(s) for the test number") % {"count": len(accounts)}))
+            points.append(
+                CheckPoint(
+                    _("Answer follows protocol v2"),
+                    True,
+                    _("%(count)d account(s) for the test number") % {"count": len(accounts)},
+                )
+            )
         except protocol.ProtocolError as error:
             points.append(CheckPoint(_("Answer follows protocol v2"), False, error.reason))
 
@@ -226,10 +271,19 @@ def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
     forged = {"Content-Type": "application/json", **protocol.sign(bad, keys=protocol.new_secret())}
     try:
         refused = protocol.post(url, bad, forged, timeout_s=timeout_s)
-        points.append(CheckPoint(_("Refuses a forged signature"), refused.status == 401,
-                                 _("HTTP %(status)d (expected 401)") % {"status": refused.status}))
+        points.append(
+            CheckPoint(
+                _("Refuses a forged signature"),
+                refused.status == 401,
+                _("HTTP %(status)d (expected 401)") % {"status": refused.status},
+            )
+        )
     except (httpx.HTTPError, protocol.ProtocolError) as error:
-        points.append(CheckPoint(_("Refuses a forged signature"), False, getattr(error, "reason", "") or outbound.failure_reason(error)))
+        points.append(
+            CheckPoint(
+                _("Refuses a forged signature"), False, getattr(error, "reason", "") or outbound.failure_reason(error)
+            )
+        )
     return points
 
 
@@ -250,10 +304,14 @@ def access_token_issue(*, client_id: str, client_secret: str, scope: str) -> tup
     # a key id is printable ASCII (a NUL would make PostgreSQL raise); secrets compare as bytes (as text,
     # compare_digest raises on non-ASCII)
     key = (
-        IntegrationKey.objects.select_related("integration__app__organisation")
-        .filter(key_id=client_id, revoked_at__isnull=True)
-        .first()
-    ) if protocol.KEY_ID.fullmatch(client_id or "") else None
+        (
+            IntegrationKey.objects.select_related("integration__app__organisation")
+            .filter(key_id=client_id, revoked_at__isnull=True)
+            .first()
+        )
+        if protocol.KEY_ID.fullmatch(client_id or "")
+        else None
+    )
     if key is None or not secrets.compare_digest(key.secret().encode(), (client_secret or "").encode()):
         raise TokenError("invalid_client", "unknown client or wrong secret", status=401)
     if key.integration.app.organisation.status != Organisation.Status.ACTIVE:

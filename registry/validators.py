@@ -36,7 +36,9 @@ def validate_uscc(value: str) -> None:
             params={"chars": ", ".join(bad)},
         )
     if not code[2:8].isdigit():
-        raise ValidationError(_("Characters 3 to 8 of the code are the region code and must be digits."), code="uscc_region")
+        raise ValidationError(
+            _("Characters 3 to 8 of the code are the region code and must be digits."), code="uscc_region"
+        )
     if uscc_check_character(code[:17]) != code[17]:
         raise ValidationError(
             _("The check character (the last one) does not match: please check the code for a typing error."),

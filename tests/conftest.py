@@ -39,8 +39,12 @@ def pytest_configure(config):
     host = db["HOST"] or db.get("OPTIONS", {}).get("host", "")
     try:
         psycopg.connect(
-            host=host, port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"] or None,
-            dbname="postgres", connect_timeout=3,
+            host=host,
+            port=db["PORT"] or 5432,
+            user=db["USER"],
+            password=db["PASSWORD"] or None,
+            dbname="postgres",
+            connect_timeout=3,
         ).close()
     except Exception as error:
         pytest.exit(f"PostgreSQL at {host}:{db['PORT']} cannot be reached: {error}", returncode=3)
@@ -91,8 +95,21 @@ class WorkerProcesses:
         self.processes: list[subprocess.Popen] = []
 
     def start(self, name: str, *extra: str) -> subprocess.Popen:
-        cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-l", "WARNING", "-n", f"{name}@%h",
-               "--without-gossip", "--without-mingle", *extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "-l",
+            "WARNING",
+            "-n",
+            f"{name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            *extra,
+        ]
         process = subprocess.Popen(cmd, cwd=ROOT, env=worker_env(self.database_name))
         self.processes.append(process)
         return process
@@ -150,7 +167,9 @@ def running_simulator(*options: str):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_simulator", "--port", str(port), *options],
-        cwd=ROOT, env=worker_env(), stdout=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=worker_env(),
+        stdout=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90  # a generous bound for start-up on a busy machine, not a timing check
@@ -173,8 +192,24 @@ def simulator():
     """The platform simulator: app02 hangs, app03 always fails, app04 answers garbage, app08 answers
     far too much, app09 signs with the wrong secret, the others behave."""
     with running_simulator(
-        "--apps", "9", "--latency-ms", "20", "--hang", "app02", "--failing", "app03", "--garbage", "app04", "--huge", "app08",
-        "--forged", "app09", "--unbind-refuse", "app06", "--unbind-later", "app07",
+        "--apps",
+        "9",
+        "--latency-ms",
+        "20",
+        "--hang",
+        "app02",
+        "--failing",
+        "app03",
+        "--garbage",
+        "app04",
+        "--huge",
+        "app08",
+        "--forged",
+        "app09",
+        "--unbind-refuse",
+        "app06",
+        "--unbind-later",
+        "app07",
     ) as url:
         yield url
 

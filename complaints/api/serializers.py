@@ -33,10 +33,32 @@ class PlatformComplaintSerializer(serializers.ModelSerializer):
     class Meta:
         model = Complaint
         fields = [
-            "reference", "state", "category", "app", "app_id", "province", "city", "started_on", "received_at",
-            "phone_number", "consent_to_share", "description", "desired_outcome", "evidence",
-            "sent_at", "answer_due_at", "final_due_at", "days_left", "first_answer_at", "answered_at", "answer",
-            "relief", "answer_text", "timely", "feedback", "feedback_score",
+            "reference",
+            "state",
+            "category",
+            "app",
+            "app_id",
+            "province",
+            "city",
+            "started_on",
+            "received_at",
+            "phone_number",
+            "consent_to_share",
+            "description",
+            "desired_outcome",
+            "evidence",
+            "sent_at",
+            "answer_due_at",
+            "final_due_at",
+            "days_left",
+            "first_answer_at",
+            "answered_at",
+            "answer",
+            "relief",
+            "answer_text",
+            "timely",
+            "feedback",
+            "feedback_score",
         ]
 
     def get_phone_number(self, complaint) -> str | None:
@@ -57,8 +79,9 @@ class PlatformComplaintSerializer(serializers.ModelSerializer):
 
 class AnswerSerializer(serializers.Serializer):
     answer = serializers.ChoiceField(choices=Complaint.Answer.choices)
-    relief = serializers.ChoiceField(choices=Complaint.Relief.choices, required=False, allow_blank=True,
-                                     help_text="required with closed_with_relief")
+    relief = serializers.ChoiceField(
+        choices=Complaint.Relief.choices, required=False, allow_blank=True, help_text="required with closed_with_relief"
+    )
     text = serializers.CharField(max_length=5000, help_text="the explanation the holder reads")
 
 

@@ -67,7 +67,9 @@ class RankingRowSerializer(serializers.Serializer):
     on_time_share = serializers.FloatField(allow_null=True)
     satisfied_share = serializers.FloatField(allow_null=True)
     escalated = serializers.IntegerField()
-    size = serializers.IntegerField(required=False, help_text="lookups that asked the platform / numbers the carrier re-assigned")
+    size = serializers.IntegerField(
+        required=False, help_text="lookups that asked the platform / numbers the carrier re-assigned"
+    )
     per_100k = serializers.FloatField(required=False, allow_null=True, help_text="null below the size floor")
     rank = serializers.IntegerField(required=False, allow_null=True)
 
@@ -85,7 +87,9 @@ class StatisticsErrorSerializer(serializers.Serializer):
 FILTER_PARAMETERS = [
     OpenApiParameter("start", str, description="YYYY-MM-DD, first day counted (default: 12 months ago)"),
     OpenApiParameter("end", str, description="YYYY-MM-DD, last day counted (default: today)"),
-    OpenApiParameter("province", str, description="GB/T 2260 two-digit code (a provincial regulator always gets theirs)"),
+    OpenApiParameter(
+        "province", str, description="GB/T 2260 two-digit code (a provincial regulator always gets theirs)"
+    ),
     OpenApiParameter("carrier", int, description="carrier organisation id"),
     OpenApiParameter("platform", int, description="platform organisation id"),
     OpenApiParameter("category", str, enum=[c for c, _l in stats.Complaint.Category.choices]),
@@ -109,22 +113,32 @@ class StatisticsAPIView(APIView):
 
 
 class HeadlineView(StatisticsAPIView):
-    @extend_schema(parameters=FILTER_PARAMETERS, responses={200: HeadlineSerializer, 400: StatisticsErrorSerializer},
-                   summary="Headline figures for the period, each with the previous period's value")
+    @extend_schema(
+        parameters=FILTER_PARAMETERS,
+        responses={200: HeadlineSerializer, 400: StatisticsErrorSerializer},
+        summary="Headline figures for the period, each with the previous period's value",
+    )
     def get(self, request):
         filters, error = self.filters(request)
         if error:
             return error
-        return Response(HeadlineSerializer({"period": self.period(filters), "figures": stats.statistics_headline(filters)}).data)
+        return Response(
+            HeadlineSerializer({"period": self.period(filters), "figures": stats.statistics_headline(filters)}).data
+        )
 
 
 class TrendsView(StatisticsAPIView):
     @extend_schema(
-        parameters=[*FILTER_PARAMETERS,
-                    OpenApiParameter("interval", str, enum=list(stats.INTERVALS), description="bucket size (default month)"),
-                    OpenApiParameter("lens", str, enum=list(stats.LENSES), description="one series per value (default category)")],
+        parameters=[
+            *FILTER_PARAMETERS,
+            OpenApiParameter("interval", str, enum=list(stats.INTERVALS), description="bucket size (default month)"),
+            OpenApiParameter(
+                "lens", str, enum=list(stats.LENSES), description="one series per value (default category)"
+            ),
+        ],
         responses={200: TrendSerializer, 400: StatisticsErrorSerializer},
-        summary="Complaints received over time, one series per category, platform, carrier, province or state")
+        summary="Complaints received over time, one series per category, platform, carrier, province or state",
+    )
     def get(self, request):
         filters, error = self.filters(request)
         if error:
@@ -138,7 +152,11 @@ class TrendsView(StatisticsAPIView):
 
 def _ranking_view(selector, summary: str):
     class RankingView(StatisticsAPIView):
-        @extend_schema(parameters=FILTER_PARAMETERS, responses={200: RankingSerializer, 400: StatisticsErrorSerializer}, summary=summary)
+        @extend_schema(
+            parameters=FILTER_PARAMETERS,
+            responses={200: RankingSerializer, 400: StatisticsErrorSerializer},
+            summary=summary,
+        )
         def get(self, request):
             filters, error = self.filters(request)
             if error:
@@ -149,7 +167,11 @@ def _ranking_view(selector, summary: str):
     return RankingView
 
 
-PlatformsView = _ranking_view(stats.statistics_by_platform, "Complaints by platform, raw and per 100,000 lookups (above the size floor)")
-CarriersView = _ranking_view(stats.statistics_by_carrier, "Complaints by carrier, raw and per 100,000 numbers re-assigned")
+PlatformsView = _ranking_view(
+    stats.statistics_by_platform, "Complaints by platform, raw and per 100,000 lookups (above the size floor)"
+)
+CarriersView = _ranking_view(
+    stats.statistics_by_carrier, "Complaints by carrier, raw and per 100,000 numbers re-assigned"
+)
 ProvincesView = _ranking_view(stats.statistics_by_province, "Complaints by province")
 CategoriesView = _ranking_view(stats.statistics_by_category, "Complaints by category")

@@ -4,10 +4,21 @@ from complaints.api import statistics, views
 
 urlpatterns = [
     path("platform/complaints", views.PlatformComplaintListView.as_view(), name="api_platform_complaints"),
-    path("platform/complaints/<str:reference>", views.PlatformComplaintDetailView.as_view(), name="api_platform_complaint"),
-    path("platform/complaints/<str:reference>/answer", views.PlatformComplaintAnswerView.as_view(), name="api_platform_complaint_answer"),
-    path("platform/complaints/<str:reference>/evidence/<uuid:evidence_id>", views.PlatformComplaintEvidenceView.as_view(),
-         name="api_platform_complaint_evidence"),
+    path(
+        "platform/complaints/<str:reference>",
+        views.PlatformComplaintDetailView.as_view(),
+        name="api_platform_complaint",
+    ),
+    path(
+        "platform/complaints/<str:reference>/answer",
+        views.PlatformComplaintAnswerView.as_view(),
+        name="api_platform_complaint_answer",
+    ),
+    path(
+        "platform/complaints/<str:reference>/evidence/<uuid:evidence_id>",
+        views.PlatformComplaintEvidenceView.as_view(),
+        name="api_platform_complaint_evidence",
+    ),
     path("stats/headline", statistics.HeadlineView.as_view(), name="api_stats_headline"),
     path("stats/trends", statistics.TrendsView.as_view(), name="api_stats_trends"),
     path("stats/platforms", statistics.PlatformsView.as_view(), name="api_stats_platforms"),

@@ -32,7 +32,9 @@ class ComplaintPages(PageNumberPagination):
 
 @extend_schema(
     parameters=[
-        OpenApiParameter("queue", str, enum=["open", "escalated", "late", "closed"], description="open: awaiting your answer"),
+        OpenApiParameter(
+            "queue", str, enum=["open", "escalated", "late", "closed"], description="open: awaiting your answer"
+        ),
         OpenApiParameter("state", str, description="one state"),
         OpenApiParameter("received_from", str, description="YYYY-MM-DD"),
         OpenApiParameter("received_to", str, description="YYYY-MM-DD"),
@@ -84,9 +86,13 @@ class PlatformComplaintAnswerView(MemberAPIView):
 
 
 class PlatformComplaintEvidenceView(MemberAPIView):
-    @extend_schema(responses={(200, "application/octet-stream"): bytes}, summary="An attachment the holder agreed to share")
+    @extend_schema(
+        responses={(200, "application/octet-stream"): bytes}, summary="An attachment the holder agreed to share"
+    )
     def get(self, request, reference, evidence_id):
         evidence = selectors.evidence_for_user(user=request.user, evidence_id=evidence_id)
         if evidence.complaint.reference != reference:
             raise Http404
-        return FileResponse(evidence.file.open("rb"), content_type=evidence.content_type, filename=evidence.original_name)
+        return FileResponse(
+            evidence.file.open("rb"), content_type=evidence.content_type, filename=evidence.original_name
+        )

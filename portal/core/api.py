@@ -19,7 +19,9 @@ def error_response(code: str, detail: str, *, status: int = 400, retry_at=None) 
 
 
 def refusal_response(refusal: services.Refusal) -> Response:
-    return error_response(refusal.code, refusal.message, status=REFUSAL_STATUS.get(refusal.code, 400), retry_at=refusal.retry_at)
+    return error_response(
+        refusal.code, refusal.message, status=REFUSAL_STATUS.get(refusal.code, 400), retry_at=refusal.retry_at
+    )
 
 
 def invalid_response(error: ValidationError) -> Response:
@@ -35,8 +37,11 @@ class CitizenAPIView(APIView):
 
     def handle_exception(self, exc):
         if isinstance(exc, UnsupportedMediaType):
-            return error_response("unsupported_media_type", _("Send the request body as JSON (Content-Type: application/json)."),
-                                  status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
+            return error_response(
+                "unsupported_media_type",
+                _("Send the request body as JSON (Content-Type: application/json)."),
+                status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            )
         if isinstance(exc, ParseError):
             return error_response("invalid_json", _("The request body is not valid JSON."))
         return super().handle_exception(exc)

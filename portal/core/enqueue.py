@@ -8,8 +8,9 @@ from django.core.cache import cache
 from django.db import transaction
 
 
-def enqueue(task: str, *args, countdown: float | None = None, once_per: float | None = None,
-            after_commit: bool = True) -> None:
+def enqueue(
+    task: str, *args, countdown: float | None = None, once_per: float | None = None, after_commit: bool = True
+) -> None:
     """Send `task` with `args`, once the current transaction has committed (at once outside one, or with
     `after_commit=False` for rows already committed). `once_per`: a nudge sent at most once per that many
     seconds, however many callers ask; the rows say what there is to do."""

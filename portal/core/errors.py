@@ -33,6 +33,7 @@ RETRY_AFTER_SECONDS = 30
 class SmsDeliveryError(Exception):
     """The SMS provider did not take the message: the task retries, and a page waiting on it answers 503."""
 
+
 API_PREFIXES = ("/api/", "/oauth/", "/number-recycling/")
 CAMARA_PREFIX = "/number-recycling/"
 OAUTH_PREFIX = "/oauth/"
@@ -48,9 +49,18 @@ DEPENDENCY_ERRORS = {
 DEPENDENCY_EXCEPTIONS = tuple(cls for classes in DEPENDENCY_ERRORS.values() for cls in classes)
 
 # CAMARA's error codes for the statuses the CAMARA endpoint can answer (CAMARA API design guide).
-CAMARA_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                405: "METHOD_NOT_ALLOWED", 406: "NOT_ACCEPTABLE", 415: "UNSUPPORTED_MEDIA_TYPE",
-                429: "TOO_MANY_REQUESTS", 500: "INTERNAL", 503: "UNAVAILABLE"}
+CAMARA_CODES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "TOO_MANY_REQUESTS",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 # CAMARA's own sentences for these (its messages are English, as the endpoint's other errors)
 CAMARA_MESSAGES = {500: "Unknown server error. Typically a server bug.", 503: "Service Unavailable."}
 # OAuth 2.0 (RFC 6749 §5.2, §4.1.2.1) error codes for the token endpoint.
@@ -84,8 +94,14 @@ def log_failure(exc: BaseException, *, part: str | None, request=None) -> str:
     reference = new_reference()
     what = f"{part} unavailable" if part else "unexpected error"
     path = request.path_info if request is not None else "-"
-    logger.error("reference %s: %s on %s %s", reference, what, getattr(request, "method", "-"), path,
-                 exc_info=(type(exc), exc, exc.__traceback__))
+    logger.error(
+        "reference %s: %s on %s %s",
+        reference,
+        what,
+        getattr(request, "method", "-"),
+        path,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
     return reference
 
 
@@ -94,18 +110,34 @@ def temporary_message(part: str | None = None, *, api: bool = False) -> str:
         return _("Our text-message service is briefly unavailable. This is temporary: try again in a minute.")
     if api:
         return _("A service the portal needs is briefly unavailable. This is temporary: try again in a minute.")
-    return _("A service this page needs is briefly unavailable. This is temporary: nothing you sent is lost; try again in a minute.")
+    return _(
+        "A service this page needs is briefly unavailable. This is temporary: nothing you sent is lost; try again in "
+        "a minute."
+    )
 
 
 # --- The API: JSON, in each API's own error shape ---------------------------------------------------
 
 
-def api_error(request, status: int, code: str, detail: str, *, reference: str = "", retry_after: int | None = None,
-              extra: dict | None = None) -> JsonResponse:
-    """The portal API's {code, detail, retry_at}, CAMARA's {status, code, message}, OAuth's {error, error_description}."""
+def api_error(
+    request,
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    reference: str = "",
+    retry_after: int | None = None,
+    extra: dict | None = None,
+) -> JsonResponse:
+    """The portal API's {code, detail, retry_at}, CAMARA's {status, code, message}, OAuth's
+    {error, error_description}."""
     path = request.path_info
     if path.startswith(CAMARA_PREFIX):
-        body = {"status": status, "code": CAMARA_CODES.get(status, code.upper()), "message": CAMARA_MESSAGES.get(status, detail)}
+        body = {
+            "status": status,
+            "code": CAMARA_CODES.get(status, code.upper()),
+            "message": CAMARA_MESSAGES.get(status, detail),
+        }
     elif path.startswith(OAUTH_PREFIX):
         body = {"error": OAUTH_CODES.get(status, code), "error_description": detail}
     else:
@@ -156,8 +188,10 @@ def api_exception_handler(exc, context):
 def _validation_sentence(data) -> str:
     """One sentence for a DRF ValidationError's field errors: "phone_number: This field is required."."""
     if isinstance(data, dict):
-        parts = [f"{field}: {_validation_sentence(errors)}" if field != "non_field_errors" else _validation_sentence(errors)
-                 for field, errors in data.items()]
+        parts = [
+            f"{field}: {_validation_sentence(errors)}" if field != "non_field_errors" else _validation_sentence(errors)
+            for field, errors in data.items()
+        ]
         return " ".join(parts)
     if isinstance(data, list):
         return " ".join(_validation_sentence(item) for item in data)
@@ -178,15 +212,22 @@ ERROR_PAGES = {
 def error_page(request, status: int, *, reference: str = "", extra: dict | None = None) -> HttpResponse:
     """One of the site's error pages, in the person's language. With the database possibly down, it shows
     no signed-in state and reads no flash messages (both would read the session)."""
-    context = {"status": status, "reference": reference, "retry_seconds": RETRY_AFTER_SECONDS,
-               "retry_url": request.get_full_path() if request.method == "GET" else "", **(extra or {})}
+    context = {
+        "status": status,
+        "reference": reference,
+        "retry_seconds": RETRY_AFTER_SECONDS,
+        "retry_url": request.get_full_path() if request.method == "GET" else "",
+        **(extra or {}),
+    }
     if status >= 500:
         context |= {"user": AnonymousUser(), "messages": []}
     try:
         body = render_to_string(ERROR_PAGES[status], context, request=request)
     except Exception:  # the error page itself failed (a template needing what is down): plain text, both languages
         logger.exception("reference %s: the %s page could not be rendered", reference or "-", status)
-        body = f"{status} · 出错了 / Something went wrong. {('参考编号 / Reference: ' + reference) if reference else ''}"
+        body = (
+            f"{status} · 出错了 / Something went wrong. {('参考编号 / Reference: ' + reference) if reference else ''}"
+        )
         return HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
     return HttpResponse(body, status=status)
 
@@ -195,8 +236,14 @@ def unavailable_response(request, exc: BaseException, part: str) -> HttpResponse
     """503, Retry-After, a message that says it is temporary, and a logged reference."""
     reference = log_failure(exc, part=part, request=request)
     if is_api(request):
-        response = api_error(request, 503, "temporarily_unavailable", temporary_message(part, api=True), reference=reference,
-                             retry_after=RETRY_AFTER_SECONDS)
+        response = api_error(
+            request,
+            503,
+            "temporarily_unavailable",
+            temporary_message(part, api=True),
+            reference=reference,
+            retry_after=RETRY_AFTER_SECONDS,
+        )
     else:
         response = error_page(request, 503, reference=reference, extra={"message": temporary_message(part)})
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -231,8 +278,13 @@ def server_error(request):
         return unavailable_response(request, exc, part)
     reference = log_failure(exc, part=None, request=request)
     if is_api(request):
-        response = api_error(request, 500, "server_error", _("Something went wrong on our side. It was recorded; try again later."),
-                             reference=reference)
+        response = api_error(
+            request,
+            500,
+            "server_error",
+            _("Something went wrong on our side. It was recorded; try again later."),
+            reference=reference,
+        )
     else:
         response = error_page(request, 500, reference=reference)
     response._has_been_logged = True

@@ -28,9 +28,11 @@ API_PREFIXES = ("/api/", "/number-recycling/", "/oauth/")
 def upload_limits(*, per_file: str, files: str | None = None):
     """Declare a view's upload limits by setting names (read per request, so tests can change them): each
     file at most settings.<per_file> bytes, and settings.<files> files (one when not given)."""
+
     def decorator(view):
         view.upload_limits = (per_file, files)
         return view
+
     return decorator
 
 
@@ -46,8 +48,10 @@ def limits_for(view) -> tuple[int, int]:
 
 def _refuse(request, status: int, message: str):
     if request.path.startswith(API_PREFIXES):
-        response = JsonResponse({"code": "too_large" if status == 413 else "length_required", "detail": message,
-                                 "retry_at": None}, status=status)
+        response = JsonResponse(
+            {"code": "too_large" if status == 413 else "length_required", "detail": message, "retry_at": None},
+            status=status,
+        )
     else:
         response = render(request, "portal/upload_refused.html", {"message": message}, status=status)
     return response  # the body is left unread: gunicorn's sync workers close the connection after each answer
@@ -68,11 +72,22 @@ class RequestBodyLimitMiddleware:
         except ValueError:
             length = 0
         if length > total:
-            return _refuse(request, 413, _("What you sent is larger than we accept (at most %(max)s at once). Go back: "
-                                           "your browser keeps what you typed; attach smaller files.") % {"max": filesizeformat(total)})
+            return _refuse(
+                request,
+                413,
+                _(
+                    "What you sent is larger than we accept (at most %(max)s at once). Go back: "
+                    "your browser keeps what you typed; attach smaller files."
+                )
+                % {"max": filesizeformat(total)},
+            )
         chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
         if chunked and not length and getattr(view, "upload_limits", None):
-            return _refuse(request, 411, _("Your browser sent the file without saying its size. Try again, or use another browser."))
+            return _refuse(
+                request,
+                411,
+                _("Your browser sent the file without saying its size. Try again, or use another browser."),
+            )
         return None
 
 
@@ -82,7 +97,9 @@ class LimitedUploadHandler(FileUploadHandler):
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         self.per_file, self.total = getattr(self.request, "upload_limits", None) or (
-            settings.REQUEST_BODY_MAX_BYTES, settings.REQUEST_BODY_MAX_BYTES)
+            settings.REQUEST_BODY_MAX_BYTES,
+            settings.REQUEST_BODY_MAX_BYTES,
+        )
         self.received = 0
         self.request.upload_refused = []
 
@@ -113,11 +130,17 @@ def refused_files_on_form(request, form, field: str) -> None:
     form.is_valid()  # the form's own checks first; its typed values stay
     per_file = request.upload_limits[0]
     for name in refused:
-        form.add_error(field, ValidationError(_("“%(name)s” is larger than %(mb)d MB.") % {"name": name, "mb": per_file // 2**20},
-                                              code="file_too_big"))
+        form.add_error(
+            field,
+            ValidationError(
+                _("“%(name)s” is larger than %(mb)d MB.") % {"name": name, "mb": per_file // 2**20}, code="file_too_big"
+            ),
+        )
 
 
 def file_input_limits(per_file: int) -> dict:
     """The file input's attributes for the check in the browser (static/js/upload-limits.js), before sending."""
-    return {"data-max-bytes": per_file,
-            "data-too-large": _("“%(name)s” is larger than %(mb)d MB.") % {"name": "{name}", "mb": per_file // 2**20}}
+    return {
+        "data-max-bytes": per_file,
+        "data-too-large": _("“%(name)s” is larger than %(mb)d MB.") % {"name": "{name}", "mb": per_file // 2**20},
+    }

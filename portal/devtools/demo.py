@@ -43,7 +43,9 @@ ORGANISATIONS = [
 
 # The demo carrier issues China Mobile's segments; its app checks identities at the simulator, whose
 # record says a number's holder has an ID ending in the number's last five digits and X.
-CARRIER_SEGMENTS = {"91110000MA0DEM005": "134 135 136 137 138 139 147 150 151 152 157 158 159 172 178 182 183 184 187 188 195 197 198"}
+CARRIER_SEGMENTS = {
+    "91110000MA0DEM005": "134 135 136 137 138 139 147 150 151 152 157 158 159 172 178 182 183 184 187 188 195 197 198"
+}
 
 
 IDENTITY_CHECK_APPS = {"示例营业厅"}
@@ -128,7 +130,8 @@ def load_demo() -> dict:
                 "supports_recycling_notices": notices,
                 "supports_identity_check": name in IDENTITY_CHECK_APPS,
                 "go_live_date": date(2026, 1, 1),
-                "unbind_instructions": f"打开「{name}」→ 我的 → 设置 → 账号与安全 → 解绑手机号。客服热线 95000-{index + 1:02d}。",
+                "unbind_instructions": f"打开「{name}」→ 我的 → 设置 → 账号与安全 → 解绑手机号。"
+                f"客服热线 95000-{index + 1:02d}。",
                 "unbind_url": f"https://example.com/{slug}/unbind",
             },
         )
@@ -143,8 +146,10 @@ def load_demo() -> dict:
         if notices and not hasattr(app, "notice_subscription"):
             # so a carrier's events reach the simulated apps after `make run`
             notice_subscription_save(
-                app=app, webhook_url=f"{SIMULATOR_URL}/{slug}{protocol.NUMBER_NOTICES_PATH}",
-                event_types=NumberEvent.Type.values, secret=demo_webhook_secret(slug),
+                app=app,
+                webhook_url=f"{SIMULATOR_URL}/{slug}{protocol.NUMBER_NOTICES_PATH}",
+                event_types=NumberEvent.Type.values,
+                secret=demo_webhook_secret(slug),
             )
 
     for email, full_name, role, org_index, province, totp_seed in STAFF:
@@ -184,10 +189,10 @@ def demo_carrier_file_rows(*, rows: int = 2000, segments: str = CARRIER_SEGMENTS
     china = timezone(timedelta(hours=8))
     today = datetime.now(china).replace(hour=9, minute=0, second=0, microsecond=0)
     mistakes = [
-        lambda r: [r[0], r[1][:7], *r[2:]],                     # a number cut short
-        lambda r: [r[0], r[1], "sold", r[3]],                    # an unknown type
+        lambda r: [r[0], r[1][:7], *r[2:]],  # a number cut short
+        lambda r: [r[0], r[1], "sold", r[3]],  # an unknown type
         lambda r: [r[0], r[1], r[2], r[3][:10].replace("-", "/")],  # a date without time or offset
-        lambda r: r[:3],                                         # a column missing
+        lambda r: r[:3],  # a column missing
     ]
     yield ["event_id", "phone_number", "type", "occurred_at"]
     made = 0

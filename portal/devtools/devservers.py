@@ -66,6 +66,7 @@ def _check_socket_path(path: Path) -> None:
 
 # --- PostgreSQL ------------------------------------------------------------------------------------
 
+
 def _postgres_module():
     # platformdirs warns on machines without XDG_RUNTIME_DIR (containers, CI); the fallback is fine
     with warnings.catch_warnings():
@@ -109,7 +110,9 @@ def start_postgres(var_dir: Path) -> bool:
 
 
 def _create_database(var_dir: Path, name: str) -> None:
-    with psycopg.connect(host=str(postgres_dir(var_dir)), user=POSTGRES_USER, dbname="postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        host=str(postgres_dir(var_dir)), user=POSTGRES_USER, dbname="postgres", autocommit=True
+    ) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
 
@@ -126,6 +129,7 @@ def stop_postgres(var_dir: Path) -> None:
 
 
 # --- Redis (Valkey) -----------------------------------------------------------------------------------
+
 
 def _redis_client(var_dir: Path):
     return redis.Redis(unix_socket_path=str(redis_socket(var_dir)), socket_connect_timeout=1, socket_timeout=2)
@@ -153,9 +157,27 @@ def start_redis(var_dir: Path, timeout: float = 15.0) -> bool:
     directory.mkdir(parents=True, exist_ok=True)
     socket_path.unlink(missing_ok=True)
     subprocess.run(
-        [str(get_binary_path()), "--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700",
-         "--dir", str(directory), "--save", "", "--appendonly", "no", "--daemonize", "yes",
-         "--pidfile", str(directory / "redis.pid"), "--logfile", str(directory / "redis.log")],
+        [
+            str(get_binary_path()),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(directory),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(directory / "redis.pid"),
+            "--logfile",
+            str(directory / "redis.log"),
+        ],
         check=True,
     )
     deadline = time.monotonic() + timeout
@@ -179,6 +201,7 @@ def stop_redis(var_dir: Path, timeout: float = 10.0) -> None:
 
 
 # --- Both ------------------------------------------------------------------------------------------------
+
 
 class EmbeddedServers:
     """Start what the settings point at and is not running yet; `stop()` ends only what `start()` began."""

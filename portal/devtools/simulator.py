@@ -56,8 +56,15 @@ class Inbox:
     last_at: float = 0.0
 
     def counts(self) -> dict:
-        return {"notices": self.notices, "numbers": self.numbers, "repeats": self.repeats, "refused": self.refused,
-                "down_refusals": self.down_refusals, "reported": self.reported, "last_at": self.last_at}
+        return {
+            "notices": self.notices,
+            "numbers": self.numbers,
+            "repeats": self.repeats,
+            "refused": self.refused,
+            "down_refusals": self.down_refusals,
+            "reported": self.reported,
+            "last_at": self.last_at,
+        }
 
 
 @dataclass
@@ -107,17 +114,24 @@ def simulated_accounts(slug: str, phone_number: str, holder_since: date | None) 
         else:
             id_last6 = holder
         ref = hashlib.sha256(f"{slug}:{phone_number}:{index}".encode()).hexdigest()[:16]
-        accounts.append({"account_ref": f"{slug}-{ref}", "registered_on": registered_on.isoformat(), "id_last6": id_last6})
+        accounts.append(
+            {"account_ref": f"{slug}-{ref}", "registered_on": registered_on.isoformat(), "id_last6": id_last6}
+        )
     return accounts
 
 
 def account_lookup_answer(accounts: list[dict], challenge: str) -> dict:
     """The v2 answer: per account, the digest of its own record under the challenge (or not_available)."""
-    return {"accounts": [
-        {"account_ref": a["account_ref"], "registered_on": a["registered_on"],
-         "id_last6_digest": protocol.id_check_answer(challenge, a["id_last6"])}
-        for a in accounts
-    ]}
+    return {
+        "accounts": [
+            {
+                "account_ref": a["account_ref"],
+                "registered_on": a["registered_on"],
+                "id_last6_digest": protocol.id_check_answer(challenge, a["id_last6"]),
+            }
+            for a in accounts
+        ]
+    }
 
 
 class Simulator:
@@ -147,22 +161,36 @@ class Simulator:
         slug = parts[0]
         path = "/" + parts[-1]
         cap = protocol.NOTICE_MAX_BODY_BYTES if path == protocol.NUMBER_NOTICES_PATH else protocol.MAX_BODY_BYTES
+        body = await self._read_body(receive, cap)
+        if body is None:
+            return await self._reply(send, 413, {"error": "body too large"})
+        if slug == "_control":
+            return await self._control(scope["method"], path, body, send)
+        if scope["method"] == "POST" and slug in self.slugs and path == protocol.NUMBER_NOTICES_PATH:
+            return await self._notice(slug, scope, body, send)
+        if (
+            scope["method"] != "POST"
+            or slug not in self.slugs
+            or path not in (protocol.ACCOUNT_LOOKUP_PATH, protocol.IDENTITY_CHECK_PATH, protocol.UNBIND_PATH)
+        ):
+            return await self._reply(send, 404, {"error": "no such endpoint"})
+        return await self._member_call(slug, path, scope, body, send)
+
+    @staticmethod
+    async def _read_body(receive, cap: int) -> bytes | None:
+        """The request body, or None once it grows past `cap`."""
         chunks, size = [], 0
         while True:
             message = await receive()
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > cap:
-                return await self._reply(send, 413, {"error": "body too large"})
+                return None
             if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
-        if slug == "_control":
-            return await self._control(scope["method"], path, body, send)
-        if scope["method"] == "POST" and slug in self.slugs and path == protocol.NUMBER_NOTICES_PATH:
-            return await self._notice(slug, scope, body, send)
-        if scope["method"] != "POST" or slug not in self.slugs or path not in (protocol.ACCOUNT_LOOKUP_PATH, protocol.IDENTITY_CHECK_PATH, protocol.UNBIND_PATH):
-            return await self._reply(send, 404, {"error": "no such endpoint"})
+                return b"".join(chunks)
+
+    async def _member_call(self, slug: str, path: str, scope, body: bytes, send):
+        """A signed protocol v2 call to one simulated app: verified, then answered as the app's behaviour says."""
         secret = demo_key_secret(slug)
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         try:
@@ -187,7 +215,9 @@ class Simulator:
         if behaviour.error_rate and random.random() < behaviour.error_rate:
             return await self._reply(send, 503, {"error": "simulated outage"})
         if behaviour.huge:
-            filler = [{"account_ref": "x" * 100, "registered_on": "2020-01-01", "id_last6_digest": "not_available"}] * 20000
+            filler = [
+                {"account_ref": "x" * 100, "registered_on": "2020-01-01", "id_last6_digest": "not_available"}
+            ] * 20000
             return await self._reply(send, 200, {"accounts": filler}, secret=secret)
         if behaviour.garbage:
             return await self._reply(send, 200, {"accounts": "lots"}, secret=secret)
@@ -223,12 +253,18 @@ class Simulator:
         """POST payload to the portal signed as the app (its lookup key); True if it answered 200. Best
         effort: a failure to connect or a timeout is False too."""
         body = protocol.encode(payload)
-        headers = {"Content-Type": "application/json",
-                   **protocol.sign(body, keys=demo_key_secret(slug), key_id=self.config.key_id_format.format(slug=slug))}
+        headers = {
+            "Content-Type": "application/json",
+            **protocol.sign(body, keys=demo_key_secret(slug), key_id=self.config.key_id_format.format(slug=slug)),
+        }
         try:
             async with aiohttp.ClientSession() as session:
-                async with session.post(self.config.portal_url.rstrip("/") + path, data=body, headers=headers,
-                                        timeout=aiohttp.ClientTimeout(total=10)) as response:
+                async with session.post(
+                    self.config.portal_url.rstrip("/") + path,
+                    data=body,
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=10),
+                ) as response:
                     return response.status == 200
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return False
@@ -278,7 +314,9 @@ class Simulator:
             notice = protocol.parse_notice(body)
         except protocol.ProtocolError as error:
             inbox.refused += 1
-            return await self._reply(send, 401 if isinstance(error, protocol.SignatureError) else 400, {"error": error.reason})
+            return await self._reply(
+                send, 401 if isinstance(error, protocol.SignatureError) else 400, {"error": error.reason}
+            )
         if notice["id"] in inbox.seen:
             inbox.repeats += 1
         else:
@@ -294,7 +332,11 @@ class Simulator:
         """The app removes the previous holders' bindings: as many as its simulated accounts for each
         re-assigned number, and reports the count (best effort; the notice itself was taken)."""
         await asyncio.sleep(0.2)
-        removed = sum(len(simulated_accounts(slug, e["phone_number"], None)) for e in notice["data"]["events"] if e["type"] == "reassigned")
+        removed = sum(
+            len(simulated_accounts(slug, e["phone_number"], None))
+            for e in notice["data"]["events"]
+            if e["type"] == "reassigned"
+        )
         if await self._post_to_portal(slug, notice["reportpath"], protocol.notice_report(bindings_removed=removed)):
             self.inboxes[slug].reported += 1
 

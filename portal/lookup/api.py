@@ -21,11 +21,17 @@ class LookupCreateView(CitizenAPIView):
         request=s.LookupRequestSerializer,
         responses={
             201: s.LookupCreatedSerializer,
-            400: OpenApiResponse(RefusalSerializer, description=(
-                "code_not_accepted: one answer for a wrong, expired, used or dead code; invalid_id_last6; "
-                "identity_mismatch (after the code); invalid_json")),
+            400: OpenApiResponse(
+                RefusalSerializer,
+                description=(
+                    "code_not_accepted: one answer for a wrong, expired, used or dead code; invalid_id_last6; "
+                    "identity_mismatch (after the code); invalid_json"
+                ),
+            ),
             415: OpenApiResponse(RefusalSerializer, description="unsupported_media_type: the body must be JSON"),
-            429: OpenApiResponse(RefusalSerializer, description="lookup_daily_limit, with retry_at: told only after the code is right"),
+            429: OpenApiResponse(
+                RefusalSerializer, description="lookup_daily_limit, with retry_at: told only after the code is right"
+            ),
         },
         summary="Start a lookup with the SMS code",
     )
@@ -38,7 +44,11 @@ class LookupCreateView(CitizenAPIView):
             return refusal_response(refusal)
         except ValidationError as error:
             return invalid_response(error)
-        body = {"id": lookup.pk, "access_token": token, "status_url": request.build_absolute_uri(reverse("api_lookup", args=[lookup.pk]))}
+        body = {
+            "id": lookup.pk,
+            "access_token": token,
+            "status_url": request.build_absolute_uri(reverse("api_lookup", args=[lookup.pk])),
+        }
         return Response(s.LookupCreatedSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
@@ -68,9 +78,18 @@ class PlatformLookupCallbackView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        request={"application/json": {"type": "object", "properties": {"accounts": {"type": "array", "items": {"type": "object"}}}}},
-        responses={204: None, 400: OpenApiResponse(description="not protocol v2"), 401: OpenApiResponse(description="bad signature"),
-                   404: OpenApiResponse(description="unknown request id")},
+        request={
+            "application/json": {
+                "type": "object",
+                "properties": {"accounts": {"type": "array", "items": {"type": "object"}}},
+            }
+        },
+        responses={
+            204: None,
+            400: OpenApiResponse(description="not protocol v2"),
+            401: OpenApiResponse(description="bad signature"),
+            404: OpenApiResponse(description="unknown request id"),
+        },
         summary="Member callback with the answer to a lookup (protocol v2, signed)",
     )
     def post(self, request, request_id):
@@ -88,8 +107,15 @@ class PlatformLookupCallbackView(APIView):
 class LookupUnbindView(CitizenAPIView):
     @extend_schema(
         request=s.UnbindCreateSerializer,
-        responses={201: s.UnbindCreatedSerializer, 400: RefusalSerializer, 404: OpenApiResponse(description="unknown lookup or wrong token")},
-        summary="Send the accounts likely the previous holder's for unbinding: some apps, or all (Authorization: Bearer <access_token>)",
+        responses={
+            201: s.UnbindCreatedSerializer,
+            400: RefusalSerializer,
+            404: OpenApiResponse(description="unknown lookup or wrong token"),
+        },
+        summary=(
+            "Send the accounts likely the previous holder's for unbinding: some apps, or all "
+            "(Authorization: Bearer <access_token>)"
+        ),
     )
     def post(self, request, lookup_id):
         lookup = _lookup_for_bearer(request, lookup_id)
@@ -97,7 +123,9 @@ class LookupUnbindView(CitizenAPIView):
         data.is_valid(raise_exception=True)
         app_ids = data.validated_data.get("app_ids")
         try:
-            made = unbind_request_create(lookup=lookup, app_ids=None if data.validated_data["all"] or not app_ids else app_ids)
+            made = unbind_request_create(
+                lookup=lookup, app_ids=None if data.validated_data["all"] or not app_ids else app_ids
+            )
         except Refusal as refusal:
             return refusal_response(refusal)
         body = {"unbind_requests": [selectors.unbind_view(r) for r in made]}

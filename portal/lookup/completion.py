@@ -43,5 +43,7 @@ def lookup_complete_if_settled(*, lookup_id) -> Lookup | None:
 
 def finish_lookups(lookup_ids: set[str]) -> None:
     for lookup_id in lookup_ids:
-        if not LookupQuery.objects.filter(lookup_id=lookup_id, state__in=[LookupQuery.State.WAITING, LookupQuery.State.RUNNING]).exists():
+        if not LookupQuery.objects.filter(
+            lookup_id=lookup_id, state__in=[LookupQuery.State.WAITING, LookupQuery.State.RUNNING]
+        ).exists():
             lookup_complete_if_settled(lookup_id=lookup_id)

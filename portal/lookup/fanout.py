@@ -126,8 +126,14 @@ def account_rows(accounts: list[protocol.Account], holder_since: date | None, *,
     for a in accounts:
         given = _id_hash(a.id_last6_digest) if a.id_last6_digest and id_expected else None
         match = protocol.id_check_matches(given, id_expected)
-        rows.append({"account_ref": a.account_ref, "registered_on": a.registered_on.isoformat(), "real_name_match": match,
-                     "likely_previous": protocol.likely_previous_holders(a.registered_on, holder_since, match)})
+        rows.append(
+            {
+                "account_ref": a.account_ref,
+                "registered_on": a.registered_on.isoformat(),
+                "real_name_match": match,
+                "likely_previous": protocol.likely_previous_holders(a.registered_on, holder_since, match),
+            }
+        )
     return rows
 
 
@@ -140,20 +146,41 @@ async def _call_all(calls: list[Call], report) -> None:
 AWAITING_CALLBACK = "awaiting callback (202)"
 
 
-def call_spec(*, query_id, lookup_id, request_id, id_check, integration_id, base_url, timeout_ms, rps,
-              phone_e164, holder_since, attempt) -> dict:
+def call_spec(
+    *,
+    query_id,
+    lookup_id,
+    request_id,
+    id_check,
+    integration_id,
+    base_url,
+    timeout_ms,
+    rps,
+    phone_e164,
+    holder_since,
+    attempt,
+) -> dict:
     """Everything a worker needs to call one member for one row (`id_check` as id_check_row made it).
     The signing secret is not in it: workers look it up by key id. It holds the number: a task message
     carries it only sealed (seal_specs)."""
     payload = protocol.account_lookup_request(
-        request_id=str(request_id), phone_e164=phone_e164, holder_since=holder_since,
+        request_id=str(request_id),
+        phone_e164=phone_e164,
+        holder_since=holder_since,
         id_challenge=id_check.get("challenge", ""),
     )
     return {
-        "query_id": query_id, "lookup_id": str(lookup_id), "integration_id": integration_id,
-        "url": base_url.rstrip("/") + protocol.ACCOUNT_LOOKUP_PATH, "body": protocol.encode(payload).decode(),
-        "key_id": id_check.get("key_id", ""), "timeout_s": timeout_ms / 1000, "rps": rps,
-        "holder_since": payload["holder_since"], "attempt": attempt, "id_expected": id_check.get("expected", ""),
+        "query_id": query_id,
+        "lookup_id": str(lookup_id),
+        "integration_id": integration_id,
+        "url": base_url.rstrip("/") + protocol.ACCOUNT_LOOKUP_PATH,
+        "body": protocol.encode(payload).decode(),
+        "key_id": id_check.get("key_id", ""),
+        "timeout_s": timeout_ms / 1000,
+        "rps": rps,
+        "holder_since": payload["holder_since"],
+        "attempt": attempt,
+        "id_expected": id_check.get("expected", ""),
     }
 
 
@@ -188,9 +215,17 @@ def run_specs(specs: list[dict]) -> None:
 
 def _call(spec: dict, answer_secrets: dict[str, list[str]]) -> Call:
     return Call(
-        query_id=spec["query_id"], lookup_id=spec["lookup_id"], integration_id=spec["integration_id"],
-        url=spec["url"], body=spec["body"].encode(), key_id=spec["key_id"], answer_secrets=answer_secrets, timeout_s=spec["timeout_s"], rps=spec["rps"],
-        holder_since=date.fromisoformat(spec["holder_since"]) if spec["holder_since"] else None, attempt=spec["attempt"],
+        query_id=spec["query_id"],
+        lookup_id=spec["lookup_id"],
+        integration_id=spec["integration_id"],
+        url=spec["url"],
+        body=spec["body"].encode(),
+        key_id=spec["key_id"],
+        answer_secrets=answer_secrets,
+        timeout_s=spec["timeout_s"],
+        rps=spec["rps"],
+        holder_since=date.fromisoformat(spec["holder_since"]) if spec["holder_since"] else None,
+        attempt=spec["attempt"],
         id_expected=spec["id_expected"],
     )
 
@@ -246,7 +281,9 @@ def _claim(query_ids: list[int]) -> list[Call]:
     calls, refused = [], []
     with transaction.atomic():
         rows = list(
-            LookupQuery.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",))
+            LookupQuery.objects.select_for_update(
+                skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",)
+            )
             .filter(pk__in=query_ids, state__in=[State.WAITING, State.RUNNING])
             .values("pk", "lookup_id", "request_id", "id_check", "attempts", "app__integration__pk")
         )
@@ -255,7 +292,9 @@ def _claim(query_ids: list[int]) -> list[Call]:
         integrations = {i.pk: i for i in Integration.objects.filter(pk__in={r["app__integration__pk"] for r in rows})}
         lookups = {
             str(pk): (to_e164(phone), since)
-            for pk, phone, since in Lookup.objects.filter(pk__in={r["lookup_id"] for r in rows}).values_list("pk", "phone_number", "holder_since")
+            for pk, phone, since in Lookup.objects.filter(pk__in={r["lookup_id"] for r in rows}).values_list(
+                "pk", "phone_number", "holder_since"
+            )
         }
         longest_timeout_ms, fresh = 0, {}
         for row in rows:
@@ -264,7 +303,11 @@ def _claim(query_ids: list[int]) -> list[Call]:
                 fresh[integration.pk] = key_secrets(integration.pk, fresh=True)
             answer_secrets = fresh[integration.pk]
             key_id = row["id_check"].get("key_id", "")
-            if circuit_open(consecutive_failures=integration.consecutive_failures, last_failure_at=integration.last_failure_at, now=now):
+            if circuit_open(
+                consecutive_failures=integration.consecutive_failures,
+                last_failure_at=integration.last_failure_at,
+                now=now,
+            ):
                 refused.append((row, State.UNAVAILABLE, unavailable_error(integration.consecutive_failures)))
                 continue
             if key_id not in answer_secrets:  # the key was revoked since the lookup started
@@ -273,17 +316,27 @@ def _claim(query_ids: list[int]) -> list[Call]:
             longest_timeout_ms = max(longest_timeout_ms, integration.timeout_ms)
             phone_e164, holder_since = lookups[str(row["lookup_id"])]
             spec = call_spec(
-                query_id=row["pk"], lookup_id=row["lookup_id"], request_id=row["request_id"], id_check=row["id_check"],
-                integration_id=integration.pk, base_url=integration.base_url, timeout_ms=integration.timeout_ms,
-                rps=integration.max_requests_per_second, phone_e164=phone_e164, holder_since=holder_since,
+                query_id=row["pk"],
+                lookup_id=row["lookup_id"],
+                request_id=row["request_id"],
+                id_check=row["id_check"],
+                integration_id=integration.pk,
+                base_url=integration.base_url,
+                timeout_ms=integration.timeout_ms,
+                rps=integration.max_requests_per_second,
+                phone_e164=phone_e164,
+                holder_since=holder_since,
                 attempt=row["attempts"] + 1,
             )
             calls.append(_call(spec, answer_secrets))
         if calls:
             # one deadline for the batch: the longest member timeout (the sweeper only needs an upper bound)
             LookupQuery.objects.filter(pk__in=[c.query_id for c in calls]).update(
-                state=State.RUNNING, attempts=F("attempts") + 1, started_at=now,
-                deadline_at=now + timedelta(milliseconds=longest_timeout_ms, seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS),
+                state=State.RUNNING,
+                attempts=F("attempts") + 1,
+                started_at=now,
+                deadline_at=now
+                + timedelta(milliseconds=longest_timeout_ms, seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS),
             )
         for row, state, error in refused:
             LookupQuery.objects.filter(pk=row["pk"]).update(state=state, error=error, finished_at=now, id_check={})
@@ -302,18 +355,35 @@ def _record(batch: list[Outcome], calls: dict[int, Call]) -> list[Outcome]:
         state, error, finished_at, deadline_at = outcome.state, outcome.error[:300], now, None
         if outcome.retryable and attempts < settings.LOOKUP_MAX_ATTEMPTS:
             state, error, finished_at = State.WAITING, f"{outcome.error[:250]}; retrying", None
-            deadline_at = now + timedelta(seconds=backoff_seconds(attempts, base=1) + call.timeout_s + settings.LOOKUP_DEADLINE_GRACE_SECONDS)
+            deadline_at = now + timedelta(
+                seconds=backoff_seconds(attempts, base=1) + call.timeout_s + settings.LOOKUP_DEADLINE_GRACE_SECONDS
+            )
             retry.append((outcome.query_id, attempts))
         elif outcome.state == State.RUNNING:  # 202: the member answers later by callback
             finished_at, deadline_at = None, now + timedelta(seconds=settings.LOOKUP_CALLBACK_SECONDS)
         previous = sum(1 for a in outcome.accounts if a["likely_previous"])
-        values.append((outcome.query_id, state, error, outcome.duration_ms, finished_at, deadline_at,
-                       outcome.accounts, len(outcome.accounts), previous))
+        values.append(
+            (
+                outcome.query_id,
+                state,
+                error,
+                outcome.duration_ms,
+                finished_at,
+                deadline_at,
+                outcome.accounts,
+                len(outcome.accounts),
+                previous,
+            )
+        )
     updated = _update_running_rows(values)
     for query_id, attempts in retry:
         if query_id in updated:
-            enqueue("portal.tasks.lookup_queries_run", [query_id], countdown=backoff_seconds(attempts, base=1),
-                    after_commit=False)
+            enqueue(
+                "portal.tasks.lookup_queries_run",
+                [query_id],
+                countdown=backoff_seconds(attempts, base=1),
+                after_commit=False,
+            )
     return [o for o in batch if o.query_id in updated]
 
 
@@ -346,5 +416,3 @@ def _record_member_health(outcomes: list[Outcome], calls: dict[int, Call]) -> No
         failed={calls[o.query_id].integration_id: o.error for o in outcomes if not o.member_ok},
         now=timezone.now(),
     )
-
-

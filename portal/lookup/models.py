@@ -62,7 +62,9 @@ class LookupQuery(models.Model):
     organisation_field = "app__organisation"
 
     lookup = models.ForeignKey(Lookup, on_delete=models.CASCADE, related_name="queries")
-    app = models.ForeignKey("registry.MemberApp", verbose_name=_("app"), on_delete=models.PROTECT, related_name="queries")
+    app = models.ForeignKey(
+        "registry.MemberApp", verbose_name=_("app"), on_delete=models.PROTECT, related_name="queries"
+    )
     request_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # protocol v2: {challenge (sent to the member), expected (keyed hash of the portal's digest of the
     # holder's ID characters under it), key_id}; emptied once the row settles
@@ -74,7 +76,9 @@ class LookupQuery(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField()
-    accounts = models.JSONField(default=list, blank=True)  # [{account_ref, registered_on, real_name_match, likely_previous}]; purged
+    accounts = models.JSONField(
+        default=list, blank=True
+    )  # [{account_ref, registered_on, real_name_match, likely_previous}]; purged
     accounts_total = models.PositiveIntegerField(default=0)
     accounts_previous = models.PositiveIntegerField(default=0)
 

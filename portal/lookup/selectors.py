@@ -17,23 +17,29 @@ def lookup_result(lookup) -> dict:
     order = {value: index for index, value in enumerate(MemberApp.Category.values)}  # the directory's order
     unbinds = {r.app_id: r for r in lookup.unbind_requests.select_related("app")}
     rows = []
-    for q in sorted(lookup.queries.select_related("app__organisation"), key=lambda q: (order.get(q.app.category, 99), q.app.name)):
-        rows.append({
-            "app": q.app.name,
-            "app_id": q.app_id,
-            "category": q.app.get_category_display(),
-            "state": q.state,
-            "state_label": str(LookupQuery.State(q.state).label),
-            "accounts": q.accounts_total,
-            "accounts_previous": q.accounts_previous,
-            "settled": q.is_settled,
-            "unbind_instructions": q.app.unbind_instructions,
-            "unbind_url": q.app.unbind_url,
-            # accounts likely the previous holder's can be sent for unbinding, once per app
-            "unbindable": bool(q.accounts_previous) and q.app_id not in unbinds and not lookup.purged_at
-            and q.app.organisation.status == "active",
-            "unbind": unbind_view(unbinds[q.app_id]) if q.app_id in unbinds else None,
-        })
+    for q in sorted(
+        lookup.queries.select_related("app__organisation"), key=lambda q: (order.get(q.app.category, 99), q.app.name)
+    ):
+        rows.append(
+            {
+                "app": q.app.name,
+                "app_id": q.app_id,
+                "category": q.app.get_category_display(),
+                "state": q.state,
+                "state_label": str(LookupQuery.State(q.state).label),
+                "accounts": q.accounts_total,
+                "accounts_previous": q.accounts_previous,
+                "settled": q.is_settled,
+                "unbind_instructions": q.app.unbind_instructions,
+                "unbind_url": q.app.unbind_url,
+                # accounts likely the previous holder's can be sent for unbinding, once per app
+                "unbindable": bool(q.accounts_previous)
+                and q.app_id not in unbinds
+                and not lookup.purged_at
+                and q.app.organisation.status == "active",
+                "unbind": unbind_view(unbinds[q.app_id]) if q.app_id in unbinds else None,
+            }
+        )
     settled = sum(1 for r in rows if r["settled"])
     return {
         "id": str(lookup.pk),
@@ -61,7 +67,11 @@ def carrier_identity_app(phone_number: str):
     carrier = carrier_for_number(phone_number)
     if carrier is None:
         return None
-    return carrier.apps.filter(supports_identity_check=True, integration__enabled=True).select_related("integration").first()
+    return (
+        carrier.apps.filter(supports_identity_check=True, integration__enabled=True)
+        .select_related("integration")
+        .first()
+    )
 
 
 def lookup_app_keys() -> list[dict]:
@@ -80,9 +90,16 @@ def lookup_app_keys() -> list[dict]:
             integration__app__organisation__status=Organisation.Status.ACTIVE,
         )
         .order_by("created_at", "pk")
-        .values("key_id", "integration_id", "integration__app_id", "integration__base_url",
-                "integration__timeout_ms", "integration__max_requests_per_second",
-                "integration__consecutive_failures", "integration__last_failure_at")
+        .values(
+            "key_id",
+            "integration_id",
+            "integration__app_id",
+            "integration__base_url",
+            "integration__timeout_ms",
+            "integration__max_requests_per_second",
+            "integration__consecutive_failures",
+            "integration__last_failure_at",
+        )
     ):
         newest[row["integration__app_id"]] = row  # ordered oldest first: the newest key wins
     return list(newest.values())

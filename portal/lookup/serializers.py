@@ -19,7 +19,9 @@ class LookupAppSerializer(serializers.Serializer):
     app = serializers.CharField()
     app_id = serializers.IntegerField()
     category = serializers.CharField()
-    state = serializers.ChoiceField(choices=["waiting", "running", "answered", "no_account", "error", "timed_out", "unavailable"])
+    state = serializers.ChoiceField(
+        choices=["waiting", "running", "answered", "no_account", "error", "timed_out", "unavailable"]
+    )
     state_label = serializers.CharField()
     accounts = serializers.IntegerField()
     accounts_previous = serializers.IntegerField()
@@ -54,8 +56,11 @@ class LookupResultSerializer(serializers.Serializer):
 
 
 class UnbindCreateSerializer(serializers.Serializer):
-    app_ids = serializers.ListField(child=serializers.IntegerField(), required=False,
-                                    help_text="the apps to ask; leave out (or send all: true) for every app (一键解绑)")
+    app_ids = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="the apps to ask; leave out (or send all: true) for every app (一键解绑)",
+    )
     all = serializers.BooleanField(required=False, default=False)
 
 

@@ -48,10 +48,6 @@ def _one_lookup_per_day(phone_hash: str) -> None:
         )
 
 
-
-
-
-
 def identity_check(*, phone_number: str, id_last6: str) -> str:
     """Ask the number's carrier whether the ID characters match its real-name record (as CAMARA KYC
     Match answers): "true", "false" or "not_available"; "skipped" when the carrier does not check.
@@ -66,8 +62,9 @@ def identity_check(*, phone_number: str, id_last6: str) -> str:
     # v2: the carrier gets a fresh challenge, answers the digest of its own record's characters under
     # it, and the portal compares; nothing it is sent depends on the holder's characters
     challenge = protocol.id_challenge()
-    payload = protocol.identity_check_request(request_id=secrets.token_hex(16), phone_e164=to_e164(phone_number),
-                                              id_challenge=challenge)
+    payload = protocol.identity_check_request(
+        request_id=secrets.token_hex(16), phone_e164=to_e164(phone_number), id_challenge=challenge
+    )
     try:
         reply = member_call(integration, protocol.IDENTITY_CHECK_PATH, payload)
         if reply.status != 200:
@@ -91,8 +88,10 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
     identity = identity_check(phone_number=phone_number, id_last6=id_last6)
     if identity == "false":
         raise Refusal(
-            _("The last 6 characters of the ID card do not match the carrier's real-name record for this number. "
-              "Check them and ask for a new code."),
+            _(
+                "The last 6 characters of the ID card do not match the carrier's real-name record for this number. "
+                "Check them and ask for a new code."
+            ),
             code="identity_mismatch",
         )
     apps = selectors.lookup_app_keys()
@@ -111,30 +110,50 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
         grace = timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
         rows, called = [], []
         for app in apps:
-            row = {"app_id": app["integration__app_id"], "request_id": uuid.uuid4(), "deadline_at": now + grace,
-                   "started_at": now}
+            row = {
+                "app_id": app["integration__app_id"],
+                "request_id": uuid.uuid4(),
+                "deadline_at": now + grace,
+                "started_at": now,
+            }
             failures = app["integration__consecutive_failures"]
-            if fanout.circuit_open(consecutive_failures=failures, last_failure_at=app["integration__last_failure_at"], now=now):
+            if fanout.circuit_open(
+                consecutive_failures=failures, last_failure_at=app["integration__last_failure_at"], now=now
+            ):
                 # skipped and shown unavailable: no call, no attempt
-                row |= {"state": LookupQuery.State.UNAVAILABLE, "error": fanout.unavailable_error(failures), "finished_at": now}
+                row |= {
+                    "state": LookupQuery.State.UNAVAILABLE,
+                    "error": fanout.unavailable_error(failures),
+                    "finished_at": now,
+                }
             else:
                 # handed to a worker as soon as this commits: running, first attempt. The member gets
                 # only a random challenge; the row keeps it and a keyed hash of the portal's own digest
                 # of the holder's characters under it (the characters themselves are never stored),
                 # until the row settles.
-                row |= {"state": LookupQuery.State.RUNNING, "attempts": 1,
-                        "id_check": fanout.id_check_row(id_last6, key_id=app["key_id"]),
-                        "deadline_at": now + timedelta(milliseconds=app["integration__timeout_ms"]) + grace}
+                row |= {
+                    "state": LookupQuery.State.RUNNING,
+                    "attempts": 1,
+                    "id_check": fanout.id_check_row(id_last6, key_id=app["key_id"]),
+                    "deadline_at": now + timedelta(milliseconds=app["integration__timeout_ms"]) + grace,
+                }
                 called.append((row, app))
             rows.append(row)
         _lookup_queries_insert(lookup, rows)
         phone_e164 = to_e164(phone_number)
         specs = [
             fanout.call_spec(
-                query_id=row["id"], lookup_id=lookup.pk, request_id=row["request_id"], id_check=row["id_check"],
-                integration_id=app["integration_id"], base_url=app["integration__base_url"],
-                timeout_ms=app["integration__timeout_ms"], rps=app["integration__max_requests_per_second"],
-                phone_e164=phone_e164, holder_since=lookup.holder_since, attempt=1,
+                query_id=row["id"],
+                lookup_id=lookup.pk,
+                request_id=row["request_id"],
+                id_check=row["id_check"],
+                integration_id=app["integration_id"],
+                base_url=app["integration__base_url"],
+                timeout_ms=app["integration__timeout_ms"],
+                rps=app["integration__max_requests_per_second"],
+                phone_e164=phone_e164,
+                holder_since=lookup.holder_since,
+                attempt=1,
             )
             for row, app in called
         ]
@@ -145,8 +164,23 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
     return lookup, token
 
 
-_QUERY_COLUMNS = ("id", "lookup_id", "app_id", "request_id", "id_check", "state", "error", "attempts", "duration_ms",
-                  "started_at", "finished_at", "deadline_at", "accounts", "accounts_total", "accounts_previous")
+_QUERY_COLUMNS = (
+    "id",
+    "lookup_id",
+    "app_id",
+    "request_id",
+    "id_check",
+    "state",
+    "error",
+    "attempts",
+    "duration_ms",
+    "started_at",
+    "finished_at",
+    "deadline_at",
+    "accounts",
+    "accounts_total",
+    "accounts_previous",
+)
 
 
 def _lookup_queries_insert(lookup: Lookup, rows: list[dict]) -> None:
@@ -157,11 +191,15 @@ def _lookup_queries_insert(lookup: Lookup, rows: list[dict]) -> None:
         return
     table = LookupQuery._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [len(rows)])
+        cursor.execute(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [len(rows)]
+        )
         for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
             row["id"] = pk
         # what the model would fill in for a column a row leaves out
-        defaults = {column: LookupQuery._meta.get_field(column).get_default() for column in _QUERY_COLUMNS} | {"lookup_id": lookup.pk}
+        defaults = {column: LookupQuery._meta.get_field(column).get_default() for column in _QUERY_COLUMNS} | {
+            "lookup_id": lookup.pk
+        }
         with cursor.cursor.copy(f"COPY {table} ({', '.join(_QUERY_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 values = defaults | row
@@ -188,8 +226,6 @@ def lookup_dispatch(*, query_ids: list[int]) -> None:
         enqueue("portal.tasks.lookup_queries_run", query_ids[start : start + size], after_commit=False)
 
 
-
-
 def lookup_sweep() -> int:
     """Re-send rows stuck past their deadline (a killed worker, a lost message); rows out of attempts
     settle. Also completes lookups whose rows all settled but which were not marked. A statement per
@@ -206,14 +242,19 @@ def lookup_sweep() -> int:
         if attempts >= settings.LOOKUP_MAX_ATTEMPTS:
             awaiting_callback = state == State.RUNNING and error == fanout.AWAITING_CALLBACK
             settled_as = State.TIMED_OUT if state == State.RUNNING else State.ERROR
-            reason = (_("no callback before the deadline") if awaiting_callback
-                      else _("no answer after %(n)d attempts") % {"n": attempts})
+            reason = (
+                _("no callback before the deadline")
+                if awaiting_callback
+                else _("no answer after %(n)d attempts") % {"n": attempts}
+            )
             settle[(state, settled_as, reason)].append(pk)
             touched.add(lookup_id)
         else:
             resend[timeout_ms].append(pk)
     for (state, settled_as, reason), ids in settle.items():  # only rows still as read: a late answer wins
-        LookupQuery.objects.filter(pk__in=ids, state=state).update(state=settled_as, error=reason, finished_at=now, id_check={})
+        LookupQuery.objects.filter(pk__in=ids, state=state).update(
+            state=settled_as, error=reason, finished_at=now, id_check={}
+        )
     grace = timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
     for timeout_ms, ids in resend.items():
         LookupQuery.objects.filter(pk__in=ids).update(deadline_at=now + timedelta(milliseconds=timeout_ms) + grace)
@@ -238,7 +279,9 @@ def lookup_purge() -> int:
     purged = lookups.update(phone_number="", phone_hash="", purged_at=timezone.now())
     VerificationCode.objects.filter(created_at__lt=timezone.now() - timedelta(days=1)).delete()
     SmsMessage.objects.filter(created_at__lt=cutoff).delete()
-    NumberCheckAudit.objects.filter(checked_at__lt=timezone.now() - timedelta(days=settings.NUMBER_CHECK_AUDIT_RETENTION_DAYS)).delete()
+    NumberCheckAudit.objects.filter(
+        checked_at__lt=timezone.now() - timedelta(days=settings.NUMBER_CHECK_AUDIT_RETENTION_DAYS)
+    ).delete()
     return purged
 
 
@@ -255,10 +298,17 @@ def lookup_query_callback(*, request_id, headers, body: bytes) -> LookupQuery:
         raise UnknownRequest(request_id)
     integration = query.app.integration
     # like every request to the portal: X-Portal-Key-Id says which of this integration's keys signed
-    protocol.verify_caller(headers, body, secrets_for_key_id=lambda key_id: integration_secrets(integration, key_id),
-                           replay_scope=f"callback:{integration.pk}")
-    accounts = fanout.account_rows(protocol.parse_account_lookup_answer(body), query.lookup.holder_since,
-                                   id_expected=query.id_check.get("expected", ""))
+    protocol.verify_caller(
+        headers,
+        body,
+        secrets_for_key_id=lambda key_id: integration_secrets(integration, key_id),
+        replay_scope=f"callback:{integration.pk}",
+    )
+    accounts = fanout.account_rows(
+        protocol.parse_account_lookup_answer(body),
+        query.lookup.holder_since,
+        id_expected=query.id_check.get("expected", ""),
+    )
     now = timezone.now()
     with transaction.atomic():
         query = LookupQuery.objects.select_for_update().get(pk=query.pk)

@@ -20,9 +20,15 @@ from registry.selectors import member_app_list_for_user
 
 def lookup_start(request):
     """Step 1: number, last 6 ID characters and the picture check; then the SMS code is sent."""
-    return start_step(request, form_class=LookupStartForm, template="portal/lookup_start.html",
-                      carried=("phone_number", "id_last6"), purpose=VerificationCode.Purpose.LOOKUP,
-                      code_template=LOOKUP_CODE_TEMPLATE, code_form_class=LookupCodeForm)
+    return start_step(
+        request,
+        form_class=LookupStartForm,
+        template="portal/lookup_start.html",
+        carried=("phone_number", "id_last6"),
+        purpose=VerificationCode.Purpose.LOOKUP,
+        code_template=LOOKUP_CODE_TEMPLATE,
+        code_form_class=LookupCodeForm,
+    )
 
 
 LOOKUP_CODE_TEMPLATE = "portal/lookup_code.html"
@@ -35,7 +41,9 @@ def lookup_verify(request):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            lookup, _token = services.lookup_start(phone_number=data["phone_number"], id_last6=data["id_last6"], code=data["code"])
+            lookup, _token = services.lookup_start(
+                phone_number=data["phone_number"], id_last6=data["id_last6"], code=data["code"]
+            )
         except (Refusal, ValidationError) as error:
             refused(form, error)
         else:
@@ -90,10 +98,17 @@ def lookup_unbind(request, lookup_id):
     else:
         new = sum(1 for r in made if r.created_now)
         if new:
-            messages.success(request, ngettext(
-                "Sent to %(n)d app for unbinding. It has 5 working days to answer; follow it below or on the unbinding page.",
-                "Sent to %(n)d apps for unbinding. They have 5 working days to answer; follow them below or on the unbinding page.",
-                new) % {"n": new})
+            messages.success(
+                request,
+                ngettext(
+                    "Sent to %(n)d app for unbinding. It has 5 working days to answer; follow it below or on the "
+                    "unbinding page.",
+                    "Sent to %(n)d apps for unbinding. They have 5 working days to answer; follow them below or on "
+                    "the unbinding page.",
+                    new,
+                )
+                % {"n": new},
+            )
         else:
             messages.info(request, _("This was already sent for unbinding; follow it below."))
     return redirect(reverse("lookup_results", args=[lookup.pk]) + "#unbinding")

@@ -52,7 +52,10 @@ PLAN_WINDOW = 200_000  # event ids read per planning step
 def plan() -> bool:
     """Plan the deliveries of every settled event; True when newer events are still settling."""
     settled_before = timezone.now() - timedelta(seconds=FEED_SETTLE_SECONDS)
-    high = NumberEvent.objects.filter(received_at__lte=settled_before).order_by("-pk").values_list("pk", flat=True).first() or 0
+    high = (
+        NumberEvent.objects.filter(received_at__lte=settled_before).order_by("-pk").values_list("pk", flat=True).first()
+        or 0
+    )
     newest = newest_number_event_id()
     while _plan_window(high):
         pass
@@ -90,10 +93,18 @@ def _plan_window(high: int) -> bool:
             for cut in cuts[bisect.bisect_right(cuts, start) :]:
                 count = bisect.bisect_right(ids, cut) - bisect.bisect_right(ids, start)
                 if count:
-                    deliveries.append(NoticeDelivery(
-                        subscription=subscription, after_event_id=start, up_to_event_id=cut, event_types=" ".join(types),
-                        numbers=count, next_attempt_at=now, created_at=now, max_attempts=settings.NOTICE_MAX_ATTEMPTS,
-                    ))
+                    deliveries.append(
+                        NoticeDelivery(
+                            subscription=subscription,
+                            after_event_id=start,
+                            up_to_event_id=cut,
+                            event_types=" ".join(types),
+                            numbers=count,
+                            next_attempt_at=now,
+                            created_at=now,
+                            max_attempts=settings.NOTICE_MAX_ATTEMPTS,
+                        )
+                    )
                 start = cut
             subscription.notified_up_to = end
         NoticeDelivery.objects.bulk_create(deliveries, batch_size=2000)
@@ -169,10 +180,22 @@ def _claim(delivery_ids: list[str]) -> list[Send]:
     timeout = settings.NOTICE_TIMEOUT_SECONDS
     with transaction.atomic():
         rows = list(
-            NoticeDelivery.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",))
+            NoticeDelivery.objects.select_for_update(
+                skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",)
+            )
             .filter(pk__in=delivery_ids, state=State.PENDING, next_attempt_at__lte=now + timedelta(seconds=1))
-            .values("pk", "after_event_id", "up_to_event_id", "event_types", "attempts", "max_attempts", "created_at",
-                    "subscription__webhook_url", "subscription__key_id", "subscription__secret_encrypted")
+            .values(
+                "pk",
+                "after_event_id",
+                "up_to_event_id",
+                "event_types",
+                "attempts",
+                "max_attempts",
+                "created_at",
+                "subscription__webhook_url",
+                "subscription__key_id",
+                "subscription__secret_encrypted",
+            )
         )
         if not rows:
             return []
@@ -185,15 +208,23 @@ def _claim(delivery_ids: list[str]) -> list[Send]:
     for row in rows:
         events_key = (row["after_event_id"], row["up_to_event_id"], row["event_types"])
         if events_key not in data:
-            events = selectors.notice_events(after_id=events_key[0], up_to_id=events_key[1], types=events_key[2].split())
+            events = selectors.notice_events(
+                after_id=events_key[0], up_to_id=events_key[1], types=events_key[2].split()
+            )
             data[events_key] = protocol.notice_data(notice_events=events)
         notice_id = str(row["pk"])
         body = protocol.notice_body(
-            notice_id=notice_id, time_iso=timezone.localtime(row["created_at"]).isoformat(), data=data[events_key],
+            notice_id=notice_id,
+            time_iso=timezone.localtime(row["created_at"]).isoformat(),
+            data=data[events_key],
             report_path=reverse("api_platform_notice_report", args=[notice_id]),
         )
-        headers = protocol.notice_headers(body, notice_id=notice_id, keys=decrypt_cached(row["subscription__secret_encrypted"]))
-        sends.append(Send(notice_id, row["attempts"] + 1, row["max_attempts"], row["subscription__webhook_url"], body, headers))
+        headers = protocol.notice_headers(
+            body, notice_id=notice_id, keys=decrypt_cached(row["subscription__secret_encrypted"])
+        )
+        sends.append(
+            Send(notice_id, row["attempts"] + 1, row["max_attempts"], row["subscription__webhook_url"], body, headers)
+        )
     return sends
 
 
@@ -202,7 +233,9 @@ async def _send_one(send: Send) -> Result:
     started_at, started = timezone.now(), time.monotonic()
     status_code, error = None, ""
     try:
-        reply = await protocol.apost(session, send.url, send.body, send.headers, timeout_s=settings.NOTICE_TIMEOUT_SECONDS)
+        reply = await protocol.apost(
+            session, send.url, send.body, send.headers, timeout_s=settings.NOTICE_TIMEOUT_SECONDS
+        )
         status_code = reply.status
         if not 200 <= reply.status < 300:
             error = reply.reason  # the status, never the body: a member must not read what an address answered
@@ -221,11 +254,19 @@ async def _send_all(sends: list[Send]) -> list[Result]:
 def _record(results: list[Result]) -> None:
     now = timezone.now()
     with transaction.atomic():
-        NoticeAttempt.objects.bulk_create([
-            NoticeAttempt(delivery_id=r.send.delivery_id, number=r.send.attempt, started_at=r.started_at,
-                          status_code=r.status_code, error=r.error, duration_ms=r.duration_ms)
-            for r in results
-        ])
+        NoticeAttempt.objects.bulk_create(
+            [
+                NoticeAttempt(
+                    delivery_id=r.send.delivery_id,
+                    number=r.send.attempt,
+                    started_at=r.started_at,
+                    status_code=r.status_code,
+                    error=r.error,
+                    duration_ms=r.duration_ms,
+                )
+                for r in results
+            ]
+        )
         pending = NoticeDelivery.objects.filter(state=State.PENDING)
         delivered = [r.send.delivery_id for r in results if r.ok]
         if delivered:
@@ -239,14 +280,22 @@ def _record(results: list[Result]) -> None:
                 state=State.PARKED, parked_at=now, attempts=F("attempts") + 1, last_error=_per_row(parked, CharField())
             )
         retried = [r for r in failed if r.send.delivery_id not in parked]
-        retries = {r.send.delivery_id: backoff_seconds(r.send.attempt, base=settings.NOTICE_RETRY_BASE_SECONDS,
-                                                         cap=settings.NOTICE_RETRY_CAP_SECONDS, jitter=True) for r in retried}
+        retries = {
+            r.send.delivery_id: backoff_seconds(
+                r.send.attempt,
+                base=settings.NOTICE_RETRY_BASE_SECONDS,
+                cap=settings.NOTICE_RETRY_CAP_SECONDS,
+                jitter=True,
+            )
+            for r in retried
+        }
         if retries:
             pending.filter(pk__in=retries).update(
                 attempts=F("attempts") + 1,
                 last_error=_per_row({r.send.delivery_id: r.error for r in retried}, CharField()),
-                next_attempt_at=_per_row({pk: now + timedelta(seconds=delay) for pk, delay in retries.items()},
-                                         DateTimeField()),
+                next_attempt_at=_per_row(
+                    {pk: now + timedelta(seconds=delay) for pk, delay in retries.items()}, DateTimeField()
+                ),
             )
     for delivery_id, delay in retries.items():
         dispatch([[delivery_id]], countdown=delay)
@@ -254,5 +303,7 @@ def _record(results: list[Result]) -> None:
 
 def _per_row(values: dict, output_field) -> Case:
     """A value a row, for one UPDATE of many rows: CASE WHEN id = ... THEN ... END."""
-    return Case(*(When(pk=pk, then=Value(value, output_field=output_field)) for pk, value in values.items()),
-                output_field=output_field)
+    return Case(
+        *(When(pk=pk, then=Value(value, output_field=output_field)) for pk, value in values.items()),
+        output_field=output_field,
+    )

@@ -8,7 +8,9 @@ from registry.scoping import scope_for_user
 
 def notice_events(*, after_id: int, up_to_id: int, types: list[str]) -> list[dict]:
     """The events one notice carries."""
-    return number_event_payloads(NumberEvent.objects.filter(pk__gt=after_id, pk__lte=up_to_id, type__in=types).order_by("pk"))
+    return number_event_payloads(
+        NumberEvent.objects.filter(pk__gt=after_id, pk__lte=up_to_id, type__in=types).order_by("pk")
+    )
 
 
 def notice_totals(*, since=None, until=None, deliveries=None) -> dict:

@@ -7,7 +7,9 @@ class NoticeSubscriptionRequestSerializer(serializers.Serializer):
     webhook_url = serializers.CharField(help_text="where notices are POSTed (https)")
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES), min_length=1)
     enabled = serializers.BooleanField(default=True)
-    new_secret = serializers.BooleanField(default=False, help_text="replace the signing secret (shown once in the answer)")
+    new_secret = serializers.BooleanField(
+        default=False, help_text="replace the signing secret (shown once in the answer)"
+    )
 
 
 class NoticeSubscriptionSerializer(serializers.Serializer):
@@ -15,8 +17,12 @@ class NoticeSubscriptionSerializer(serializers.Serializer):
     webhook_url = serializers.CharField()
     event_types = serializers.ListField(child=serializers.CharField())
     enabled = serializers.BooleanField()
-    key_id = serializers.CharField(help_text="names the current secret, so the member can tell secrets apart (not sent on notices)")
-    secret = serializers.CharField(required=False, help_text="only when it was just made: keep it, it is not shown again")
+    key_id = serializers.CharField(
+        help_text="names the current secret, so the member can tell secrets apart (not sent on notices)"
+    )
+    secret = serializers.CharField(
+        required=False, help_text="only when it was just made: keep it, it is not shown again"
+    )
 
 
 class NoticeReportSerializer(serializers.Serializer):

@@ -21,14 +21,18 @@ def _clean_subscription(webhook_url: str, event_types) -> tuple[str, str]:
     try:
         URLValidator(schemes=["http", "https"])(webhook_url)
     except ValidationError:
-        raise ValidationError({"webhook_url": _("Enter the full web address of your webhook, starting with https://.")}) from None
+        raise ValidationError(
+            {"webhook_url": _("Enter the full web address of your webhook, starting with https://.")}
+        ) from None
     try:
         outbound_policy.validate_url(webhook_url)  # the portal will call it: checked again at every connection
     except ValidationError as error:
         raise ValidationError({"webhook_url": error.messages}) from None
     types = sorted(set(event_types or []))
     if not types or not set(types) <= set(NumberEvent.Type.values):
-        raise ValidationError({"event_types": _("Choose at least one of: cancelled, re-assigned, ported out, ported in.")})
+        raise ValidationError(
+            {"event_types": _("Choose at least one of: cancelled, re-assigned, ported out, ported in.")}
+        )
     return webhook_url, " ".join(types)
 
 
@@ -49,8 +53,13 @@ def notice_subscription_save(
         return subscription, None
     secret = secret or protocol.new_secret()  # whsec_… (Standard Webhooks)
     subscription = NoticeSubscription.objects.create(
-        app=app, webhook_url=webhook_url, event_types=types, enabled=enabled, key_id="wh_" + secrets.token_hex(8),
-        secret_encrypted=encrypt(secret), notified_up_to=newest_number_event_id(),
+        app=app,
+        webhook_url=webhook_url,
+        event_types=types,
+        enabled=enabled,
+        key_id="wh_" + secrets.token_hex(8),
+        secret_encrypted=encrypt(secret),
+        notified_up_to=newest_number_event_id(),
     )
     return subscription, secret
 

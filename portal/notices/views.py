@@ -42,7 +42,10 @@ def staff_app_notices(request, pk: int):
         form = NoticeSubscriptionForm(initial=_subscription_initial(subscription))
     rows = scope_for_user(NoticeDelivery.objects.filter(subscription__app=app), request.user)
     context = {
-        "app": app, "subscription": subscription, "form": form, "secret": secret,
+        "app": app,
+        "subscription": subscription,
+        "form": form,
+        "secret": secret,
         "totals": selectors.notice_totals(deliveries=rows),
         "parked": selectors.notice_deliveries_for_user(user=request.user, app=app, state=NoticeDelivery.State.PARKED),
         "deliveries": selectors.notice_deliveries_for_user(user=request.user, app=app, limit=50),
@@ -71,13 +74,17 @@ def staff_notices(request):
 
 
 def _own_notice(request, notice_id):
-    return get_object_or_404(scope_for_user(NoticeDelivery.objects.select_related("subscription__app"), request.user), pk=notice_id)
+    return get_object_or_404(
+        scope_for_user(NoticeDelivery.objects.select_related("subscription__app"), request.user), pk=notice_id
+    )
 
 
 @login_required
 def staff_notice_detail(request, notice_id):
     delivery = _own_notice(request, notice_id)
-    return render(request, "portal/staff_notice_detail.html", {"delivery": delivery, "attempts": delivery.attempt_log.all()})
+    return render(
+        request, "portal/staff_notice_detail.html", {"delivery": delivery, "attempts": delivery.attempt_log.all()}
+    )
 
 
 @login_required

@@ -36,8 +36,14 @@ class PolicyResolver(aiohttp.abc.AbstractResolver):
     async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict]:
         infos = await asyncio.get_running_loop().run_in_executor(None, resolve, host, port, family)
         return [
-            {"hostname": host, "host": sockaddr[0], "port": sockaddr[1], "family": fam, "proto": proto,
-             "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV}
+            {
+                "hostname": host,
+                "host": sockaddr[0],
+                "port": sockaddr[1],
+                "family": fam,
+                "proto": proto,
+                "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            }
             for fam, _type, proto, _name, sockaddr in infos
             if fam in (socket.AF_INET, socket.AF_INET6)
         ]
@@ -97,7 +103,8 @@ def httpx_client(*, timeout_s: float) -> httpx.Client:
     # httpx offers no network-backend option; its transport is a thin wrapper around this pool
     # (httpx 0.28, pinned), so the pool is replaced by the same one on the policy's backend.
     transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=PolicyBackend(),
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        network_backend=PolicyBackend(),
     )
     return httpx.Client(transport=transport, timeout=timeout_s, follow_redirects=False, trust_env=False)
 

@@ -95,12 +95,6 @@ def run_in_loop(coroutine):
     return asyncio.run_coroutine_threadsafe(coroutine, event_loop()).result()
 
 
-
-
-
-
-
-
 def rate_limiter() -> RateLimiter:
     """The worker's limiter of calls a second per integration, made with the session."""
     http_session()

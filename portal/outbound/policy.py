@@ -145,10 +145,16 @@ def check_address(address: Address | str, *, host: str | None = None) -> None:
     if kind is None:
         return
     if host is None or _is_ip_literal(host):
-        raise Refused(_("%(address)s is %(kind)s address; the portal calls only public addresses."),
-                      address=address, kind=_KINDS[kind])
-    raise Refused(_("%(host)s resolves to %(kind)s address; the portal calls only public addresses."),
-                  host=host, kind=_KINDS[kind])
+        raise Refused(
+            _("%(address)s is %(kind)s address; the portal calls only public addresses."),
+            address=address,
+            kind=_KINDS[kind],
+        )
+    raise Refused(
+        _("%(host)s resolves to %(kind)s address; the portal calls only public addresses."),
+        host=host,
+        kind=_KINDS[kind],
+    )
 
 
 def _is_ip_literal(host: str) -> bool:

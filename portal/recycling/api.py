@@ -38,8 +38,12 @@ class NumberEventsView(MemberAPIView):
 
     @extend_schema(
         request=s.NumberEventBatchSerializer,
-        responses={200: s.NumberEventResultSerializer, 400: RefusalSerializer, 401: OpenApiResponse(description="bad signature"),
-                   403: OpenApiResponse(description="not an active carrier or MVNO")},
+        responses={
+            200: s.NumberEventResultSerializer,
+            400: RefusalSerializer,
+            401: OpenApiResponse(description="bad signature"),
+            403: OpenApiResponse(description="not an active carrier or MVNO"),
+        },
         summary="Report number events (signed like protocol v2 with the carrier's key)",
     )
     def post(self, request):
@@ -84,12 +88,28 @@ class NumberRecyclingCheckView(APIView):
         return response
 
     @extend_schema(
-        request={"application/json": {"type": "object", "required": ["specifiedDate"], "properties": {
-            "phoneNumber": {"type": "string", "pattern": r"^\+[1-9][0-9]{4,14}$"}, "specifiedDate": {"type": "string", "format": "date"}}}},
-        responses={200: {"type": "object", "required": ["phoneNumberRecycled"], "properties": {"phoneNumberRecycled": {"type": "boolean"}}},
-                   (400, "application/json"): {"type": "object"}, 401: OpenApiResponse(description="UNAUTHENTICATED"),
-                   403: OpenApiResponse(description="PERMISSION_DENIED"), 422: OpenApiResponse(description="MISSING_IDENTIFIER, SERVICE_NOT_APPLICABLE"),
-                   429: OpenApiResponse(description="TOO_MANY_REQUESTS: over the client's checks a second (Retry-After)")},
+        request={
+            "application/json": {
+                "type": "object",
+                "required": ["specifiedDate"],
+                "properties": {
+                    "phoneNumber": {"type": "string", "pattern": r"^\+[1-9][0-9]{4,14}$"},
+                    "specifiedDate": {"type": "string", "format": "date"},
+                },
+            }
+        },
+        responses={
+            200: {
+                "type": "object",
+                "required": ["phoneNumberRecycled"],
+                "properties": {"phoneNumberRecycled": {"type": "boolean"}},
+            },
+            (400, "application/json"): {"type": "object"},
+            401: OpenApiResponse(description="UNAUTHENTICATED"),
+            403: OpenApiResponse(description="PERMISSION_DENIED"),
+            422: OpenApiResponse(description="MISSING_IDENTIFIER, SERVICE_NOT_APPLICABLE"),
+            429: OpenApiResponse(description="TOO_MANY_REQUESTS: over the client's checks a second (Retry-After)"),
+        },
         summary="CAMARA Number Recycling v0.2: has the subscriber changed after the date?",
         tags=["number-recycling"],
     )
@@ -100,15 +120,29 @@ class NumberRecyclingCheckView(APIView):
         header = request.headers.get("Authorization", "")
         grant = access_token_grant(token=header[7:]) if header.startswith("Bearer ") else None
         if grant is None:
-            return self.error(401, "UNAUTHENTICATED", "Request not authenticated due to missing, invalid, or expired credentials.", correlator)
+            return self.error(
+                401,
+                "UNAUTHENTICATED",
+                "Request not authenticated due to missing, invalid, or expired credentials.",
+                correlator,
+            )
         if grant["expires_at"] <= timezone.now():
-            return self.error(401, "UNAUTHENTICATED", "The access token has expired. A new authentication is required.", correlator)
+            return self.error(
+                401, "UNAUTHENTICATED", "The access token has expired. A new authentication is required.", correlator
+            )
         if CAMARA_SCOPE not in grant["scopes"] or grant["revoked"]:
-            return self.error(403, "PERMISSION_DENIED", "Client does not have sufficient permissions to perform this action.", correlator)
+            return self.error(
+                403,
+                "PERMISSION_DENIED",
+                "Client does not have sufficient permissions to perform this action.",
+                correlator,
+            )
         client = CheckClient(grant["organisation_id"], grant["integration_id"], grant["key_id"])
         wait = number_check_rate_exceeded(by=client, api=NumberCheckAudit.Api.CAMARA)
         if wait is not None:
-            response = self.error(429, "TOO_MANY_REQUESTS", "Either out of resource quota or reaching rate limiting.", correlator)
+            response = self.error(
+                429, "TOO_MANY_REQUESTS", "Either out of resource quota or reaching rate limiting.", correlator
+            )
             response["Retry-After"] = str(max(1, math.ceil(wait)))
             return response
         try:
@@ -116,25 +150,46 @@ class NumberRecyclingCheckView(APIView):
         except ValueError:
             body = None
         if not isinstance(body, dict) or not body:
-            return self.error(400, "INVALID_ARGUMENT", "Client specified an invalid argument, request body or query param.", correlator)
+            return self.error(
+                400,
+                "INVALID_ARGUMENT",
+                "Client specified an invalid argument, request body or query param.",
+                correlator,
+            )
         unknown = set(body) - {"phoneNumber", "specifiedDate"}
         specified = body.get("specifiedDate")
         try:
-            specified_date = date.fromisoformat(specified) if isinstance(specified, str) and len(specified) == 10 else None
+            specified_date = (
+                date.fromisoformat(specified) if isinstance(specified, str) and len(specified) == 10 else None
+            )
         except ValueError:
             specified_date = None
         if unknown or specified_date is None:
-            return self.error(400, "INVALID_ARGUMENT", "specifiedDate must be a date, YYYY-MM-DD; no other properties are allowed.", correlator)
+            return self.error(
+                400,
+                "INVALID_ARGUMENT",
+                "specifiedDate must be a date, YYYY-MM-DD; no other properties are allowed.",
+                correlator,
+            )
         phone = body.get("phoneNumber")
         if phone is not None and (not isinstance(phone, str) or not E164.match(phone)):
-            return self.error(400, "INVALID_ARGUMENT", "phoneNumber must be in E.164 form, e.g. +8613812345678.", correlator)
+            return self.error(
+                400, "INVALID_ARGUMENT", "phoneNumber must be in E.164 form, e.g. +8613812345678.", correlator
+            )
         if specified_date > timezone.localdate():
             return self.error(400, "OUT_OF_RANGE", "specifiedDate cannot be in the future.", correlator)
         if phone is None:  # two-legged tokens identify no number
-            return self.error(422, "MISSING_IDENTIFIER", "The phone number cannot be deducted from the access token and it is not included in the request.", correlator)
+            return self.error(
+                422,
+                "MISSING_IDENTIFIER",
+                "The phone number cannot be deducted from the access token and it is not included in the request.",
+                correlator,
+            )
         recycled = number_recycling_check(phone_number=phone, since=specified_date, by=client)
         if recycled is None:
-            return self.error(422, "SERVICE_NOT_APPLICABLE", "The service is not available for the provided phone number.", correlator)
+            return self.error(
+                422, "SERVICE_NOT_APPLICABLE", "The service is not available for the provided phone number.", correlator
+            )
         return self.answer({"phoneNumberRecycled": recycled}, 200, correlator)
 
 
@@ -157,11 +212,17 @@ class NumberChecksView(MemberAPIView):
         wait = number_check_rate_exceeded(by=client, api=NumberCheckAudit.Api.BULK, numbers=len(checks))
         if wait is not None:
             retry_at = timezone.now() + timedelta(seconds=wait)
-            response = error_response("rate_limited", _("Too many numbers checked this minute. Try again after %(seconds)d seconds.")
-                                      % {"seconds": math.ceil(wait)}, status=429, retry_at=retry_at)
+            response = error_response(
+                "rate_limited",
+                _("Too many numbers checked this minute. Try again after %(seconds)d seconds.")
+                % {"seconds": math.ceil(wait)},
+                status=429,
+                retry_at=retry_at,
+            )
             response["Retry-After"] = str(max(1, math.ceil(wait)))
             return response
-        # plain data in NumberCheckResultSerializer's shape: serialising 1,000 answers field by field cost a third of the call
+        # plain data in NumberCheckResultSerializer's shape: serialising 1,000 answers field by field cost a third of
+        # the call
         return Response({"results": number_checks(checks=checks, by=client)})
 
 
@@ -173,7 +234,9 @@ class NumberEventFeedView(MemberAPIView):
         parameters=[
             OpenApiParameter("cursor", str, description="next_cursor of the previous page; empty for the start"),
             OpenApiParameter("limit", int, description="events a page, 1 to 5000 (default 500)"),
-            OpenApiParameter("type", str, many=True, description="only these types (cancelled, reassigned, ported_out, ported_in)"),
+            OpenApiParameter(
+                "type", str, many=True, description="only these types (cancelled, reassigned, ported_out, ported_in)"
+            ),
         ],
         responses={200: s.NumberEventPageSerializer, 400: RefusalSerializer},
         summary="Carriers' number events after a cursor (signed like protocol v2)",

@@ -39,8 +39,9 @@ def number_check_rate_exceeded(*, by: CheckClient, api: str, numbers: int = 1) -
     seconds until the client may check again, or None."""
     if api == NumberCheckAudit.Api.CAMARA:
         return ratelimit.exceeded("camara-check", by.integration_id, limit=settings.NUMBER_CHECKS_PER_SECOND)
-    return ratelimit.exceeded("bulk-check", by.integration_id, limit=settings.NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE,
-                              seconds=60, amount=numbers)
+    return ratelimit.exceeded(
+        "bulk-check", by.integration_id, limit=settings.NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE, seconds=60, amount=numbers
+    )
 
 
 NUMBER_CHECK_AUDIT_BUFFER = "portal:number-check-audit"
@@ -56,8 +57,17 @@ def number_check_audit_record(*, by: CheckClient, api: str, answers: list[tuple[
     commit each. Written at once if Redis fails."""
     if not answers:
         return
-    record = json.dumps([uuid.uuid4().int, time.time(), api, by.organisation_id, by.integration_id, by.key_id,
-                         [(keyed_hash("phone", phone), str(since), answer) for phone, since, answer in answers]])
+    record = json.dumps(
+        [
+            uuid.uuid4().int,
+            time.time(),
+            api,
+            by.organisation_id,
+            by.integration_id,
+            by.key_id,
+            [(keyed_hash("phone", phone), str(since), answer) for phone, since, answer in answers],
+        ]
+    )
     try:
         ratelimit.redis_client().rpush(NUMBER_CHECK_AUDIT_BUFFER, record)
         return
@@ -74,14 +84,27 @@ def _number_check_audit_write(records: list) -> int:
         call_id, at, api, organisation_id, integration_id, key_id, checks = json.loads(raw)
         checked_at = datetime.fromtimestamp(at, tz=dt_timezone.utc)
         for index, (phone_hash, since, answer) in enumerate(checks):
-            for column, value in zip(columns, (uuid.UUID(int=(call_id + index) % 2**128), checked_at, api, organisation_id,
-                                               integration_id, key_id, phone_hash, since, answer)):
+            for column, value in zip(
+                columns,
+                (
+                    uuid.UUID(int=(call_id + index) % 2**128),
+                    checked_at,
+                    api,
+                    organisation_id,
+                    integration_id,
+                    key_id,
+                    phone_hash,
+                    since,
+                    answer,
+                ),
+            ):
                 column.append(value)
     if not columns[0]:
         return 0
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {NumberCheckAudit._meta.db_table} (id, checked_at, api, organisation_id, integration_id, key_id,"
+            f"INSERT INTO {NumberCheckAudit._meta.db_table} (id, checked_at, api, organisation_id, integration_id, "
+            f"key_id,"
             " phone_hash, specified_date, answer) SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::text[],"
             " %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::date[], %s::text[]) ON CONFLICT (id) DO NOTHING",
             columns,
@@ -111,8 +134,14 @@ def number_recycling_check(*, phone_number: str, since, by: CheckClient) -> bool
     except ValidationError:
         national = None
     recycled = selectors.number_recycled_since(phone_number=national, since=since) if national else None
-    answer = NumberCheckAudit.Answer.NO_DATA if recycled is None else (NumberCheckAudit.Answer.YES if recycled else NumberCheckAudit.Answer.NO)
-    number_check_audit_record(by=by, api=NumberCheckAudit.Api.CAMARA, answers=[(national or phone_number, since, answer)])
+    answer = (
+        NumberCheckAudit.Answer.NO_DATA
+        if recycled is None
+        else (NumberCheckAudit.Answer.YES if recycled else NumberCheckAudit.Answer.NO)
+    )
+    number_check_audit_record(
+        by=by, api=NumberCheckAudit.Api.CAMARA, answers=[(national or phone_number, since, answer)]
+    )
     return recycled
 
 
@@ -134,6 +163,9 @@ def number_checks(*, checks: list, by: CheckClient) -> list[dict]:
     recycled = selectors.numbers_recycled_since(checks=[(phone, since) for _result, phone, since in valid])
     for (result, _phone, _since), answer in zip(valid, recycled):
         result["answer"] = "no_data" if answer is None else ("yes" if answer else "no")
-    number_check_audit_record(by=by, api=NumberCheckAudit.Api.BULK,
-                              answers=[(phone, since, result["answer"]) for result, phone, since in valid])
+    number_check_audit_record(
+        by=by,
+        api=NumberCheckAudit.Api.BULK,
+        answers=[(phone, since, result["answer"]) for result, phone, since in valid],
+    )
     return results

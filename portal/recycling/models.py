@@ -22,8 +22,12 @@ class NumberEvent(models.Model):
     # authenticated carrier, and PROTECT still stops the ORM deleting a carrier that reported events.
     # No index of its own either: the (carrier, event_id) constraint serves lookups by carrier.
     carrier = models.ForeignKey(
-        "registry.Organisation", verbose_name=_("carrier"), on_delete=models.PROTECT, related_name="number_events",
-        db_constraint=False, db_index=False,
+        "registry.Organisation",
+        verbose_name=_("carrier"),
+        on_delete=models.PROTECT,
+        related_name="number_events",
+        db_constraint=False,
+        db_index=False,
     )
     event_id = models.CharField(_("event id"), max_length=100)
     phone_number = models.CharField(_("phone number"), max_length=11)
@@ -37,11 +41,15 @@ class NumberEvent(models.Model):
     class Meta:
         verbose_name = _("number event")
         verbose_name_plural = _("number events")
-        constraints = [models.UniqueConstraint(fields=["carrier", "event_id"], name="portal_number_event_once_per_carrier")]
+        constraints = [
+            models.UniqueConstraint(fields=["carrier", "event_id"], name="portal_number_event_once_per_carrier")
+        ]
         indexes = [
             models.Index(fields=["phone_number", "occurred_at"]),
             # breaches per carrier: only the few flagged rows are indexed
-            models.Index(fields=["carrier"], condition=models.Q(freeze_breach=True), name="portal_number_event_breaches"),
+            models.Index(
+                fields=["carrier"], condition=models.Q(freeze_breach=True), name="portal_number_event_breaches"
+            ),
         ]
 
     def __str__(self):
@@ -63,10 +71,18 @@ class NumberEventUpload(models.Model):
     organisation_field = "carrier"
 
     carrier = models.ForeignKey(
-        "registry.Organisation", verbose_name=_("carrier"), on_delete=models.PROTECT, related_name="number_event_uploads"
+        "registry.Organisation",
+        verbose_name=_("carrier"),
+        on_delete=models.PROTECT,
+        related_name="number_event_uploads",
     )
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     original_name = models.CharField(_("file name"), max_length=255)
     stored_name = models.CharField(max_length=64, help_text="the file's name in NUMBER_EVENT_UPLOAD_DIR")
@@ -74,7 +90,9 @@ class NumberEventUpload(models.Model):
     columns = models.JSONField(default=list, help_text="the four fields in the file's column order")
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.QUEUED)
     created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
-    progress_at = models.DateTimeField(default=timezone.now, help_text="last committed chunk (the sweeper resumes stuck files)")
+    progress_at = models.DateTimeField(
+        default=timezone.now, help_text="last committed chunk (the sweeper resumes stuck files)"
+    )
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     bytes_read = models.BigIntegerField(default=0)
     lines_read = models.PositiveIntegerField(default=0)
@@ -141,10 +159,12 @@ class NumberCheckAudit(models.Model):
     id = models.UUIDField(primary_key=True)
     checked_at = models.DateTimeField(_("checked at"), db_index=True)
     api = models.CharField(_("API"), max_length=10, choices=Api.choices)
-    organisation = models.ForeignKey("registry.Organisation", on_delete=models.SET_NULL, null=True, related_name="+",
-                                     verbose_name=_("organisation"))
-    integration = models.ForeignKey("registry.Integration", on_delete=models.SET_NULL, null=True, related_name="+",
-                                    verbose_name=_("integration"))
+    organisation = models.ForeignKey(
+        "registry.Organisation", on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("organisation")
+    )
+    integration = models.ForeignKey(
+        "registry.Integration", on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("integration")
+    )
     key_id = models.CharField(_("key"), max_length=64)  # the client, kept when its integration goes
     phone_hash = models.CharField(_("number (keyed hash)"), max_length=64, db_index=True)
     specified_date = models.DateField(_("since"))

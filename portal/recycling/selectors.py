@@ -14,7 +14,9 @@ def holder_since(phone_number: str):
     """When the current holder got the number: the date of its latest re-assignment a carrier
     reported, or None when no carrier said."""
     latest = (
-        NumberEvent.objects.filter(phone_number=phone_number, type=NumberEvent.Type.REASSIGNED, occurred_at__lte=timezone.now())
+        NumberEvent.objects.filter(
+            phone_number=phone_number, type=NumberEvent.Type.REASSIGNED, occurred_at__lte=timezone.now()
+        )
         .order_by("-occurred_at")
         .values_list("occurred_at", flat=True)
         .first()
@@ -46,7 +48,8 @@ def numbers_recycled_since(*, checks: list[tuple[str, object]]) -> list[bool | N
         if covered:
             cursor.execute(
                 f"SELECT phone_number, occurred_at, type FROM {NumberEvent._meta.db_table}"
-                f" WHERE phone_number IN ({', '.join(['%s'] * len(covered))}) AND type IN (%s, %s) ORDER BY occurred_at",
+                f" WHERE phone_number IN ({', '.join(['%s'] * len(covered))}) AND type IN (%s, %s) ORDER BY "
+                f"occurred_at",
                 [*covered, NumberEvent.Type.CANCELLED, NumberEvent.Type.REASSIGNED],
             )
             for phone, at, kind in cursor.fetchall():
@@ -75,10 +78,16 @@ def number_event_payloads(events) -> list[dict]:
     `{id, carrier, phone_number (E.164), type, occurred_at (ISO 8601, Beijing time)}`."""
     tz = timezone.get_current_timezone()
     return [
-        {"id": pk, "carrier": carrier, "phone_number": to_e164(phone), "type": kind,
-         "occurred_at": occurred_at.astimezone(tz).isoformat()}
+        {
+            "id": pk,
+            "carrier": carrier,
+            "phone_number": to_e164(phone),
+            "type": kind,
+            "occurred_at": occurred_at.astimezone(tz).isoformat(),
+        }
         for pk, carrier, phone, kind, occurred_at in events.values_list(
-            "pk", "carrier__legal_name", "phone_number", "type", "occurred_at")
+            "pk", "carrier__legal_name", "phone_number", "type", "occurred_at"
+        )
     ]
 
 
@@ -92,11 +101,11 @@ def number_event_feed(*, after_id: int, limit: int, types: list[str] | None = No
     return number_event_payloads(events.order_by("pk")[:limit])
 
 
-
-
 def number_event_upload_list(*, user):
     """The CSV uploads a staff user may see: their carrier's, or every carrier's for administrators."""
-    return scope_for_user(NumberEventUpload.objects.select_related("carrier", "uploaded_by"), user).order_by("-created_at", "-pk")
+    return scope_for_user(NumberEventUpload.objects.select_related("carrier", "uploaded_by"), user).order_by(
+        "-created_at", "-pk"
+    )
 
 
 def number_event_upload_progress(upload) -> dict:

@@ -40,8 +40,10 @@ class NumberCheckBatchSerializer(serializers.Serializer):
 class NumberCheckAnswerSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     phone_number = serializers.CharField()
-    answer = serializers.ChoiceField(choices=["yes", "no", "no_data", "invalid"],
-                                     help_text="yes: re-assigned (or unassigned) since the date; no_data: no reporting carrier covers it")
+    answer = serializers.ChoiceField(
+        choices=["yes", "no", "no_data", "invalid"],
+        help_text="yes: re-assigned (or unassigned) since the date; no_data: no reporting carrier covers it",
+    )
     reason = serializers.CharField(required=False)
 
 

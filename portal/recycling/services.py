@@ -81,14 +81,23 @@ def number_events_ingest(*, carrier, events: list) -> dict:
     re-assignment sooner than 90 days after the number's last cancellation is flagged as a
     freeze-period breach. The API and the console's CSV uploads both come through here."""
     if len(events) > NUMBER_EVENTS_MAX_BATCH:
-        raise Refusal(f"at most {NUMBER_EVENTS_MAX_BATCH} events a batch; this one has {len(events)}", code="batch_too_large")
+        raise Refusal(
+            f"at most {NUMBER_EVENTS_MAX_BATCH} events a batch; this one has {len(events)}", code="batch_too_large"
+        )
     latest = timezone.now() + timedelta(days=1)
     rejected, good, seen = [], [], set()
     with translation.override("en"):
         for index, raw in enumerate(events):
             event, code, detail = _parse_number_event(raw, latest)
             if event is None:
-                rejected.append({"index": index, "reason": number_event_rejection_text(code, detail), "code": code, "detail": detail})
+                rejected.append(
+                    {
+                        "index": index,
+                        "reason": number_event_rejection_text(code, detail),
+                        "code": code,
+                        "detail": detail,
+                    }
+                )
             elif event["event_id"] not in seen:
                 seen.add(event["event_id"])
                 good.append(event)
@@ -154,18 +163,25 @@ def _number_events_insert(*, carrier_id: int, events: list[dict]) -> dict[str, b
                     SELECT CASE WHEN e.type = 'reassigned' THEN floor(extract(epoch FROM e.occurred_at - greatest(
                         e.cancelled_in_batch,
                         (SELECT max(n.occurred_at) FROM {table} n
-                         WHERE n.phone_number = e.phone_number AND n.type = 'cancelled' AND n.occurred_at <= e.occurred_at)
+                         WHERE n.phone_number = e.phone_number AND n.type = 'cancelled'
+                           AND n.occurred_at <= e.occurred_at)
                     )) / 86400)::integer END AS days
                     OFFSET 0  -- computed once per row, not once per use of c.days
                 ) c
                 ON CONFLICT (carrier_id, event_id) DO NOTHING
                 RETURNING event_id, freeze_breach""",
-            [carrier_id, now, NumberEvent.FREEZE_DAYS,
-             _pg_array(e["event_id"] for e in events),
-             _pg_array((e["phone_number"] for e in events), quote=False),
-             _pg_array((e["type"] for e in events), quote=False),
-             _pg_array((e["occurred_at"].isoformat() for e in events), quote=False),
-             _pg_array((at.isoformat() if (at := in_batch.get(i)) else None for i in range(len(events))), quote=False)],
+            [
+                carrier_id,
+                now,
+                NumberEvent.FREEZE_DAYS,
+                _pg_array(e["event_id"] for e in events),
+                _pg_array((e["phone_number"] for e in events), quote=False),
+                _pg_array((e["type"] for e in events), quote=False),
+                _pg_array((e["occurred_at"].isoformat() for e in events), quote=False),
+                _pg_array(
+                    (at.isoformat() if (at := in_batch.get(i)) else None for i in range(len(events))), quote=False
+                ),
+            ],
         )
         return dict(cursor.fetchall())
 

@@ -24,7 +24,10 @@ def _upload_columns(head: bytes, *, complete: bool) -> tuple[list[str], int, int
     """From the file's first bytes: the column order, where the data start (after a BOM and a header)
     and the lines skipped. A clear ValidationError for a file that is no CSV of number events."""
     if b"\x00" in head:
-        raise ValidationError(_("This is not a text file. Save the sheet as “CSV UTF-8 (comma delimited)” and upload that."), code="not_text")
+        raise ValidationError(
+            _("This is not a text file. Save the sheet as “CSV UTF-8 (comma delimited)” and upload that."),
+            code="not_text",
+        )
     bom = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
     first, newline, _rest = head[bom:].partition(b"\n")
     if not newline and not complete:
@@ -33,7 +36,11 @@ def _upload_columns(head: bytes, *, complete: bool) -> tuple[list[str], int, int
         head[bom:].decode("utf-8") if complete else head[bom : head.rfind(b"\n") + 1].decode("utf-8")
     except UnicodeDecodeError:
         raise ValidationError(
-            _("The file is not UTF-8 text (it may be GBK or a spreadsheet). Save it as “CSV UTF-8” and upload it again."), code="not_utf8"
+            _(
+                "The file is not UTF-8 text (it may be GBK or a spreadsheet). Save it as “CSV UTF-8” and upload it "
+                "again."
+            ),
+            code="not_utf8",
         ) from None
     cells = next(csv.reader([first.decode("utf-8").strip("\r")]), [])
     names = [c.strip().lower() for c in cells]
@@ -43,7 +50,10 @@ def _upload_columns(head: bytes, *, complete: bool) -> tuple[list[str], int, int
     looks_like_header = any(n in expected for n in names) or not any(ch.isdigit() for ch in "".join(names))
     if looks_like_header or len(cells) != len(expected):
         raise ValidationError(
-            _("The columns must be %(expected)s (a header row naming them is optional). This file's first row has: %(found)s.")
+            _(
+                "The columns must be %(expected)s (a header row naming them is optional). This file's first row has: "
+                "%(found)s."
+            )
             % {"expected": ", ".join(expected), "found": ", ".join(c.strip() for c in cells)[:200] or _("nothing")},
             code="columns",
         )
@@ -81,8 +91,14 @@ def number_event_upload_create(*, carrier, uploaded_by, file) -> NumberEventUplo
     try:
         with transaction.atomic():
             upload = NumberEventUpload.objects.create(
-                carrier=carrier, uploaded_by=uploaded_by, original_name=name, stored_name=stored_name, size_bytes=file.size,
-                columns=columns, bytes_read=data_start, lines_read=header_lines,
+                carrier=carrier,
+                uploaded_by=uploaded_by,
+                original_name=name,
+                stored_name=stored_name,
+                size_bytes=file.size,
+                columns=columns,
+                bytes_read=data_start,
+                lines_read=header_lines,
             )
             enqueue("portal.tasks.number_event_upload_run", upload.pk)
     except Exception:
@@ -145,7 +161,11 @@ def number_event_upload_process(*, upload_id: int, seconds: float | None = None)
         while True:
             with transaction.atomic():
                 try:
-                    upload = NumberEventUpload.objects.select_for_update(nowait=True, of=("self",)).select_related("carrier").get(pk=upload_id)
+                    upload = (
+                        NumberEventUpload.objects.select_for_update(nowait=True, of=("self",))
+                        .select_related("carrier")
+                        .get(pk=upload_id)
+                    )
                 except DatabaseError:
                     return False  # another task is reading this file right now
                 if upload.is_done:
@@ -156,21 +176,33 @@ def number_event_upload_process(*, upload_id: int, seconds: float | None = None)
                     try:
                         reader = _UploadReader(upload)
                     except FileNotFoundError:
-                        upload.state, upload.error, upload.finished_at = NumberEventUpload.State.FAILED, _("The stored file is gone."), timezone.now()
+                        upload.state, upload.error, upload.finished_at = (
+                            NumberEventUpload.State.FAILED,
+                            _("The stored file is gone."),
+                            timezone.now(),
+                        )
                         upload.save()
                         return False
                 rows = reader.rows(settings.NUMBER_EVENT_UPLOAD_CHUNK_ROWS)
                 events, event_rows, rejections = [], [], []
                 for line, cells in rows:
                     if len(cells) != len(upload.columns):
-                        rejections.append(NumberEventUploadRejection(upload=upload, line=line, code="columns", detail=str(len(cells)), row=cells[:10]))
+                        rejections.append(
+                            NumberEventUploadRejection(
+                                upload=upload, line=line, code="columns", detail=str(len(cells)), row=cells[:10]
+                            )
+                        )
                     else:
                         events.append(dict(zip(upload.columns, cells)))
                         event_rows.append((line, cells))
                 result = number_events_ingest(carrier=upload.carrier, events=events)
                 for refused in result["rejected"]:
                     line, cells = event_rows[refused["index"]]
-                    rejections.append(NumberEventUploadRejection(upload=upload, line=line, code=refused["code"], detail=refused["detail"], row=cells))
+                    rejections.append(
+                        NumberEventUploadRejection(
+                            upload=upload, line=line, code=refused["code"], detail=refused["detail"], row=cells
+                        )
+                    )
                 NumberEventUploadRejection.objects.bulk_create(rejections, ignore_conflicts=True)
                 upload.rows_read += len(rows)
                 upload.rows_accepted += result["accepted"]

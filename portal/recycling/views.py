@@ -1,4 +1,3 @@
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -43,8 +42,13 @@ def staff_number_event_uploads(request):
                 form.add_error("file", error)
             else:
                 return redirect("staff_number_event_upload", pk=upload.pk)
-    context = {"uploads": uploads[:100], "form": form if can_upload else None, "demo_file": settings.DEBUG,
-               "max_bytes": settings.NUMBER_EVENT_UPLOAD_MAX_BYTES, "types": NumberEvent.Type.choices}
+    context = {
+        "uploads": uploads[:100],
+        "form": form if can_upload else None,
+        "demo_file": settings.DEBUG,
+        "max_bytes": settings.NUMBER_EVENT_UPLOAD_MAX_BYTES,
+        "types": NumberEvent.Type.choices,
+    }
     return render(request, "portal/staff_number_event_uploads.html", context, status=400 if form.errors else 200)
 
 
@@ -78,5 +82,3 @@ def staff_number_event_upload_rejected(request, pk: int):
             yield [line, services.number_event_rejection_text(code, detail), *cells]
 
     return csv_response(rows(), f"rejected-rows-{upload.pk}.csv")
-
-

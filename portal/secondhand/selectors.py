@@ -1,6 +1,5 @@
 """Is my number second-hand? What a holder, proven by an SMS code, may learn of their number's past."""
 
-
 from django.db.models import Q
 from django.utils import timezone
 

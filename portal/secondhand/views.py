@@ -19,9 +19,15 @@ SESSION_SECOND_HAND = "second_hand"
 
 def second_hand_start(request):
     """Step 1: the number and the picture check; then the SMS code is sent."""
-    return start_step(request, form_class=PhoneCaptchaForm, template="portal/second_hand_start.html",
-                      carried=("phone_number",), purpose=VerificationCode.Purpose.SECOND_HAND,
-                      code_template=SECOND_HAND_CODE_TEMPLATE, code_form_class=PhoneCodeForm)
+    return start_step(
+        request,
+        form_class=PhoneCaptchaForm,
+        template="portal/second_hand_start.html",
+        carried=("phone_number",),
+        purpose=VerificationCode.Purpose.SECOND_HAND,
+        code_template=SECOND_HAND_CODE_TEMPLATE,
+        code_form_class=PhoneCodeForm,
+    )
 
 
 SECOND_HAND_CODE_TEMPLATE = "portal/second_hand_code.html"
@@ -34,14 +40,16 @@ def second_hand_verify(request):
     if form.is_valid():
         phone = form.cleaned_data["phone_number"]
         try:
-            verification_code_check(phone_number=phone, code=form.cleaned_data["code"],
-                                             purpose=VerificationCode.Purpose.SECOND_HAND)
+            verification_code_check(
+                phone_number=phone, code=form.cleaned_data["code"], purpose=VerificationCode.Purpose.SECOND_HAND
+            )
         except Refusal as refusal:
             refused(form, refusal)
         else:
             report = number_second_hand(phone_number=phone)
             request.session[SESSION_SECOND_HAND] = {
-                **report, "phone_number": mask_phone(phone),
+                **report,
+                "phone_number": mask_phone(phone),
                 "cancelled_month": report["cancelled_month"] and report["cancelled_month"].isoformat(),
                 "reassigned_month": report["reassigned_month"] and report["reassigned_month"].isoformat(),
             }

@@ -100,11 +100,29 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 # Features no page of the portal uses are switched off, for the portal and anything it might embed.
-PERMISSIONS_POLICY = {feature: [] for feature in (
-    "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "fullscreen", "geolocation",
-    "gyroscope", "magnetometer", "microphone", "midi", "payment", "picture-in-picture", "publickey-credentials-get",
-    "screen-wake-lock", "serial", "usb", "xr-spatial-tracking",
-)}
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -287,7 +305,9 @@ COMPLAINT_DUPLICATE_DAYS = 30
 COMPLAINT_RETENTION_DAYS = env.int("COMPLAINT_RETENTION_DAYS", default=365)
 COMPLAINT_EVIDENCE_FILES = 5
 COMPLAINT_EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
-COMPLAINT_EVIDENCE_DIR = env.str("COMPLAINT_EVIDENCE_DIR", default=str(VAR_DIR / "evidence"))  # never under the web root
+COMPLAINT_EVIDENCE_DIR = env.str(
+    "COMPLAINT_EVIDENCE_DIR", default=str(VAR_DIR / "evidence")
+)  # never under the web root
 # Statistics (complaints/statistics.py): platforms are ranked per 100,000 lookups only when that many lookups
 # asked them in the period (Ofcom ranks only providers above a size floor); public cells under the
 # threshold are suppressed; the periodic refresh rebuilds the last few days and the days of changed cases.
@@ -304,13 +324,33 @@ UNBIND_TIMEOUT_SECONDS = env.float("UNBIND_TIMEOUT_SECONDS", default=10.0)
 UNBIND_RETRY_BASE_SECONDS = env.int("UNBIND_RETRY_BASE_SECONDS", default=10)  # 10, 20, 40, 80, 160 s
 # Working days are Monday to Friday, less the public holidays, plus the weekend days that are worked
 # instead (调休), as the State Council publishes them each year. ISO dates; extend every December.
-PUBLIC_HOLIDAYS = env.list("PUBLIC_HOLIDAYS", default=[
-    "2026-01-01", "2026-01-02",
-    "2026-02-16", "2026-02-17", "2026-02-18", "2026-02-19", "2026-02-20", "2026-02-23",
-    "2026-04-06", "2026-05-01", "2026-05-04", "2026-05-05", "2026-06-19",
-    "2026-09-25", "2026-10-01", "2026-10-02", "2026-10-05", "2026-10-06", "2026-10-07",
-])
-EXTRA_WORKING_DAYS = env.list("EXTRA_WORKING_DAYS", default=["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"])
+PUBLIC_HOLIDAYS = env.list(
+    "PUBLIC_HOLIDAYS",
+    default=[
+        "2026-01-01",
+        "2026-01-02",
+        "2026-02-16",
+        "2026-02-17",
+        "2026-02-18",
+        "2026-02-19",
+        "2026-02-20",
+        "2026-02-23",
+        "2026-04-06",
+        "2026-05-01",
+        "2026-05-04",
+        "2026-05-05",
+        "2026-06-19",
+        "2026-09-25",
+        "2026-10-01",
+        "2026-10-02",
+        "2026-10-05",
+        "2026-10-06",
+        "2026-10-07",
+    ],
+)
+EXTRA_WORKING_DAYS = env.list(
+    "EXTRA_WORKING_DAYS", default=["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"]
+)
 
 # Recycled-number notices (portal/notices/): tries per notice, the backoff between them (base * 2^n,
 # capped, with jitter), each try's timeout, when a pending notice counts as stuck, notices a task sends.
@@ -326,12 +366,16 @@ NOTICE_TASK_SIZE = env.int("NOTICE_TASK_SIZE", default=100)
 NUMBER_EVENT_UPLOAD_DIR = Path(env.str("NUMBER_EVENT_UPLOAD_DIR", default=str(VAR_DIR / "uploads" / "number-events")))
 NUMBER_EVENT_UPLOAD_MAX_BYTES = env.int("NUMBER_EVENT_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)  # ~2.5 million rows
 NUMBER_EVENT_UPLOAD_CHUNK_ROWS = env.int("NUMBER_EVENT_UPLOAD_CHUNK_ROWS", default=10_000)  # one API batch
-NUMBER_EVENT_UPLOAD_TASK_SECONDS = env.int("NUMBER_EVENT_UPLOAD_TASK_SECONDS", default=60)  # then the task re-queues itself
+NUMBER_EVENT_UPLOAD_TASK_SECONDS = env.int(
+    "NUMBER_EVENT_UPLOAD_TASK_SECONDS", default=60
+)  # then the task re-queues itself
 NUMBER_EVENT_UPLOAD_RETENTION_DAYS = env.int("NUMBER_EVENT_UPLOAD_RETENTION_DAYS", default=90)  # rejected rows' values
 # Members' recycling checks: limits per integration (shared by every instance through Redis), and how long
 # the audit trail of who checked which number (hashed) is kept (purged by lookup_purge).
 NUMBER_CHECKS_PER_SECOND = env.int("NUMBER_CHECKS_PER_SECOND", default=100)  # CAMARA checks
-NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE = env.int("NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE", default=60_000)  # numbers in bulk checks
+NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE = env.int(
+    "NUMBER_CHECK_BULK_NUMBERS_PER_MINUTE", default=60_000
+)  # numbers in bulk checks
 NUMBER_CHECK_AUDIT_RETENTION_DAYS = env.int("NUMBER_CHECK_AUDIT_RETENTION_DAYS", default=90)
 # Upload limits (portal/core/upload_limits.py), checked before a body is read: each view's own (evidence, carriers'
 # files), REQUEST_BODY_MAX_BYTES for every other view (a little over DATA_UPLOAD_MAX_MEMORY_SIZE, Django's
@@ -406,4 +450,3 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
     },
 }
-

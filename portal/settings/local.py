@@ -8,9 +8,7 @@ from .base import env, generate_fernet_key, generated_secret
 
 DEBUG = env.bool("DEBUG", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
-SECRET_KEY = env.str("SECRET_KEY", default="") or generated_secret(
-    "secret_key", lambda: secrets.token_urlsafe(50)
-)
+SECRET_KEY = env.str("SECRET_KEY", default="") or generated_secret("secret_key", lambda: secrets.token_urlsafe(50))
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or [
     generated_secret("field_encryption_key", generate_fernet_key)
 ]

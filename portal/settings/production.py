@@ -18,9 +18,14 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set in production (a Fernet key).")
 if not env.str("DATABASE_URL", default=""):
-    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production (the embedded server is for development and tests only).")
+    raise ImproperlyConfigured(
+        "DATABASE_URL must point at PostgreSQL in production (the embedded server is for development and tests only)."
+    )
 if not env.str("REDIS_URL", default=""):
-    raise ImproperlyConfigured("REDIS_URL must be set in production (broker, results and shared cache; the embedded server is for development and tests only).")
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set in production (broker, results and shared cache; the embedded server is for "
+        "development and tests only)."
+    )
 
 # Members' endpoints: https only, whatever the environment says; no private network unless listed.
 OUTBOUND_REQUIRE_HTTPS = True

@@ -3,7 +3,9 @@ under var/test/ that tests/conftest.py starts for the run and stops after it."""
 
 import os
 
-os.environ.setdefault("PORTAL_VAR_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "var", "test")))
+os.environ.setdefault(
+    "PORTAL_VAR_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "var", "test"))
+)
 
 from .base import *  # noqa: E402,F403
 from .base import CACHES  # noqa: E402

@@ -58,7 +58,9 @@ def sms_resend_stuck(*, older_than_seconds: int = 120) -> int:
     """Nudge again every message still queued after a while; delivery is idempotent."""
 
     since = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(SmsMessage.objects.filter(status=SmsMessage.Status.QUEUED, created_at__lt=since).values_list("pk", flat=True))
+    ids = list(
+        SmsMessage.objects.filter(status=SmsMessage.Status.QUEUED, created_at__lt=since).values_list("pk", flat=True)
+    )
     for message_id in ids:
         enqueue("portal.tasks.sms_deliver", message_id, after_commit=False)
     return len(ids)

@@ -16,8 +16,12 @@ class PlatformUnbindRequestsView(MemberAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("state", str, enum=list(selectors.UNBIND_FILTERS),
-                             description="open (default: queued or sent), overdue, queued, sent, done, refused, all"),
+            OpenApiParameter(
+                "state",
+                str,
+                enum=list(selectors.UNBIND_FILTERS),
+                description="open (default: queued or sent), overdue, queued, sent, done, refused, all",
+            ),
             OpenApiParameter("limit", int, description="1 to 500 (default 100)"),
         ],
         responses={200: s.PlatformUnbindPageSerializer, 400: RefusalSerializer},
@@ -42,15 +46,23 @@ class PlatformUnbindAnswerView(MemberAPIView):
 
     @extend_schema(
         request=s.PlatformUnbindAnswerSerializer,
-        responses={200: s.PlatformUnbindRequestSerializer, 400: RefusalSerializer, 404: OpenApiResponse(description="not this member's request"),
-                   409: RefusalSerializer},
+        responses={
+            200: s.PlatformUnbindRequestSerializer,
+            400: RefusalSerializer,
+            404: OpenApiResponse(description="not this member's request"),
+            409: RefusalSerializer,
+        },
         summary="Answer an unbind request: done, or refused with a reason (signed like protocol v2)",
     )
     def post(self, request, request_id):
-        unbind_request = get_object_or_404(selectors.unbind_request_list(user=request.user, state="all"), public_id=request_id)
+        unbind_request = get_object_or_404(
+            selectors.unbind_request_list(user=request.user, state="all"), public_id=request_id
+        )
         try:
             answer = protocol.parse_unbind_result(request.data)
-            unbind_request = services.unbind_answer(unbind_request=unbind_request, result=answer.state, reason=answer.reason, via="api")
+            unbind_request = services.unbind_answer(
+                unbind_request=unbind_request, result=answer.state, reason=answer.reason, via="api"
+            )
         except protocol.ProtocolError as error:
             return error_response("invalid", error.reason)
         except services.AnswerConflict as conflict:

@@ -6,11 +6,15 @@ class UnbindAnswerForm(forms.Form):
     """Platform staff answer an unbind request."""
 
     result = forms.ChoiceField(
-        label=_("Answer"), widget=forms.RadioSelect,
+        label=_("Answer"),
+        widget=forms.RadioSelect,
         choices=[("done", _("Done: the bindings were removed")), ("refused", _("Refused"))],
     )
     reason = forms.CharField(
-        label=_("Reason for the refusal"), required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
+        label=_("Reason for the refusal"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Shown to the holder. Say what they can do instead."),
     )
 

@@ -26,7 +26,9 @@ class UnbindRequest(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # also the protocol's request_id
     lookup = models.ForeignKey("portal.Lookup", on_delete=models.CASCADE, related_name="unbind_requests")
-    app = models.ForeignKey("registry.MemberApp", verbose_name=_("app"), on_delete=models.PROTECT, related_name="unbind_requests")
+    app = models.ForeignKey(
+        "registry.MemberApp", verbose_name=_("app"), on_delete=models.PROTECT, related_name="unbind_requests"
+    )
     delivery = models.CharField(_("delivery"), max_length=8, choices=Delivery.choices)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.QUEUED)
     # [{account_ref, registered_on}] of the accounts likely the previous holder's; purged with the lookup
@@ -39,7 +41,12 @@ class UnbindRequest(models.Model):
     # who answered: "protocol" (the synchronous answer), "api" (the platform API), or "console" (staff)
     answered_via = models.CharField(_("answered via"), max_length=16, blank=True)
     answered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("answered by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("answered by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     refusal_reason = models.CharField(_("reason for refusal"), max_length=500, blank=True)
     attempts = models.PositiveSmallIntegerField(_("delivery attempts"), default=0)

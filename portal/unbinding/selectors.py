@@ -96,7 +96,9 @@ def unbind_statistics(*, since=None, until=None, requests=None, with_due: bool =
 
 
 def unbind_filter_choices() -> list[tuple[str, str]]:
-    labels = {"open": _("open"), "overdue": _("overdue"), "all": _("all")} | {k: str(v) for k, v in UnbindRequest.State.choices}
+    labels = {"open": _("open"), "overdue": _("overdue"), "all": _("all")} | {
+        k: str(v) for k, v in UnbindRequest.State.choices
+    }
     return [(value, labels[value]) for value in UNBIND_FILTERS]
 
 

@@ -6,8 +6,10 @@ from portal.core.phone import to_e164
 class UnbindStateSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     app = serializers.CharField()
-    state = serializers.ChoiceField(choices=["queued", "sent", "done", "refused"],
-                                    help_text="queued: not yet with the platform; sent: with the platform; done; refused")
+    state = serializers.ChoiceField(
+        choices=["queued", "sent", "done", "refused"],
+        help_text="queued: not yet with the platform; sent: with the platform; done; refused",
+    )
     state_label = serializers.CharField()
     accounts = serializers.IntegerField()
     created_at = serializers.DateTimeField()
@@ -16,11 +18,9 @@ class UnbindStateSerializer(serializers.Serializer):
     overdue = serializers.BooleanField(help_text="not answered and past the deadline")
     answered_at = serializers.DateTimeField(allow_null=True)
     refusal_reason = serializers.CharField(allow_blank=True)
-    complaint_url = serializers.CharField(allow_null=True, help_text="offered once refused or overdue (a pre-filled complaint)")
-
-
-
-
+    complaint_url = serializers.CharField(
+        allow_null=True, help_text="offered once refused or overdue (a pre-filled complaint)"
+    )
 
 
 class PlatformUnbindAccountSerializer(serializers.Serializer):
@@ -51,4 +51,6 @@ class PlatformUnbindPageSerializer(serializers.Serializer):
 
 class PlatformUnbindAnswerSerializer(serializers.Serializer):
     result = serializers.ChoiceField(choices=["done", "refused"])
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, help_text="required with refused; the holder reads it")
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, help_text="required with refused; the holder reads it"
+    )

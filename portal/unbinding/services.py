@@ -42,7 +42,12 @@ UNBIND_LEASE_SECONDS = 60  # a delivery claimed by a worker that died is swept u
 def _unbind_delivery_for(app) -> str:
     """Push to platforms that take `/v2/unbind` and can be reached; the others fetch from the queue."""
     integration = getattr(app, "integration", None)
-    if app.supports_unbind and integration is not None and integration.enabled and integration.signing_key() is not None:
+    if (
+        app.supports_unbind
+        and integration is not None
+        and integration.enabled
+        and integration.signing_key() is not None
+    ):
         return UnbindRequest.Delivery.PUSH
     return UnbindRequest.Delivery.PULL
 
@@ -58,12 +63,16 @@ def unbind_request_create(*, lookup, app_ids: list[int] | None = None) -> list[U
         wanted = {int(a) for a in app_ids}
         unknown = wanted - {q.app_id for q in candidates}
         if unknown:
-            raise Refusal(_("This app found no account likely to be the previous holder's, so there is nothing to unbind."),
-                          code="nothing_to_unbind")
+            raise Refusal(
+                _("This app found no account likely to be the previous holder's, so there is nothing to unbind."),
+                code="nothing_to_unbind",
+            )
         candidates = [q for q in candidates if q.app_id in wanted]
     if not candidates:
-        raise Refusal(_("No app found an account likely to be the previous holder's, so there is nothing to unbind."),
-                      code="nothing_to_unbind")
+        raise Refusal(
+            _("No app found an account likely to be the previous holder's, so there is nothing to unbind."),
+            code="nothing_to_unbind",
+        )
     now = timezone.now()
     deadline = add_working_days(now, settings.UNBIND_WORKING_DAYS)
     made = []
@@ -71,18 +80,26 @@ def unbind_request_create(*, lookup, app_ids: list[int] | None = None) -> list[U
         existing = {r.app_id: r for r in UnbindRequest.objects.select_for_update().filter(lookup=lookup)}
         for query in candidates:
             if query.app_id in existing:
-                existing[query.app_id].app = query.app  # the candidate's app: unbind_view reads its name without a query
+                existing[
+                    query.app_id
+                ].app = query.app  # the candidate's app: unbind_view reads its name without a query
                 existing[query.app_id].created_now = False
                 made.append(existing[query.app_id])
                 continue
             previous = [a for a in query.accounts if a.get("likely_previous")]
             delivery = _unbind_delivery_for(query.app)
-            made.append(UnbindRequest.objects.create(
-                lookup=lookup, app=query.app, delivery=delivery,
-                accounts=[{"account_ref": a["account_ref"], "registered_on": a["registered_on"]} for a in previous],
-                accounts_count=len(previous), created_at=now, deadline_at=deadline,
-                next_attempt_at=now if delivery == UnbindRequest.Delivery.PUSH else None,
-            ))
+            made.append(
+                UnbindRequest.objects.create(
+                    lookup=lookup,
+                    app=query.app,
+                    delivery=delivery,
+                    accounts=[{"account_ref": a["account_ref"], "registered_on": a["registered_on"]} for a in previous],
+                    accounts_count=len(previous),
+                    created_at=now,
+                    deadline_at=deadline,
+                    next_attempt_at=now if delivery == UnbindRequest.Delivery.PUSH else None,
+                )
+            )
             made[-1].created_now = True
         push = [r.pk for r in made if r.delivery == UnbindRequest.Delivery.PUSH and r.app_id not in existing]
         transaction.on_commit(lambda: unbind_dispatch(request_ids=push))
@@ -102,8 +119,11 @@ def unbind_deliver(*, request_id: int) -> str:
     or late message changes nothing. Raises UnbindRetry while attempts are left."""
     now = timezone.now()
     claimed = UnbindRequest.objects.filter(
-        pk=request_id, state=UnbindRequest.State.QUEUED, delivery=UnbindRequest.Delivery.PUSH,
-        next_attempt_at__isnull=False, next_attempt_at__lte=now + timedelta(seconds=2),
+        pk=request_id,
+        state=UnbindRequest.State.QUEUED,
+        delivery=UnbindRequest.Delivery.PUSH,
+        next_attempt_at__isnull=False,
+        next_attempt_at__lte=now + timedelta(seconds=2),
     ).update(attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=UNBIND_LEASE_SECONDS))
     if not claimed:
         return "skipped"
@@ -114,28 +134,41 @@ def unbind_deliver(*, request_id: int) -> str:
         if not request.lookup.phone_number or key is None:
             raise protocol.ProtocolError("the number was purged" if key else "the integration has no valid key")
         payload = protocol.unbind_request(
-            request_id=str(request.public_id), phone_e164=to_e164(request.lookup.phone_number),
-            holder_since=request.lookup.holder_since, accounts=request.accounts,
+            request_id=str(request.public_id),
+            phone_e164=to_e164(request.lookup.phone_number),
+            holder_since=request.lookup.holder_since,
+            accounts=request.accounts,
         )
-        reply = member_call(integration, protocol.UNBIND_PATH, payload, timeout_s=settings.UNBIND_TIMEOUT_SECONDS,
-                            signed_statuses=(200, 202))
+        reply = member_call(
+            integration,
+            protocol.UNBIND_PATH,
+            payload,
+            timeout_s=settings.UNBIND_TIMEOUT_SECONDS,
+            signed_statuses=(200, 202),
+        )
         answer = protocol.parse_unbind_answer(reply.status, reply.body)
     except (httpx.HTTPError, protocol.ProtocolError) as error:
         reason = getattr(error, "reason", "") or outbound.failure_reason(error)
         final = request.attempts >= settings.UNBIND_MAX_ATTEMPTS
         countdown = backoff_seconds(request.attempts, base=settings.UNBIND_RETRY_BASE_SECONDS)
         UnbindRequest.objects.filter(pk=request.pk, state=UnbindRequest.State.QUEUED).update(
-            last_error=reason[:500], next_attempt_at=None if final else timezone.now() + timedelta(seconds=countdown),
+            last_error=reason[:500],
+            next_attempt_at=None if final else timezone.now() + timedelta(seconds=countdown),
         )
         integration_health_record(succeeded=set(), failed={integration.pk: f"unbind: {reason}"}, now=timezone.now())
-        logger.warning("unbind request %s to %s failed (attempt %d): %s", request.public_id, request.app, request.attempts, reason)
+        logger.warning(
+            "unbind request %s to %s failed (attempt %d): %s", request.public_id, request.app, request.attempts, reason
+        )
         if final:
             return "failed"
         raise UnbindRetry(reason, countdown=countdown) from error
     integration_health_record(succeeded={integration.pk}, failed={}, now=timezone.now())
     if answer.state == "accepted":
         UnbindRequest.objects.filter(pk=request.pk, state=UnbindRequest.State.QUEUED).update(
-            state=UnbindRequest.State.SENT, sent_at=timezone.now(), next_attempt_at=None, last_error="",
+            state=UnbindRequest.State.SENT,
+            sent_at=timezone.now(),
+            next_attempt_at=None,
+            last_error="",
         )
         return "sent"
     unbind_answer(unbind_request=request, result=answer.state, reason=answer.reason, via="protocol")
@@ -171,10 +204,15 @@ def unbind_answer(*, unbind_request: UnbindRequest, result: str, reason: str = "
         request.save()
         if request.lookup.phone_number:
             if result == "done":
-                text = f"【码号服务】「{request.app.name}」已解除前机主账号与您号码的绑定（{request.accounts_count} 个账号）。"
+                text = (
+                    f"【码号服务】「{request.app.name}」已解除前机主账号与您号码的绑定"
+                    f"（{request.accounts_count} 个账号）。"
+                )
             else:
-                text = (f"【码号服务】「{request.app.name}」未解除绑定，原因：{request.refusal_reason[:60].rstrip('。.')}。"
-                        "如有异议可在门户“解绑进度”页投诉。")
+                text = (
+                    f"【码号服务】「{request.app.name}」未解除绑定，原因：{request.refusal_reason[:60].rstrip('。.')}。"
+                    "如有异议可在门户“解绑进度”页投诉。"
+                )
             sms_send(phone_number=request.lookup.phone_number, text=text, purpose=SmsMessage.Purpose.UNBIND)
     return request
 
@@ -195,9 +233,13 @@ def unbind_sweep(*, grace_seconds: int = 5) -> int:
     """Nudge push deliveries whose attempt is overdue (a lost message, a worker killed mid-call);
     delivery is idempotent."""
     due = timezone.now() - timedelta(seconds=grace_seconds)
-    ids = list(UnbindRequest.objects.filter(
-        state=UnbindRequest.State.QUEUED, delivery=UnbindRequest.Delivery.PUSH, next_attempt_at__lte=due,
-    ).values_list("pk", flat=True)[:1000])
+    ids = list(
+        UnbindRequest.objects.filter(
+            state=UnbindRequest.State.QUEUED,
+            delivery=UnbindRequest.Delivery.PUSH,
+            next_attempt_at__lte=due,
+        ).values_list("pk", flat=True)[:1000]
+    )
     if ids:
         UnbindRequest.objects.filter(pk__in=ids).update(next_attempt_at=timezone.now())
         unbind_dispatch(request_ids=ids)

@@ -21,8 +21,6 @@ SESSION_UNBIND_PHONES = "unbind_phones"  # [[phone hash, proven at (Unix seconds
 UNBIND_PROOF_SECONDS = 3600  # how long a code proves the number for the tracking page
 
 
-
-
 def _proven_phone_hashes(request) -> list[str]:
     now = timezone.now().timestamp()
     return [h for h, at in request.session.get(SESSION_UNBIND_PHONES, []) if now - at < UNBIND_PROOF_SECONDS]
@@ -34,14 +32,25 @@ def unbind_track(request):
     form = PhoneCaptchaForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         phone_number = form.cleaned_data["phone_number"]
-        page = send_code(request, form, phone_number=phone_number, purpose=VerificationCode.Purpose.UNBIND,
-                         template=UNBIND_CODE_TEMPLATE, code_form=PhoneCodeForm(initial={"phone_number": phone_number}))
+        page = send_code(
+            request,
+            form,
+            phone_number=phone_number,
+            purpose=VerificationCode.Purpose.UNBIND,
+            template=UNBIND_CODE_TEMPLATE,
+            code_form=PhoneCodeForm(initial={"phone_number": phone_number}),
+        )
         if page:
             return page
     proven = _proven_phone_hashes(request)
-    rows = selectors.unbind_requests_for_holder(phone_hashes=proven, lookup_ids=request.session.get(SESSION_LOOKUPS, []))
-    shown = [selectors.unbind_view(r) | {"phone_number": r.lookup.masked_phone_number, "requested": r.created_at, "deadline": r.deadline_at}
-             for r in rows]
+    rows = selectors.unbind_requests_for_holder(
+        phone_hashes=proven, lookup_ids=request.session.get(SESSION_LOOKUPS, [])
+    )
+    shown = [
+        selectors.unbind_view(r)
+        | {"phone_number": r.lookup.masked_phone_number, "requested": r.created_at, "deadline": r.deadline_at}
+        for r in rows
+    ]
     context = {"form": form, "requests": shown, "proven": bool(proven)}
     return render(request, "portal/unbind_track.html", context, status=400 if form.errors else 200)
 
@@ -54,8 +63,9 @@ def unbind_verify(request):
     form = PhoneCodeForm(request.POST)
     if form.is_valid():
         try:
-            phone_hash = holder_verify(phone_number=form.cleaned_data["phone_number"], code=form.cleaned_data["code"],
-                                                purpose="unbind")
+            phone_hash = holder_verify(
+                phone_number=form.cleaned_data["phone_number"], code=form.cleaned_data["code"], purpose="unbind"
+            )
         except (Refusal, ValidationError) as error:
             refused(form, error)
         else:
@@ -72,8 +82,11 @@ def staff_unbind_requests(request):
     if state not in selectors.UNBIND_FILTERS:
         state = "open"
     rows = selectors.unbind_request_rows(user=request.user, state=state)
-    return render(request, "portal/staff_unbind_requests.html",
-                  {"rows": rows, "state": state, "filters": selectors.unbind_filter_choices()})
+    return render(
+        request,
+        "portal/staff_unbind_requests.html",
+        {"rows": rows, "state": state, "filters": selectors.unbind_filter_choices()},
+    )
 
 
 @login_required
@@ -87,12 +100,21 @@ def staff_unbind_request(request, public_id):
     can_answer = request.user.is_member_staff and unbind_request.is_open
     if request.method == "POST" and can_answer and form.is_valid():
         try:
-            services.unbind_answer(unbind_request=unbind_request, result=form.cleaned_data["result"],
-                                   reason=form.cleaned_data["reason"], via="console", by=request.user)
+            services.unbind_answer(
+                unbind_request=unbind_request,
+                result=form.cleaned_data["result"],
+                reason=form.cleaned_data["reason"],
+                via="console",
+                by=request.user,
+            )
         except services.AnswerConflict:
             messages.error(request, _("This request was already answered."))
         else:
             messages.success(request, _("Answer recorded; the holder is told by SMS."))
         return redirect("staff_unbind_requests")
-    return render(request, "portal/staff_unbind_request.html", {"row": row, "form": form, "can_answer": can_answer},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "portal/staff_unbind_request.html",
+        {"row": row, "form": form, "can_answer": can_answer},
+        status=400 if form.errors else 200,
+    )

@@ -26,12 +26,15 @@ class CaptchaView(CitizenAPIView):
         responses={201: s.CaptchaSerializer},
         summary="A picture check (captcha) to solve before asking for an SMS code",
         description="Show `image_url` (a PNG) to the person; send `captcha_key` and the characters they read as "
-                    "`captcha_answer` with POST /api/v1/verification-codes. Each picture is tried once, right or wrong.",
+        "`captcha_answer` with POST /api/v1/verification-codes. Each picture is tried once, right or wrong.",
     )
     def post(self, request):
         key = services.captcha_challenge_new()
-        body = {"captcha_key": key, "image_url": request.build_absolute_uri(reverse("captcha-image", args=[key])),
-                "expires_in_seconds": captcha_settings.CAPTCHA_TIMEOUT * 60}
+        body = {
+            "captcha_key": key,
+            "image_url": request.build_absolute_uri(reverse("captcha-image", args=[key])),
+            "expires_in_seconds": captcha_settings.CAPTCHA_TIMEOUT * 60,
+        }
         return Response(s.CaptchaSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
@@ -39,13 +42,24 @@ class VerificationCodeView(CitizenAPIView):
     @extend_schema(
         request=s.VerificationCodeRequestSerializer,
         responses={
-            202: OpenApiResponse(s.VerificationCodeSentSerializer, description=(
-                "The same answer for every number: a code was sent, or a limit on the number (a code a minute, "
-                "its daily caps) withheld it. The lookup a day per number is told by POST /api/v1/lookups, after the code.")),
-            400: OpenApiResponse(RefusalSerializer, description="invalid, captcha_required, captcha_invalid, invalid_json"),
+            202: OpenApiResponse(
+                s.VerificationCodeSentSerializer,
+                description=(
+                    "The same answer for every number: a code was sent, or a limit on the number (a code a minute, "
+                    "its daily caps) withheld it. The lookup a day per number is told by POST /api/v1/lookups, after "
+                    "the code."
+                ),
+            ),
+            400: OpenApiResponse(
+                RefusalSerializer, description="invalid, captcha_required, captcha_invalid, invalid_json"
+            ),
             415: OpenApiResponse(RefusalSerializer, description="unsupported_media_type: the body must be JSON"),
-            429: OpenApiResponse(RefusalSerializer, description="daily_cap: too many codes from this client address today"),
-            503: OpenApiResponse(RefusalSerializer, description="sms_budget_spent: the site's SMS budget for this hour is spent"),
+            429: OpenApiResponse(
+                RefusalSerializer, description="daily_cap: too many codes from this client address today"
+            ),
+            503: OpenApiResponse(
+                RefusalSerializer, description="sms_budget_spent: the site's SMS budget for this hour is spent"
+            ),
         },
         summary="Send a 6-digit SMS code to the number, after a picture check",
     )
@@ -54,15 +68,23 @@ class VerificationCodeView(CitizenAPIView):
         if not data.is_valid():
             if {"captcha_key", "captcha_answer"} & set(data.errors):
                 return refusal_response(services.captcha_required())
-            return error_response("invalid", " ".join(f"{field}: {' '.join(map(str, errors))}" for field, errors in data.errors.items()))
+            return error_response(
+                "invalid", " ".join(f"{field}: {' '.join(map(str, errors))}" for field, errors in data.errors.items())
+            )
         try:
-            services.captcha_challenge_pass(key=data.validated_data["captcha_key"], answer=data.validated_data["captcha_answer"])
-            services.verification_code_send(phone_number=data.validated_data["phone_number"], client_ip=client_address(request))
+            services.captcha_challenge_pass(
+                key=data.validated_data["captcha_key"], answer=data.validated_data["captcha_answer"]
+            )
+            services.verification_code_send(
+                phone_number=data.validated_data["phone_number"], client_ip=client_address(request)
+            )
         except Refusal as refusal:
             return refusal_response(refusal)
         except ValidationError as error:
             return invalid_response(error)
-        body = {"detail": _("If this number can receive a code, one was sent."),
-                "expires_in_seconds": settings.LOOKUP_CODE_TTL_SECONDS,
-                "resend_after_seconds": settings.LOOKUP_CODE_RESEND_SECONDS}
+        body = {
+            "detail": _("If this number can receive a code, one was sent."),
+            "expires_in_seconds": settings.LOOKUP_CODE_TTL_SECONDS,
+            "resend_after_seconds": settings.LOOKUP_CODE_RESEND_SECONDS,
+        }
         return Response(s.VerificationCodeSentSerializer(body).data, status=status.HTTP_202_ACCEPTED)

@@ -11,7 +11,8 @@ class PhoneForm(forms.Form):
     """The holder's number. Every field keeps its value when something is refused."""
 
     phone_number = forms.CharField(
-        label=_("Mobile number"), max_length=20,
+        label=_("Mobile number"),
+        max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel", "placeholder": "138 1234 5678"}),
     )
 
@@ -23,7 +24,9 @@ class HolderForm(PhoneForm):
     """What the holder types first for a lookup."""
 
     id_last6 = forms.CharField(
-        label=_("Last 6 characters of your ID card"), max_length=6, min_length=6,
+        label=_("Last 6 characters of your ID card"),
+        max_length=6,
+        min_length=6,
         help_text=_("Five digits, then a digit or X. Checked, never stored."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "placeholder": "12345X"}),
     )
@@ -41,14 +44,21 @@ class CaptchaInput(CaptchaTextInput):
 
 def captcha_field() -> CaptchaField:
     """The picture check before any SMS code is sent."""
-    return CaptchaField(label=_("Type the characters in the picture"), widget=CaptchaInput(attrs={"autocomplete": "off"}),
-                        error_messages={"invalid": _("The characters do not match the picture. Try the new picture.")})
+    return CaptchaField(
+        label=_("Type the characters in the picture"),
+        widget=CaptchaInput(attrs={"autocomplete": "off"}),
+        error_messages={"invalid": _("The characters do not match the picture. Try the new picture.")},
+    )
 
 
 class CodeFieldMixin(forms.Form):
     code = forms.CharField(
-        label=_("SMS code"), max_length=6, min_length=6,
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "placeholder": "______"}),
+        label=_("SMS code"),
+        max_length=6,
+        min_length=6,
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "placeholder": "______"}
+        ),
     )
 
     def clean_code(self):

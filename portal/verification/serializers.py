@@ -14,6 +14,8 @@ class VerificationCodeRequestSerializer(serializers.Serializer):
 
 
 class VerificationCodeSentSerializer(serializers.Serializer):
-    detail = serializers.CharField(help_text="the same for every number: if this number can receive a code, one was sent")
+    detail = serializers.CharField(
+        help_text="the same for every number: if this number can receive a code, one was sent"
+    )
     expires_in_seconds = serializers.IntegerField()
     resend_after_seconds = serializers.IntegerField()

@@ -30,8 +30,13 @@ def captcha_challenge_new() -> str:
 
 
 def captcha_required() -> Refusal:
-    return Refusal(_("Solve a picture check first: fetch one (POST /api/v1/captcha) and send its captcha_key "
-                     "and the characters in its picture as captcha_answer."), code="captcha_required")
+    return Refusal(
+        _(
+            "Solve a picture check first: fetch one (POST /api/v1/captcha) and send its captcha_key "
+            "and the characters in its picture as captcha_answer."
+        ),
+        code="captcha_required",
+    )
 
 
 def captcha_challenge_pass(*, key: str, answer: str) -> None:
@@ -41,8 +46,13 @@ def captcha_challenge_pass(*, key: str, answer: str) -> None:
     try:
         captcha_validate(key.strip(), answer.strip())
     except CaptchaWrong:
-        raise Refusal(_("The characters do not match the picture, or the picture has expired. Fetch a new picture "
-                        "and try again."), code="captcha_invalid") from None
+        raise Refusal(
+            _(
+                "The characters do not match the picture, or the picture has expired. Fetch a new picture "
+                "and try again."
+            ),
+            code="captcha_invalid",
+        ) from None
 
 
 def _sms_budget_key(now) -> str:
@@ -54,8 +64,11 @@ def _sms_budget_refuse(now) -> None:
     once an hour; the log holds no number."""
     retry_at = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     if cache.add(_sms_budget_key(now) + ":alarm", 1, timeout=3600):
-        logger.critical("SMS budget spent: %d verification codes this hour (SMS_CODES_PER_HOUR); new codes are "
-                        "refused until %s", settings.SMS_CODES_PER_HOUR, retry_at.isoformat())
+        logger.critical(
+            "SMS budget spent: %d verification codes this hour (SMS_CODES_PER_HOUR); new codes are refused until %s",
+            settings.SMS_CODES_PER_HOUR,
+            retry_at.isoformat(),
+        )
     raise Refusal(
         _("We have sent as many SMS codes as we can this hour. Please try again after %(time)s.")
         % {"time": local_time(retry_at)},
@@ -105,14 +118,25 @@ def verification_code_send(*, phone_number: str, client_ip: str, purpose: str = 
     recent = VerificationCode.objects.filter(client_hash=client_hash, created_at__gte=now - timedelta(days=1))
     if recent.count() >= settings.LOOKUP_CODES_PER_CLIENT_PER_DAY:
         retry_at = recent.order_by("created_at").first().created_at + timedelta(days=1)
-        raise Refusal(_("Too many codes were asked for from your network today. You can ask again after %(time)s.")
-                      % {"time": local_time(retry_at)}, code="daily_cap", retry_at=retry_at)
+        raise Refusal(
+            _("Too many codes were asked for from your network today. You can ask again after %(time)s.")
+            % {"time": local_time(retry_at)},
+            code="daily_cap",
+            retry_at=retry_at,
+        )
     withheld = _number_withholds(phone_hash=phone_hash, client_hash=client_hash, purpose=purpose, now=now)
     if withheld:
         # Kept as a spent row without a code: the request counts against the client's own cap just as one
         # that sent a code, so that cap cannot tell the client which numbers were withheld.
-        VerificationCode.objects.create(phone_hash=phone_hash, client_hash=client_hash, code_hash="", purpose=purpose,
-                                        created_at=now, expires_at=now, used_at=now)
+        VerificationCode.objects.create(
+            phone_hash=phone_hash,
+            client_hash=client_hash,
+            code_hash="",
+            purpose=purpose,
+            created_at=now,
+            expires_at=now,
+            used_at=now,
+        )
         logger.info("verification code withheld (%s)", withheld)
         return None
     _sms_budget_spend(now)
@@ -138,8 +162,10 @@ def _code_not_accepted() -> Refusal:
     # One answer for every way a code can fail (none sent, expired, dead, wrong): before the code is
     # proven, nothing may tell whether or when a code was sent to the number, or who else tried.
     return Refusal(
-        _("This code is not right or no longer works. Check it, or ask for a new code: a code works for "
-          "%(minutes)d minutes and %(tries)d tries.")
+        _(
+            "This code is not right or no longer works. Check it, or ask for a new code: a code works for "
+            "%(minutes)d minutes and %(tries)d tries."
+        )
         % {"minutes": settings.LOOKUP_CODE_TTL_SECONDS // 60, "tries": settings.LOOKUP_CODE_MAX_WRONG},
         code="code_not_accepted",
     )
@@ -159,7 +185,9 @@ def verification_code_check(*, phone_number: str, code: str, purpose: str = "loo
         )
         if verification is None or verification.wrong_tries >= settings.LOOKUP_CODE_MAX_WRONG:
             pass
-        elif not hmac.compare_digest(verification.code_hash, keyed_hash("code", f"{phone_hash}:{(code or '').strip()}")):
+        elif not hmac.compare_digest(
+            verification.code_hash, keyed_hash("code", f"{phone_hash}:{(code or '').strip()}")
+        ):
             verification.wrong_tries += 1
             verification.save(update_fields=["wrong_tries"])
         elif timezone.now() <= verification.expires_at:

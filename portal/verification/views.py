@@ -38,15 +38,23 @@ def send_code(request, form, *, phone_number: str, purpose: str, template: str, 
         part = errors.dependency_of(error)
         values = {"message": errors.temporary_message(part), "reference": reference}
         if part == "broker":
-            form.add_error(None, _("%(message)s If the code has not arrived in a few minutes, ask for a new one. (Reference: %(reference)s)") % values)
+            form.add_error(
+                None,
+                _(
+                    "%(message)s If the code has not arrived in a few minutes, ask for a new one. (Reference: "
+                    "%(reference)s)"
+                )
+                % values,
+            )
         else:
             form.add_error(None, _("%(message)s (Reference: %(reference)s)") % values)
         return None
     return code_page(request, template, code_form, phone_number)
 
 
-def start_step(request, *, form_class, template: str, carried: tuple[str, ...], purpose: str, code_template: str,
-               code_form_class):
+def start_step(
+    request, *, form_class, template: str, carried: tuple[str, ...], purpose: str, code_template: str, code_form_class
+):
     """Step 1 of a holder flow with the picture check: a valid form sends the SMS code and shows the
     code step, whose form carries the `carried` fields along hidden. "Send a new code" on the code
     step posts them back with `edit`: the form again, filled in, for a new picture."""
@@ -56,8 +64,14 @@ def start_step(request, *, form_class, template: str, carried: tuple[str, ...], 
         form = form_class(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            page = send_code(request, form, phone_number=data["phone_number"], purpose=purpose, template=code_template,
-                             code_form=code_form_class(initial={k: data[k] for k in carried}))
+            page = send_code(
+                request,
+                form,
+                phone_number=data["phone_number"],
+                purpose=purpose,
+                template=code_template,
+                code_form=code_form_class(initial={k: data[k] for k in carried}),
+            )
             if page:
                 return page
     else:

@@ -16,13 +16,17 @@ class MemberSignatureAuthentication(authentication.BaseAuthentication):
         found = []
 
         def secrets_for_key_id(k):  # asked only once the headers' shapes are checked
-            found[:] = IntegrationKey.objects.select_related("integration__app__organisation").filter(key_id=k, revoked_at__isnull=True)[:1]
+            found[:] = IntegrationKey.objects.select_related("integration__app__organisation").filter(
+                key_id=k, revoked_at__isnull=True
+            )[:1]
             return [key.secret() for key in found]
 
         try:
             protocol.verify_caller(
-                request.headers, protocol.signed_bytes(request.method, request.get_full_path(), request.body),
-                secrets_for_key_id=secrets_for_key_id, replay_scope="member-api",
+                request.headers,
+                protocol.signed_bytes(request.method, request.get_full_path(), request.body),
+                secrets_for_key_id=secrets_for_key_id,
+                replay_scope="member-api",
             )
         except protocol.SignatureError as error:
             raise exceptions.AuthenticationFailed(error.reason) from error

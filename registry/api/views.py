@@ -34,11 +34,28 @@ class TokenView(APIView):
     parser_classes = [FormParser, MultiPartParser, JSONParser]
 
     @extend_schema(
-        request={"application/x-www-form-urlencoded": {"type": "object", "properties": {
-            "grant_type": {"type": "string", "enum": ["client_credentials"]}, "client_id": {"type": "string"},
-            "client_secret": {"type": "string"}, "scope": {"type": "string", "example": "number-recycling:check"}}}},
-        responses={200: {"type": "object", "properties": {"access_token": {"type": "string"}, "token_type": {"type": "string"},
-                                                          "expires_in": {"type": "integer"}, "scope": {"type": "string"}}}},
+        request={
+            "application/x-www-form-urlencoded": {
+                "type": "object",
+                "properties": {
+                    "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                    "client_id": {"type": "string"},
+                    "client_secret": {"type": "string"},
+                    "scope": {"type": "string", "example": "number-recycling:check"},
+                },
+            }
+        },
+        responses={
+            200: {
+                "type": "object",
+                "properties": {
+                    "access_token": {"type": "string"},
+                    "token_type": {"type": "string"},
+                    "expires_in": {"type": "integer"},
+                    "scope": {"type": "string"},
+                },
+            }
+        },
         summary="Get an access token with a member key (client credentials)",
     )
     def post(self, request):
@@ -50,12 +67,26 @@ class TokenView(APIView):
             except (ValueError, UnicodeDecodeError):
                 pass
         if request.data.get("grant_type") != "client_credentials":
-            return Response({"error": "unsupported_grant_type", "error_description": "only client_credentials"}, status=400)
+            return Response(
+                {"error": "unsupported_grant_type", "error_description": "only client_credentials"}, status=400
+            )
         if not all(isinstance(value, str) for value in (client_id, client_secret, request.data.get("scope", ""))):
-            return Response({"error": "invalid_request", "error_description": "client_id, client_secret and scope are strings"}, status=400)
+            return Response(
+                {"error": "invalid_request", "error_description": "client_id, client_secret and scope are strings"},
+                status=400,
+            )
         try:
-            token, record = services.access_token_issue(client_id=client_id, client_secret=client_secret, scope=request.data.get("scope", ""))
+            token, record = services.access_token_issue(
+                client_id=client_id, client_secret=client_secret, scope=request.data.get("scope", "")
+            )
         except services.TokenError as error:
             return Response({"error": error.error, "error_description": error.description}, status=error.status)
-        return Response({"access_token": token, "token_type": "Bearer", "expires_in": services.TOKEN_LIFETIME_SECONDS, "scope": record.scopes},
-                        headers={"Cache-Control": "no-store"})
+        return Response(
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": services.TOKEN_LIFETIME_SECONDS,
+                "scope": record.scopes,
+            },
+            headers={"Cache-Control": "no-store"},
+        )

@@ -143,7 +143,9 @@ def parse_account_lookup_answer(body: bytes) -> list[Account]:
         if not isinstance(ref, str) or not _ACCOUNT_REF.fullmatch(ref):
             raise ProtocolError(f"{where}.account_ref must be 1 to 128 printable ASCII characters")
         try:
-            registered_on = date.fromisoformat(registered) if isinstance(registered, str) and len(registered) == 10 else None
+            registered_on = (
+                date.fromisoformat(registered) if isinstance(registered, str) and len(registered) == 10 else None
+            )
         except ValueError:
             registered_on = None
         if registered_on is None:

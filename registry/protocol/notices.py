@@ -35,10 +35,17 @@ def notice_body(*, notice_id: str, time_iso: str, data: bytes, report_path: str)
     """One notice as a CloudEvents 1.0 JSON document: `id, source, type, specversion, time,
     datacontenttype, data` plus the extension attribute `reportpath` (where the member reports back).
     `data` is already encoded (notice_data); it is spliced in, not encoded again per app."""
-    head = encode({
-        "datacontenttype": "application/json", "id": notice_id, "reportpath": report_path,
-        "source": NOTICE_SOURCE, "specversion": NOTICE_SPECVERSION, "time": time_iso, "type": NOTICE_TYPE,
-    })
+    head = encode(
+        {
+            "datacontenttype": "application/json",
+            "id": notice_id,
+            "reportpath": report_path,
+            "source": NOTICE_SOURCE,
+            "specversion": NOTICE_SPECVERSION,
+            "time": time_iso,
+            "type": NOTICE_TYPE,
+        }
+    )
     return b'{"data":' + data + b"," + head[1:]
 
 

@@ -105,8 +105,9 @@ def _mac(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
     return base64.b64encode(hmac.digest(secret_bytes(secret), content, "sha256")).decode()
 
 
-def sign(body: bytes, *, keys: str | Iterable[str], msg_id: str | None = None, key_id: str = "",
-         timestamp: int | None = None) -> dict[str, str]:
+def sign(
+    body: bytes, *, keys: str | Iterable[str], msg_id: str | None = None, key_id: str = "", timestamp: int | None = None
+) -> dict[str, str]:
     """The Standard Webhooks headers that sign `body`, with one `v1` signature per secret (the valid
     keys, newest first, during a rotation). `msg_id` is the message's replay and idempotency key (a
     retry keeps it); `key_id` adds `X-Portal-Key-Id`, for a member's request to the portal."""
@@ -117,8 +118,11 @@ def sign(body: bytes, *, keys: str | Iterable[str], msg_id: str | None = None, k
     keys = [keys] if isinstance(keys, str) else list(keys)
     if not keys:
         raise ValueError("nothing to sign with")
-    headers = {HEADER_ID: msg_id, HEADER_TIMESTAMP: ts,
-               HEADER_SIGNATURE: " ".join(f"v1,{_mac(s, msg_id, ts, body)}" for s in keys)}
+    headers = {
+        HEADER_ID: msg_id,
+        HEADER_TIMESTAMP: ts,
+        HEADER_SIGNATURE: " ".join(f"v1,{_mac(s, msg_id, ts, body)}" for s in keys),
+    }
     return {HEADER_KEY_ID: key_id, **headers} if key_id else headers
 
 
@@ -181,8 +185,12 @@ def caller_key_id(headers: Mapping[str, str]) -> str:
 
 
 def verify_caller(
-    headers: Mapping[str, str], body: bytes, *, secrets_for_key_id: Callable[[str], Iterable[str]],
-    now: float | None = None, replay_scope: str = "member-api",
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    secrets_for_key_id: Callable[[str], Iterable[str]],
+    now: float | None = None,
+    replay_scope: str = "member-api",
 ) -> str:
     """A member's request to the portal: `X-Portal-Key-Id` names the key whose secret must have made
     one of the signatures. Returns the key id; webhook-ids are remembered per key, so one member's ids

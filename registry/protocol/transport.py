@@ -58,8 +58,12 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout_s: float) ->
                     if size > MAX_BODY_BYTES:
                         raise ProtocolError(f"answer is over the {MAX_BODY_BYTES}-byte cap")
                     chunks.append(chunk)
-                return Reply(response.status_code, dict(response.headers), b"".join(chunks),
-                             int((time.monotonic() - started) * 1000))
+                return Reply(
+                    response.status_code,
+                    dict(response.headers),
+                    b"".join(chunks),
+                    int((time.monotonic() - started) * 1000),
+                )
     except (policy.Refused, httpx.TransportError) as error:
         refused = outbound.refusal(error)
         if refused is None:
@@ -71,7 +75,9 @@ def post_signed(url: str, payload: dict, *, keys: Iterable[str], timeout_s: floa
     """POST a protocol v2 request signed with each of `keys` (see `post`); `msg_id` is its webhook-id
     (the request id, so a retry keeps it), a fresh one by default."""
     body = encode(payload)
-    return post(url, body, {"Content-Type": "application/json", **sign(body, keys=keys, msg_id=msg_id)}, timeout_s=timeout_s)
+    return post(
+        url, body, {"Content-Type": "application/json", **sign(body, keys=keys, msg_id=msg_id)}, timeout_s=timeout_s
+    )
 
 
 async def apost(session, url: str, body: bytes, headers: dict[str, str], *, timeout_s: float) -> Reply:
@@ -83,8 +89,9 @@ async def apost(session, url: str, body: bytes, headers: dict[str, str], *, time
     started = time.monotonic()
     try:
         policy.check_scheme(url)
-        async with session.post(url, data=body, headers=headers, allow_redirects=False,
-                                timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+        async with session.post(
+            url, data=body, headers=headers, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout_s)
+        ) as response:
             if (response.content_length or 0) > MAX_BODY_BYTES:
                 raise ProtocolError(f"answer of {response.content_length} bytes is over the {MAX_BODY_BYTES}-byte cap")
             chunks, size = [], 0
@@ -93,7 +100,9 @@ async def apost(session, url: str, body: bytes, headers: dict[str, str], *, time
                 if size > MAX_BODY_BYTES:
                     raise ProtocolError(f"answer is over the {MAX_BODY_BYTES}-byte cap")
                 chunks.append(chunk)
-            return Reply(response.status, dict(response.headers), b"".join(chunks), int((time.monotonic() - started) * 1000))
+            return Reply(
+                response.status, dict(response.headers), b"".join(chunks), int((time.monotonic() - started) * 1000)
+            )
     except (policy.Refused, aiohttp.ClientError) as error:
         refused = outbound.refusal(error)
         if refused is None:

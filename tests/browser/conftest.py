@@ -26,8 +26,15 @@ def browser():
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()
@@ -38,7 +45,8 @@ def browser():
 # Every page of every journey reports what its Content-Security-Policy blocked: Chromium's console
 # message, and the page's `securitypolicyviolation` event (the init script runs before the page's own).
 REPORT_CSP_VIOLATIONS = """document.addEventListener("securitypolicyviolation", function (e) {
-  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline") + " at " + e.documentURI);
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline")
+                + " at " + e.documentURI);
 });"""
 
 
@@ -48,8 +56,14 @@ def watched_page(context):
     page.set_default_timeout(15000)
     page.csp_violations = []
     page.add_init_script(REPORT_CSP_VIOLATIONS)
-    page.on("console", lambda message: page.csp_violations.append(message.text)
-            if "Content Security Policy" in message.text or message.text.startswith("CSP violation") else None)
+    page.on(
+        "console",
+        lambda message: (
+            page.csp_violations.append(message.text)
+            if "Content Security Policy" in message.text or message.text.startswith("CSP violation")
+            else None
+        ),
+    )
     return page
 
 

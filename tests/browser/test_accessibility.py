@@ -22,8 +22,11 @@ def axe_violations(page) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
-    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
-            for v in results.response["violations"] if v["impact"] in BLOCKING]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
+        for v in results.response["violations"]
+        if v["impact"] in BLOCKING
+    ]
 
 
 class Audit:
@@ -73,8 +76,16 @@ def test_every_reachable_page_has_no_serious_or_critical_axe_violation(live_serv
     base = live_server.url
     audit = Audit(page)
 
-    for path in ("/", "/before-giving-up/", "/directory/", "/complaints/", "/statistics/", "/accounts/login/",
-                 "/accounts/password/reset/", "/no-such-page/"):
+    for path in (
+        "/",
+        "/before-giving-up/",
+        "/directory/",
+        "/complaints/",
+        "/statistics/",
+        "/accounts/login/",
+        "/accounts/password/reset/",
+        "/no-such-page/",
+    ):
         audit.visit(base + path)
 
     # the lookup: number, ID characters and picture; the code; the results (no worker: rows wait)
@@ -134,9 +145,18 @@ def test_every_reachable_page_has_no_serious_or_critical_axe_violation(live_serv
 
     # staff of each role, after sign-in (the TOTP step too)
     roles = {
-        "admin@demo.portal": ["/staff/", "/staff/lookups/", "/staff/sms-outbox/", "/staff/notices/", "/staff/complaints/",
-                              f"/staff/complaints/{complaint.reference}/", "/staff/unbind-requests/",
-                              "/staff/number-events/uploads/", "/staff/statistics/", "/staff/statistics/quarterly/"],
+        "admin@demo.portal": [
+            "/staff/",
+            "/staff/lookups/",
+            "/staff/sms-outbox/",
+            "/staff/notices/",
+            "/staff/complaints/",
+            f"/staff/complaints/{complaint.reference}/",
+            "/staff/unbind-requests/",
+            "/staff/number-events/uploads/",
+            "/staff/statistics/",
+            "/staff/statistics/quarterly/",
+        ],
         "platform@demo.portal": ["/staff/", "/staff/complaints/", "/staff/unbind-requests/", "/staff/notices/"],
         "carrier@demo.portal": ["/staff/", "/staff/number-events/uploads/"],
         "regulator@demo.portal": ["/staff/", "/staff/statistics/", "/staff/statistics/quarterly/"],

@@ -1,7 +1,6 @@
 """A holder files a complaint with a photo on a phone; the platform's staff answer it in their console;
 the holder sees the answer and rates it."""
 
-
 import pytest
 from PIL import Image
 

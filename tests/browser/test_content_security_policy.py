@@ -18,7 +18,8 @@ def test_attack_injected_inline_script_and_event_handler_do_not_run(live_server,
         const script = document.createElement("script");
         script.textContent = "window.injected = 'script'";
         document.body.appendChild(script);
-        document.body.insertAdjacentHTML("beforeend", '<img src="/static/none.png" onerror="window.injected = \\'handler\\'">');
+        document.body.insertAdjacentHTML("beforeend",
+            '<img src="/static/none.png" onerror="window.injected = \\'handler\\'">');
     }""")
     page.wait_for_timeout(300)  # the image's error event, had the handler been allowed
     assert page.evaluate("window.injected") is None

@@ -20,14 +20,23 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_regulator_filters_the_dashboard_and_downloads_the_cases(live_server, page, tmp_path):
-    apps = [MemberAppFactory(organisation=OrganisationFactory(legal_name=name)) for name in ("示例聊天科技", "示例支付科技")]
+    apps = [
+        MemberAppFactory(organisation=OrganisationFactory(legal_name=name)) for name in ("示例聊天科技", "示例支付科技")
+    ]
     now = timezone.now()
     for n in range(40):
         Complaint.objects.create(
-            reference=f"TS-BROWSER-{n:03d}", phone_hash="x", app=apps[n % 2], organisation=apps[n % 2].organisation,
-            category=Complaint.Category.values[n % 3], province="44" if n % 4 else "11",
-            received_at=now - timedelta(days=3 + n * 7), answered_at=now - timedelta(days=1 + n * 7), timely=n % 5 != 0,
-            state=Complaint.State.ANSWERED)
+            reference=f"TS-BROWSER-{n:03d}",
+            phone_hash="x",
+            app=apps[n % 2],
+            organisation=apps[n % 2].organisation,
+            category=Complaint.Category.values[n % 3],
+            province="44" if n % 4 else "11",
+            received_at=now - timedelta(days=3 + n * 7),
+            answered_at=now - timedelta(days=1 + n * 7),
+            timely=n % 5 != 0,
+            state=Complaint.State.ANSWERED,
+        )
     stats.statistics_refresh(full=True)
     user = StaffUserFactory(role=StaffUser.Role.REGULATOR, email="regulator@miit.example.cn")
 

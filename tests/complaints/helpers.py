@@ -40,10 +40,17 @@ def pdf_file(name="bill.pdf") -> SimpleUploadedFile:
 
 def complaint_data(app, **overrides) -> dict:
     data = {
-        "category": "debt_collection", "app": app.pk if app else "", "respondent_name": "", "carrier": "",
-        "province": "44", "city": "深圳", "started_on": "2026-03-01",
+        "category": "debt_collection",
+        "app": app.pk if app else "",
+        "respondent_name": "",
+        "carrier": "",
+        "province": "44",
+        "city": "深圳",
+        "started_on": "2026-03-01",
         "description": "自从三月拿到这个号码，每天收到催收短信，收件人是王先生。",
-        "desired_outcome": "解绑旧账号，停止催收。", "email": "", "consent_to_share": "on",
+        "desired_outcome": "解绑旧账号，停止催收。",
+        "email": "",
+        "consent_to_share": "on",
     }
     data.update(overrides)
     return data

@@ -87,7 +87,9 @@ def test_a_file_that_claims_to_be_a_jpeg_but_is_not_is_refused_and_the_form_is_k
 def test_at_most_five_files_and_a_respondent_is_required(client):
     app = MemberAppFactory()
     prove_number(client)
-    response = client.post("/complaints/new/details/", complaint_data(app, evidence=[png_file(f"{i}.png") for i in range(6)]))
+    response = client.post(
+        "/complaints/new/details/", complaint_data(app, evidence=[png_file(f"{i}.png") for i in range(6)])
+    )
     assert response.status_code == 400 and "5" in response.content.decode()
     response = client.post("/complaints/new/details/", complaint_data(None))
     assert response.status_code == 400
@@ -122,13 +124,17 @@ def test_the_holder_follows_a_complaint_with_its_reference_and_a_code(client, dj
 
     other = client.__class__()  # another browser: it must prove the number again
     assert other.get(f"/complaints/{reference}/").status_code == 404
-    response = other.post("/complaints/follow/", {"reference": reference, "phone_number": "13900139000",
-                                                  "captcha_0": "x", "captcha_1": "passed"})
+    response = other.post(
+        "/complaints/follow/",
+        {"reference": reference, "phone_number": "13900139000", "captcha_0": "x", "captcha_1": "passed"},
+    )
     assert response.status_code == 200 and "13900139000" in response.content.decode()  # kept, with a clear error
     assert not other.get(f"/complaints/{reference}/").status_code == 200
     VerificationCode.objects.update(created_at=timezone.now() - timedelta(minutes=2))  # past the resend wait
-    response = other.post("/complaints/follow/", {"reference": reference.lower(), "phone_number": PHONE,
-                                                  "captcha_0": "x", "captcha_1": "passed"})
+    response = other.post(
+        "/complaints/follow/",
+        {"reference": reference.lower(), "phone_number": PHONE, "captcha_0": "x", "captcha_1": "passed"},
+    )
     assert "138****8000" in response.content.decode()
     response = other.post("/complaints/verify/", {"phone_number": PHONE, "reference": reference, "code": latest_code()})
     assert response.status_code == 302 and response["Location"].endswith(f"/complaints/{reference}/")
@@ -154,10 +160,23 @@ def test_a_complaint_from_an_overdue_unbind_request_arrives_pre_filled(client):
     from portal.lookup.models import Lookup, LookupQuery
 
     app = MemberAppFactory(name="示例网盘")
-    lookup = Lookup.objects.create(phone_hash=keyed_hash("phone", PHONE), phone_number=PHONE, access_token_hash="x",
-                                   state="completed", completed_at=timezone.now(), apps_total=1)
-    LookupQuery.objects.create(lookup=lookup, app=app, state="answered", deadline_at=timezone.now(), accounts_total=1,
-                               accounts_previous=1, accounts=[{"account_ref": "a1", "registered_on": "2018-03-01", "likely_previous": True}])
+    lookup = Lookup.objects.create(
+        phone_hash=keyed_hash("phone", PHONE),
+        phone_number=PHONE,
+        access_token_hash="x",
+        state="completed",
+        completed_at=timezone.now(),
+        apps_total=1,
+    )
+    LookupQuery.objects.create(
+        lookup=lookup,
+        app=app,
+        state="answered",
+        deadline_at=timezone.now(),
+        accounts_total=1,
+        accounts_previous=1,
+        accounts=[{"account_ref": "a1", "registered_on": "2018-03-01", "likely_previous": True}],
+    )
     (unbind,) = portal_services.unbind_request_create(lookup=lookup)
 
     client.get(f"/complaints/new/?unbind={unbind.public_id}")

@@ -55,11 +55,15 @@ def test_the_platform_answers_in_its_console_and_the_holder_rates_it(client, fil
     assert console.get(f"/complaints/evidence/{filed.evidence.get().pk}").status_code == 200
 
     # A relief answer without saying which relief is refused, and the text typed is kept.
-    response = console.post(f"/staff/complaints/{filed.reference}/answer/",
-                            {"answer": "closed_with_relief", "relief": "", "text": "已解绑旧账号。"})
+    response = console.post(
+        f"/staff/complaints/{filed.reference}/answer/",
+        {"answer": "closed_with_relief", "relief": "", "text": "已解绑旧账号。"},
+    )
     assert response.status_code == 400 and "已解绑旧账号。" in response.content.decode()
-    response = console.post(f"/staff/complaints/{filed.reference}/answer/",
-                            {"answer": "closed_with_relief", "relief": "unbound", "text": "已解绑旧账号。"})
+    response = console.post(
+        f"/staff/complaints/{filed.reference}/answer/",
+        {"answer": "closed_with_relief", "relief": "unbound", "text": "已解绑旧账号。"},
+    )
     assert response.status_code == 302
     filed.refresh_from_db()
     assert filed.state == Complaint.State.ANSWERED and filed.timely is True and filed.relief == "unbound"
@@ -136,8 +140,12 @@ def test_staff_of_another_platform_see_nothing_by_page_api_or_file(client, filed
     browser.force_login(other)
     assert filed.reference not in browser.get("/staff/complaints/").content.decode()
     assert browser.get(f"/staff/complaints/{filed.reference}/").status_code == 404
-    assert browser.post(f"/staff/complaints/{filed.reference}/answer/",
-                        {"answer": "closed_with_explanation", "text": "x"}).status_code == 404
+    assert (
+        browser.post(
+            f"/staff/complaints/{filed.reference}/answer/", {"answer": "closed_with_explanation", "text": "x"}
+        ).status_code
+        == 404
+    )
     assert browser.get(f"/complaints/evidence/{filed.evidence.get().pk}").status_code == 404
     assert filed.reference not in b"".join(browser.get("/staff/complaints/export.csv").streaming_content).decode()
 
@@ -147,8 +155,16 @@ def test_staff_of_another_platform_see_nothing_by_page_api_or_file(client, filed
     evidence = filed.evidence.get()
     target = f"/api/v1/platform/complaints/{filed.reference}/evidence/{evidence.pk}"
     assert api_get(browser, target, key, secret).status_code == 404
-    assert api_post(browser, f"/api/v1/platform/complaints/{filed.reference}/answer",
-                    {"answer": "misrouted", "text": "x"}, key, secret).status_code == 404
+    assert (
+        api_post(
+            browser,
+            f"/api/v1/platform/complaints/{filed.reference}/answer",
+            {"answer": "misrouted", "text": "x"},
+            key,
+            secret,
+        ).status_code
+        == 404
+    )
 
     # Nor does a visitor who is not signed in, nor a regulator (statistics only).
     assert client.__class__().get(f"/complaints/evidence/{evidence.pk}").status_code == 404
@@ -181,13 +197,25 @@ def test_the_platform_api_lists_reads_and_answers(client, filed):
     assert case["evidence"][0]["name"] == "screenshot.png"
     assert api_get(client, case["evidence"][0]["url"], key, secret).status_code == 200
 
-    bad = api_post(client, f"/api/v1/platform/complaints/{filed.reference}/answer", {"answer": "maybe", "text": "x"}, key, secret)
+    bad = api_post(
+        client, f"/api/v1/platform/complaints/{filed.reference}/answer", {"answer": "maybe", "text": "x"}, key, secret
+    )
     assert bad.status_code == 400
-    answered = api_post(client, f"/api/v1/platform/complaints/{filed.reference}/answer",
-                        {"answer": "closed_with_relief", "relief": "collection_stopped", "text": "已停止催收。"}, key, secret)
+    answered = api_post(
+        client,
+        f"/api/v1/platform/complaints/{filed.reference}/answer",
+        {"answer": "closed_with_relief", "relief": "collection_stopped", "text": "已停止催收。"},
+        key,
+        secret,
+    )
     assert answered.status_code == 200 and answered.json()["state"] == "answered"
-    again = api_post(client, f"/api/v1/platform/complaints/{filed.reference}/answer",
-                     {"answer": "closed_with_explanation", "text": "x"}, key, secret)
+    again = api_post(
+        client,
+        f"/api/v1/platform/complaints/{filed.reference}/answer",
+        {"answer": "closed_with_explanation", "text": "x"},
+        key,
+        secret,
+    )
     assert again.status_code == 409
     assert filed.events.filter(action="answered", actor__isnull=True).exclude(actor_label="system").exists()
 
@@ -256,9 +284,11 @@ def test_personal_details_are_purged_after_retention_and_counts_stay(client, fil
 
 def test_a_typed_formula_reaches_the_staff_export_defused(client):
     prove_number(client)
-    client.post("/complaints/new/details/", complaint_data(None, respondent_name='=HYPERLINK("http://evil.example","x")'))
+    client.post(
+        "/complaints/new/details/", complaint_data(None, respondent_name='=HYPERLINK("http://evil.example","x")')
+    )
     admin = client.__class__()
     admin.force_login(StaffUserFactory())
     body = b"".join(admin.get("/staff/complaints/export.csv").streaming_content).decode("utf-8-sig")
     row = list(csv.reader(io.StringIO(body)))[1]
-    assert "'=HYPERLINK(\"http://evil.example\",\"x\")" in row
+    assert '\'=HYPERLINK("http://evil.example","x")' in row

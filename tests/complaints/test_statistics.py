@@ -58,17 +58,27 @@ def world():
     provinces, with every kind of outcome; a merged duplicate that must not be counted."""
     rng = random.Random(6)
     platforms = [MemberAppFactory(organisation=OrganisationFactory(legal_name=name)) for name in ("甲平台", "乙平台")]
-    carriers = [OrganisationFactory(kind=Organisation.Kind.BASIC_CARRIER, legal_name=name) for name in ("甲移动", "乙联通")]
+    carriers = [
+        OrganisationFactory(kind=Organisation.Kind.BASIC_CARRIER, legal_name=name) for name in ("甲移动", "乙联通")
+    ]
     now = timezone.now()
     cases = []
     for _n in range(160):
         received = now - timedelta(days=rng.uniform(0, 175), hours=rng.randint(0, 23))
-        case = dict(received_at=received, category=rng.choice(Complaint.Category.values[:4]),
-                    province=rng.choice(["44", "44", "11", "31"]), app=rng.choice(platforms + [None]),
-                    carrier=rng.choice(carriers + [None]), state=Complaint.State.SENT)
+        case = dict(
+            received_at=received,
+            category=rng.choice(Complaint.Category.values[:4]),
+            province=rng.choice(["44", "44", "11", "31"]),
+            app=rng.choice(platforms + [None]),
+            carrier=rng.choice(carriers + [None]),
+            state=Complaint.State.SENT,
+        )
         if rng.random() < 0.7:
-            case.update(answered_at=received + timedelta(days=rng.uniform(1, 30)), timely=rng.random() < 0.75,
-                        state=Complaint.State.ANSWERED)
+            case.update(
+                answered_at=received + timedelta(days=rng.uniform(1, 30)),
+                timely=rng.random() < 0.75,
+                state=Complaint.State.ANSWERED,
+            )
             if rng.random() < 0.6:
                 case.update(feedback=rng.choice(Complaint.Feedback.values), state=Complaint.State.CLOSED)
         elif rng.random() < 0.3:
@@ -111,13 +121,18 @@ def expected_headline(cases):
     }
 
 
-@pytest.mark.parametrize("narrow", [{}, {"province": "44", "category": "debt_collection"}, {"carrier": 0, "state": "closed"}])
+@pytest.mark.parametrize(
+    "narrow", [{}, {"province": "44", "category": "debt_collection"}, {"carrier": 0, "state": "closed"}]
+)
 def test_figures_match_counts_from_the_case_rows(world, narrow):
     where = {}
     filters = period()
     if "carrier" in narrow:
         carrier = world["carriers"][0]
-        filters, where = stats.Filters(**{**filters.__dict__, "carrier": carrier.pk, "state": "closed"}), {"carrier_id": carrier.pk, "state": "closed"}
+        filters, where = (
+            stats.Filters(**{**filters.__dict__, "carrier": carrier.pk, "state": "closed"}),
+            {"carrier_id": carrier.pk, "state": "closed"},
+        )
     elif narrow:
         filters = stats.Filters(**{**filters.__dict__, **narrow})
         where = narrow
@@ -146,7 +161,9 @@ def test_the_api_gives_the_same_figures_as_the_case_rows(client, world):
     client.force_login(regulator())
     body = client.get("/api/v1/stats/headline?" + f"start={period().start}&end={period().end}").json()
     assert {f["key"]: f["value"] for f in body["figures"]}["complaints"] == len(cases_in(period()))
-    body = client.get(f"/api/v1/stats/trends?interval=week&lens=province&start={period().start}&end={period().end}").json()
+    body = client.get(
+        f"/api/v1/stats/trends?interval=week&lens=province&start={period().start}&end={period().end}"
+    ).json()
     assert {s["key"]: sum(s["values"]) for s in body["series"]}["11"] == len(cases_in(period(), province="11"))
     assert client.get("/api/v1/stats/trends?interval=fortnight").status_code == 400
 
@@ -200,8 +217,13 @@ def test_a_provincial_regulator_never_sees_another_province(client, world):
 
 
 def test_only_regulators_and_administrators_read_statistics(client, world):
-    for url in ("/staff/statistics/", "/staff/statistics/cases.csv", "/staff/statistics/platforms.csv",
-                "/staff/statistics/quarterly/", "/api/v1/stats/headline"):
+    for url in (
+        "/staff/statistics/",
+        "/staff/statistics/cases.csv",
+        "/staff/statistics/platforms.csv",
+        "/staff/statistics/quarterly/",
+        "/api/v1/stats/headline",
+    ):
         client.force_login(platform_staff(organisation=world["platforms"][0].organisation))
         assert client.get(url).status_code == 404, url
         client.logout()
@@ -221,8 +243,14 @@ def test_bad_filters_are_reported_and_kept(client, world):
 
 def test_the_case_csv_carries_no_personal_data(client):
     app = MemberAppFactory()
-    make_case(app=app, phone_encrypted=encrypt("13800138000"), email_encrypted=encrypt("holder@example.cn"),
-              description="前机主欠款的秘密描述", answer_text="平台回复原文", city="深圳")
+    make_case(
+        app=app,
+        phone_encrypted=encrypt("13800138000"),
+        email_encrypted=encrypt("holder@example.cn"),
+        description="前机主欠款的秘密描述",
+        answer_text="平台回复原文",
+        city="深圳",
+    )
     client.force_login(regulator())
     response = client.get("/staff/statistics/cases.csv")
     assert response.streaming
@@ -237,7 +265,9 @@ def test_per_100k_lookups_only_above_the_size_floor(settings):
     big, small = MemberAppFactory(), MemberAppFactory()
     for app, lookups, complaints in ((big, 8, 2), (small, 3, 2)):
         for _n in range(lookups):
-            lookup = Lookup.objects.create(phone_hash="x", access_token_hash="x", created_at=timezone.now() - timedelta(days=1))
+            lookup = Lookup.objects.create(
+                phone_hash="x", access_token_hash="x", created_at=timezone.now() - timedelta(days=1)
+            )
             LookupQuery.objects.create(lookup=lookup, app=app, deadline_at=timezone.now())
         for _n in range(complaints):
             make_case(app=app)
@@ -253,8 +283,14 @@ def test_carriers_are_rated_per_100k_numbers_reassigned(settings):
     settings.STATISTICS_RANKING_MIN_LOOKUPS = 2
     carrier = OrganisationFactory(kind=Organisation.Kind.BASIC_CARRIER)
     for n in range(4):
-        NumberEvent.objects.create(carrier=carrier, event_id=f"e{n}", phone_number="13800138000", freeze_breach=n == 0,
-                                   type=NumberEvent.Type.REASSIGNED, occurred_at=timezone.now() - timedelta(days=2))
+        NumberEvent.objects.create(
+            carrier=carrier,
+            event_id=f"e{n}",
+            phone_number="13800138000",
+            freeze_breach=n == 0,
+            type=NumberEvent.Type.REASSIGNED,
+            occurred_at=timezone.now() - timedelta(days=2),
+        )
     make_case(carrier=carrier)
     stats.statistics_refresh(full=True)
     assert stats.statistics_by_carrier(period())[0]["per_100k"] == 25000.0
@@ -266,23 +302,38 @@ def test_public_open_data_suppresses_small_cells(client):
     def app(name):
         return MemberAppFactory(organisation=OrganisationFactory(legal_name=name))
 
-    for platform, province, category, count in ((app("大平台"), "44", "debt_collection", 9), (app("中平台"), "32", "debt_collection", 8),
-                                                (app("小平台"), "11", "banned", 3), (app("微平台"), "31", "wrong_tag", 2)):
+    for platform, province, category, count in (
+        (app("大平台"), "44", "debt_collection", 9),
+        (app("中平台"), "32", "debt_collection", 8),
+        (app("小平台"), "11", "banned", 3),
+        (app("微平台"), "31", "wrong_tag", 2),
+    ):
         for _n in range(count):
             make_case(app=platform, province=province, category=category, answered_at=timezone.now(), timely=True)
     stats.statistics_refresh(full=True)
 
     data = client.get("/statistics/open-data.json").json()
     assert {r["key"]: r["complaints"] for r in data["by_province"]} == {"44": 9, "32": 8, "11": None, "31": None}
-    assert {r["label"]: r["complaints"] for r in data["by_platform"]} == {"大平台": 9, "中平台": 8, "小平台": None, "微平台": None}
+    assert {r["label"]: r["complaints"] for r in data["by_platform"]} == {
+        "大平台": 9,
+        "中平台": 8,
+        "小平台": None,
+        "微平台": None,
+    }
     assert {r["label"]: r["on_time_share"] for r in data["by_platform"]}["小平台"] is None
-    assert {r["key"]: r["complaints"] for r in data["by_category"]} == {"debt_collection": 17, "banned": None, "wrong_tag": None}
+    assert {r["key"]: r["complaints"] for r in data["by_category"]} == {
+        "debt_collection": 17,
+        "banned": None,
+        "wrong_tag": None,
+    }
     assert not re.search(r'"(complaints|answered)": [0-4]\b', json.dumps(data))
 
     rows = csv_rows(client.get("/statistics/open-data.csv"))
     cells = {(r[0], r[1], r[3]): r[4] for r in rows[1:]}
     assert cells[("by_province", "11", "complaints")] == "" and cells[("by_province", "44", "complaints")] == "9"
-    assert all(value == "" or float(value) >= 5 for (_t, _k, measure), value in cells.items() if measure != "on_time_share")
+    assert all(
+        value == "" or float(value) >= 5 for (_t, _k, measure), value in cells.items() if measure != "on_time_share"
+    )
 
     html = client.get("/statistics/").content.decode()
     assert "&lt;5" in html and "小平台" in html
@@ -322,7 +373,10 @@ def test_long_periods_get_wider_buckets(client):
     client.force_login(regulator())
     page = client.get("/staff/statistics/?start=2026-01-01&end=2026-06-30&interval=day")
     assert page.context["filters"].interval == "week" and page.context["interval_widened"]
-    assert client.get("/staff/statistics/?start=2026-06-01&end=2026-06-30&interval=day").context["filters"].interval == "day"
+    assert (
+        client.get("/staff/statistics/?start=2026-06-01&end=2026-06-30&interval=day").context["filters"].interval
+        == "day"
+    )
 
 
 def test_unbind_requests_and_recycling_notices_counted_from_their_rows():
@@ -333,21 +387,55 @@ def test_unbind_requests_and_recycling_notices_counted_from_their_rows():
     apps = [MemberAppFactory() for _ in range(3)]
     lookup = Lookup.objects.create(phone_hash="x", access_token_hash="x", created_at=now - timedelta(days=10))
     made = [  # (state, answered days after the request, deadline days after)
-        ("done", 2, 7), ("done", 9, 7), ("refused", 1, 7),
+        ("done", 2, 7),
+        ("done", 9, 7),
+        ("refused", 1, 7),
     ]
     for app, (state, answered, deadline) in zip(apps, made):
-        UnbindRequest.objects.create(lookup=lookup, app=app, delivery="push", state=state, created_at=now - timedelta(days=10),
-                                     answered_at=now - timedelta(days=10 - answered), deadline_at=now - timedelta(days=10 - deadline))
+        UnbindRequest.objects.create(
+            lookup=lookup,
+            app=app,
+            delivery="push",
+            state=state,
+            created_at=now - timedelta(days=10),
+            answered_at=now - timedelta(days=10 - answered),
+            deadline_at=now - timedelta(days=10 - deadline),
+        )
     late_lookup = Lookup.objects.create(phone_hash="y", access_token_hash="y", created_at=now - timedelta(days=1))
-    UnbindRequest.objects.create(lookup=late_lookup, app=apps[0], delivery="pull", state="sent", created_at=now - timedelta(days=1),
-                                 deadline_at=now + timedelta(days=6))  # not due yet: not in the share
+    UnbindRequest.objects.create(
+        lookup=late_lookup,
+        app=apps[0],
+        delivery="pull",
+        state="sent",
+        created_at=now - timedelta(days=1),
+        deadline_at=now + timedelta(days=6),
+    )  # not due yet: not in the share
     for n, app in enumerate(apps[:2]):
-        subscription = NoticeSubscription.objects.create(app=app, webhook_url="https://m.example/hook", event_types="reassigned",
-                                                         key_id=f"wh_stat{n}", secret_encrypted=encrypt("s"))
-        NoticeDelivery.objects.create(subscription=subscription, after_event_id=0, up_to_event_id=10, event_types="reassigned",
-                                      numbers=10, state="delivered", bindings_removed=3 + n, reported_at=now)
-    NoticeDelivery.objects.create(subscription=subscription, after_event_id=10, up_to_event_id=20, event_types="reassigned",
-                                  numbers=10, state="parked")
+        subscription = NoticeSubscription.objects.create(
+            app=app,
+            webhook_url="https://m.example/hook",
+            event_types="reassigned",
+            key_id=f"wh_stat{n}",
+            secret_encrypted=encrypt("s"),
+        )
+        NoticeDelivery.objects.create(
+            subscription=subscription,
+            after_event_id=0,
+            up_to_event_id=10,
+            event_types="reassigned",
+            numbers=10,
+            state="delivered",
+            bindings_removed=3 + n,
+            reported_at=now,
+        )
+    NoticeDelivery.objects.create(
+        subscription=subscription,
+        after_event_id=10,
+        up_to_event_id=20,
+        event_types="reassigned",
+        numbers=10,
+        state="parked",
+    )
 
     headline = {f["key"]: f for f in stats.statistics_headline(period())}
     assert headline["unbind_requests"]["value"] == 4

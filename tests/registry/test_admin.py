@@ -46,9 +46,18 @@ def test_a_wrong_credit_code_is_refused_and_what_was_typed_is_kept(admin_client)
     typo = code[:-1] + ("0" if code[-1] != "0" else "1")
     response = admin_client.post(
         reverse("admin:registry_organisation_add"),
-        {"kind": "internet_platform", "legal_name": "输入保留测试有限公司", "credit_code": typo, "contact_name": "王敏",
-         "contact_email": "a@example.com", "status": "applied",
-         "apps-TOTAL_FORMS": 0, "apps-INITIAL_FORMS": 0, "status_changes-TOTAL_FORMS": 0, "status_changes-INITIAL_FORMS": 0},
+        {
+            "kind": "internet_platform",
+            "legal_name": "输入保留测试有限公司",
+            "credit_code": typo,
+            "contact_name": "王敏",
+            "contact_email": "a@example.com",
+            "status": "applied",
+            "apps-TOTAL_FORMS": 0,
+            "apps-INITIAL_FORMS": 0,
+            "status_changes-TOTAL_FORMS": 0,
+            "status_changes-INITIAL_FORMS": 0,
+        },
     )
     assert response.status_code == 200
     assert "credit_code" in response.context["adminform"].form.errors
@@ -61,21 +70,34 @@ def test_new_integration_shows_its_secret_once(admin_client):
     app = MemberAppFactory()
     response = admin_client.post(
         reverse("admin:registry_integration_add"),
-        {"app": app.pk, "base_url": "https://api.example.com", "timeout_ms": 3000, "max_requests_per_second": 20,
-         "enabled": "on", "keys-TOTAL_FORMS": 0, "keys-INITIAL_FORMS": 0},
+        {
+            "app": app.pk,
+            "base_url": "https://api.example.com",
+            "timeout_ms": 3000,
+            "max_requests_per_second": 20,
+            "enabled": "on",
+            "keys-TOTAL_FORMS": 0,
+            "keys-INITIAL_FORMS": 0,
+        },
     )
     assert response.status_code == 200
     key = IntegrationKey.objects.get(integration__app=app)
     assert key.secret() in response.content.decode()
     assert "no-store" in response["Cache-Control"]
-    change_page = admin_client.get(reverse("admin:registry_integration_change", args=[Integration.objects.get(app=app).pk]))
+    change_page = admin_client.get(
+        reverse("admin:registry_integration_change", args=[Integration.objects.get(app=app).pk])
+    )
     assert key.secret() not in change_page.content.decode()
 
 
 def test_rotate_key_action_keeps_the_previous_key_valid(admin_client):
     integration = IntegrationFactory()
-    admin_client.post(reverse("admin:registry_integration_changelist"), {"action": "rotate_key", "_selected_action": [integration.pk]})
-    admin_client.post(reverse("admin:registry_integration_changelist"), {"action": "rotate_key", "_selected_action": [integration.pk]})
+    admin_client.post(
+        reverse("admin:registry_integration_changelist"), {"action": "rotate_key", "_selected_action": [integration.pk]}
+    )
+    admin_client.post(
+        reverse("admin:registry_integration_changelist"), {"action": "rotate_key", "_selected_action": [integration.pk]}
+    )
     assert integration.keys.filter(revoked_at__isnull=True).count() == 2
 
 

@@ -23,7 +23,10 @@ def test_status_change_records_who_and_when():
     assert org.status_changed_by == admin
     change = org.status_changes.get()
     assert (change.from_status, change.to_status, change.changed_by, change.reason) == (
-        "applied", "approved", admin, "papers in order"
+        "applied",
+        "approved",
+        admin,
+        "papers in order",
     )
 
 

@@ -17,8 +17,19 @@ from tests.signing import signed_headers
 SECRET = protocol.new_secret()
 GOOD = protocol.sign(b"{}", keys=SECRET, key_id="pk_live")
 HOSTILE_TIMESTAMPS = ["²", "١٢٣", "１２３", "٣", "9" * 5000, "-1", "+1", "1e9", " 1", "1 ", "1.5", "0x10", "Â²"]
-HOSTILE_SIGNATURES = ["v1,²" + "A" * 43, "v1,é" * 11, "v1," + "A" * 43 + "\x00", "v1," + "A" * 200, "A" * 44, "v1 ," + "A" * 44,
-                      " v1," + "A" * 44, "v1," + "A" * 44 + " ", ("v1," + "A" * 44 + " ") * 8 + "v1," + "A" * 44, "v1,", "V1," + "A" * 44]
+HOSTILE_SIGNATURES = [
+    "v1,²" + "A" * 43,
+    "v1,é" * 11,
+    "v1," + "A" * 43 + "\x00",
+    "v1," + "A" * 200,
+    "A" * 44,
+    "v1 ," + "A" * 44,
+    " v1," + "A" * 44,
+    "v1," + "A" * 44 + " ",
+    ("v1," + "A" * 44 + " ") * 8 + "v1," + "A" * 44,
+    "v1,",
+    "V1," + "A" * 44,
+]
 HOSTILE_MESSAGE_IDS = ["msg.1", "消息", "a\x00b", "a" * 129, "msg 1", "msg_1\n"]
 HOSTILE_KEY_IDS = ["密钥", "a\x00b", "a" * 65, "pk live", "pk_live\n"]
 
@@ -60,19 +71,34 @@ def carrier_key(db):
 
 
 def hostile(headers: dict, **replace) -> dict:
-    names = {"key_id": protocol.HEADER_KEY_ID, "timestamp": protocol.HEADER_TIMESTAMP, "signature": protocol.HEADER_SIGNATURE,
-             "msg_id": protocol.HEADER_ID}
+    names = {
+        "key_id": protocol.HEADER_KEY_ID,
+        "timestamp": protocol.HEADER_TIMESTAMP,
+        "signature": protocol.HEADER_SIGNATURE,
+        "msg_id": protocol.HEADER_ID,
+    }
     for field, value in replace.items():
         headers["HTTP_" + names[field].upper().replace("-", "_")] = value
     return headers
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("replace", [
-    {"timestamp": "²"}, {"timestamp": "١٢٣"}, {"timestamp": "9" * 5000},
-    {"signature": "v1,²" + "A" * 43}, {"key_id": "密钥"}, {"key_id": "a\x00b"}, {"msg_id": "msg.1"}, {"msg_id": "消息"},
-])
-def test_attack_hostile_signature_headers_get_401_with_the_reason_from_every_signed_endpoint(client, started, carrier_key, replace):  # noqa: F811
+@pytest.mark.parametrize(
+    "replace",
+    [
+        {"timestamp": "²"},
+        {"timestamp": "١٢٣"},
+        {"timestamp": "9" * 5000},
+        {"signature": "v1,²" + "A" * 43},
+        {"key_id": "密钥"},
+        {"key_id": "a\x00b"},
+        {"msg_id": "msg.1"},
+        {"msg_id": "消息"},
+    ],
+)
+def test_attack_hostile_signature_headers_get_401_with_the_reason_from_every_signed_endpoint(
+    client, started, carrier_key, replace
+):  # noqa: F811
     key, secret = carrier_key
     events = json.dumps({"events": []}).encode()
     answer = json.dumps({"result": "done"}).encode()
@@ -86,7 +112,11 @@ def test_attack_hostile_signature_headers_get_401_with_the_reason_from_every_sig
         ("post", "/api/v1/carrier/number-events", events),
         ("post", f"/api/v1/platform/unbind-requests/{uuid.uuid4()}/answer", answer),
         ("post", f"/api/v1/platform/notices/{uuid.uuid4()}/report", report),
-        ("post", reverse("api_platform_lookup_results", args=[started["query"].request_id]), json.dumps({"accounts": []}).encode()),
+        (
+            "post",
+            reverse("api_platform_lookup_results", args=[started["query"].request_id]),
+            json.dumps({"accounts": []}).encode(),
+        ),
     ]
     for method, path, body in calls:
         headers = hostile(signed_headers(body or path.encode(), key_id=key.key_id, secret=secret), **replace)
@@ -110,11 +140,14 @@ def test_a_well_formed_signature_still_opens_the_member_api(client, carrier_key)
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("fields", [
-    {"client_secret": "密码"},  # hmac.compare_digest raises on non-ASCII text
-    {"client_id": "a\x00b"},  # PostgreSQL refuses a NUL in a query
-    {"client_id": "密钥"},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"client_secret": "密码"},  # hmac.compare_digest raises on non-ASCII text
+        {"client_id": "a\x00b"},  # PostgreSQL refuses a NUL in a query
+        {"client_id": "密钥"},
+    ],
+)
 def test_attack_odd_oauth_credentials_get_invalid_client_not_a_500(client, carrier_key, fields):
     key, secret = carrier_key
     data = {"grant_type": "client_credentials", "client_id": key.key_id, "client_secret": secret, **fields}
@@ -132,7 +165,15 @@ def test_attack_oauth_credentials_that_are_not_strings_get_invalid_request(clien
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("query", ["received_from=%F3%88%96%AC", "received_to=2026-13-01", "received_from=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%96-01-01", "state=nonsense"])  # ２０２６: full-width digits
+@pytest.mark.parametrize(
+    "query",
+    [
+        "received_from=%F3%88%96%AC",
+        "received_to=2026-13-01",
+        "received_from=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%96-01-01",
+        "state=nonsense",
+    ],
+)  # ２０２６: full-width digits
 def test_attack_platform_complaints_filter_that_is_no_date_gets_400_not_500(client, query):
     """Found by the schemathesis run: the list passed any string to the date filter."""
     from tests.complaints.helpers import member_system

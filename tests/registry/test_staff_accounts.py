@@ -73,8 +73,10 @@ def test_administrator_invites_staff_who_choose_a_password_and_must_set_up_totp(
     client.logout()
     form = client.get(link, follow=True)
     assert form.status_code == 200
-    response = client.post(form.redirect_chain[-1][0] if form.redirect_chain else link,
-                           {"password1": "a-long-new-passphrase", "password2": "a-long-new-passphrase"})
+    response = client.post(
+        form.redirect_chain[-1][0] if form.redirect_chain else link,
+        {"password1": "a-long-new-passphrase", "password2": "a-long-new-passphrase"},
+    )
     assert response.status_code == 302, response.context["form"].errors
 
     sign_in(client, type(admin).objects.get(email="new.person@example.com"), "a-long-new-passphrase")
@@ -90,6 +92,8 @@ def test_forgotten_password_is_reset_by_email(client):
     assert len(mail.outbox) == 1 and "forgetful@example.com" in mail.outbox[0].to
     link = re.search(r"https?://\S+/password/reset/key/\S+", mail.outbox[0].body).group(0)
     form = client.get(link, follow=True)
-    client.post(form.redirect_chain[-1][0], {"password1": "another-long-passphrase", "password2": "another-long-passphrase"})
+    client.post(
+        form.redirect_chain[-1][0], {"password1": "another-long-passphrase", "password2": "another-long-passphrase"}
+    )
     user.refresh_from_db()
     assert user.check_password("another-long-passphrase")

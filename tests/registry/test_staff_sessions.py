@@ -82,7 +82,9 @@ def test_attack_any_page_without_second_factor_is_refused_but_totp_setup_and_sig
     assert client.get("/").status_code == 200  # signed out: a visitor like any other
 
 
-@pytest.mark.django_db(transaction=True)  # allauth announces the new TOTP once its transaction commits, as in production
+@pytest.mark.django_db(
+    transaction=True
+)  # allauth announces the new TOTP once its transaction commits, as in production
 def test_setting_up_totp_opens_the_console_in_the_same_session(client):
     user = StaffUserFactory(totp_secret=False)
     sign_in_with_password_only(client, user)
@@ -182,7 +184,11 @@ def test_attack_lookup_token_past_the_lookups_retention_opens_nothing(client):
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     assert client.get(path, **bearer).status_code == 200
 
-    Lookup.objects.filter(pk=lookup.pk).update(created_at=timezone.now() - timedelta(days=settings.LOOKUP_RETENTION_DAYS, seconds=1))
+    Lookup.objects.filter(pk=lookup.pk).update(
+        created_at=timezone.now() - timedelta(days=settings.LOOKUP_RETENTION_DAYS, seconds=1)
+    )
     assert client.get(path, **bearer).status_code == 404  # before the hourly purge has run
-    unbind = client.post(reverse("api_lookup_unbind", args=[lookup.pk]), {"all": True}, content_type="application/json", **bearer)
+    unbind = client.post(
+        reverse("api_lookup_unbind", args=[lookup.pk]), {"all": True}, content_type="application/json", **bearer
+    )
     assert unbind.status_code == 404

@@ -63,8 +63,11 @@ def library_headers(secret: str, body: bytes, *, msg_id: str = "", at: datetime 
     """A message signed by the standardwebhooks library, as a member signs with it."""
     msg_id = msg_id or f"msg_{time.time_ns()}"
     at = at or datetime.now(tz=timezone.utc)
-    return {"webhook-id": msg_id, "webhook-timestamp": str(int(at.timestamp())),
-            "webhook-signature": Webhook(secret).sign(msg_id, at, body.decode())}
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, at, body.decode()),
+    }
 
 
 def as_client_kwargs(headers: dict[str, str]) -> dict[str, str]:
@@ -96,7 +99,9 @@ def run_lookup(phone: str):
 @pytest.mark.django_db(transaction=True)
 def test_lookup_identity_check_and_unbind_requests_verify_with_the_standardwebhooks_library(member, no_stray_tasks):  # noqa: F811
     carrier = OrganisationFactory(kind="basic_carrier", number_segments="139")
-    member.register("carrier-app", organisation=carrier, category="telecom", supports_identity_check=True, supports_lookup=False)
+    member.register(
+        "carrier-app", organisation=carrier, category="telecom", supports_identity_check=True, supports_lookup=False
+    )
     app, _key, secret = member.register("app-a", supports_unbind=True)
 
     lookup = run_lookup("13900001234")
@@ -125,11 +130,18 @@ def test_lookup_identity_check_and_unbind_requests_verify_with_the_standardwebho
 def test_every_notice_verifies_with_the_library_and_parses_with_the_cloudevents_sdk(member, no_stray_tasks):  # noqa: F811
     app = MemberAppFactory(name="notified", supports_lookup=False)
     subscription, secret = notice_subscription_save(
-        app=app, webhook_url=f"{member.url}/notified{protocol.NUMBER_NOTICES_PATH}", event_types=["reassigned"])
+        app=app, webhook_url=f"{member.url}/notified{protocol.NUMBER_NOTICES_PATH}", event_types=["reassigned"]
+    )
     member.secrets["notified"] = secret
     assert secret.startswith("whsec_")
-    delivery = NoticeDelivery.objects.create(subscription=subscription, after_event_id=0, up_to_event_id=0,
-                                             event_types="reassigned", numbers=1, max_attempts=3)
+    delivery = NoticeDelivery.objects.create(
+        subscription=subscription,
+        after_event_id=0,
+        up_to_event_id=0,
+        event_types="reassigned",
+        numbers=1,
+        max_attempts=3,
+    )
     notices.run([str(delivery.pk)])
     assert NoticeAttempt.objects.get(delivery=delivery).status_code == 200
 
@@ -139,7 +151,10 @@ def test_every_notice_verifies_with_the_library_and_parses_with_the_cloudevents_
     event = from_http_event(HTTPMessage(headers=notice["headers"], body=notice["body"]))
     assert event.get_id() == notice["headers"]["webhook-id"] == str(delivery.pk)  # one id: the idempotency key
     assert (event.get_type(), event.get_source(), event.get_specversion()) == (
-        protocol.NOTICE_TYPE, protocol.NOTICE_SOURCE, protocol.NOTICE_SPECVERSION)
+        protocol.NOTICE_TYPE,
+        protocol.NOTICE_SOURCE,
+        protocol.NOTICE_SPECVERSION,
+    )
     assert event.get_extension("reportpath") == reverse("api_platform_notice_report", args=[delivery.pk])
     assert event.get_data() == {"events": []}
 
@@ -170,7 +185,9 @@ def test_during_a_rotation_a_member_holding_either_secret_verifies(member, no_st
 @pytest.mark.django_db
 def test_lookup_callback_signed_by_the_library_settles_the_row(client, started):  # noqa: F811
     other_person = protocol.id_digest(started["query"].id_check["challenge"], "12345X")
-    body = json.dumps({"accounts": [{"account_ref": "u1", "registered_on": "2018-01-01", "id_last6_digest": other_person}]}).encode()
+    body = json.dumps(
+        {"accounts": [{"account_ref": "u1", "registered_on": "2018-01-01", "id_last6_digest": other_person}]}
+    ).encode()
     headers = {protocol.HEADER_KEY_ID: started["key"].key_id, **library_headers(started["secret"], body)}
     url = reverse("api_platform_lookup_results", args=[started["query"].request_id])
     assert client.post(url, body, content_type="application/json", **as_client_kwargs(headers)).status_code == 204
@@ -200,7 +217,9 @@ def test_attack_replayed_webhook_id_is_refused(client, platform_key):
     assert member_api_get(client, key, secret, path, msg_id="msg_once").status_code == 200
     # re-signed a second later (a new signature, as an attacker who holds a captured request cannot,
     # but as a replay under the same id must not be taken either)
-    again = member_api_get(client, key, secret, path, msg_id="msg_once", at=datetime.now(tz=timezone.utc) - timedelta(seconds=1))
+    again = member_api_get(
+        client, key, secret, path, msg_id="msg_once", at=datetime.now(tz=timezone.utc) - timedelta(seconds=1)
+    )
     assert again.status_code == 401 and "replay" in again.json()["detail"]
 
 

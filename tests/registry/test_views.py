@@ -40,8 +40,9 @@ def member_app_at(simulator):
 
     def make(slug, *, key_secret=None, timeout_ms=1000):
         integration = IntegrationFactory(base_url=f"{simulator}/{slug}", timeout_ms=timeout_ms)
-        services.integration_key_issue(integration=integration, by=None, key_id=f"demo_{slug}",
-                                       secret=key_secret or demo_key_secret(slug))
+        services.integration_key_issue(
+            integration=integration, by=None, key_id=f"demo_{slug}", secret=key_secret or demo_key_secret(slug)
+        )
         return integration.app, platform_staff(integration.app.organisation)
 
     return make

@@ -7,7 +7,9 @@ from portal.devtools.demo import demo_carrier_file_rows
 
 
 class Command(BaseCommand):
-    help = "Write the demo carrier's monthly CSV file of number events (made-up numbers; a few rows deliberately wrong)."
+    help = (
+        "Write the demo carrier's monthly CSV file of number events (made-up numbers; a few rows deliberately wrong)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("path", nargs="?", help="where to write it (default: standard output)")

@@ -10,13 +10,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
-            raise CommandError("load_demo only runs with DEBUG on (make run): demo members, staff with known "
-                               "passwords and made-up statistics have no place in production.")
+            raise CommandError(
+                "load_demo only runs with DEBUG on (make run): demo members, staff with known "
+                "passwords and made-up statistics have no place in production."
+            )
         created = load_demo()
         self.stdout.write(
             "demo data: {organisations} organisations, {apps} apps, {staff} staff users created".format(**created)
         )
         created = load_statistics_demo()
         self.stdout.write(
-            "demo statistics: {complaints} complaints, {lookups} lookups, {number_events} number events created".format(**created)
+            "demo statistics: {complaints} complaints, {lookups} lookups, {number_events} number events created".format(
+                **created
+            )
         )

@@ -77,17 +77,60 @@ class Command(BaseCommand):
             "web": [python, "manage.py", "runserver", f"{host}:{port}"],
             # INFO shows each lookup's, unbind's and notice's tasks; sweeps that found nothing stay quiet
             # (portal.celery.QuietSweeps)
-            "worker": [python, "-m", "celery", "-A", "portal", "--quiet", "worker", "-l", "INFO", "-n", "worker@%h",
-                       "--concurrency", "4", "--without-gossip", "--without-mingle"],
-            "beat": [python, "-m", "celery", "-A", "portal", "--quiet", "beat", "-l", "WARNING",
-                     "-s", f"{var}/celerybeat-schedule"],
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "--quiet",
+                "worker",
+                "-l",
+                "INFO",
+                "-n",
+                "worker@%h",
+                "--concurrency",
+                "4",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            "beat": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "--quiet",
+                "beat",
+                "-l",
+                "WARNING",
+                "-s",
+                f"{var}/celerybeat-schedule",
+            ],
             # the demo's 16 member apps (registry.demo points their integrations here)
             # unbinding: 示例支付 (app03) refuses, 示例邮箱 (app02) accepts and answers itself after 20 s,
             # 示例网盘 (app04) accepts and leaves the answer to its staff (platform@demo.portal's console);
             # notices: every app reports back the bindings it removed
-            "simulator": [python, "manage.py", "run_simulator", "--port", "8900", "--apps", "16", "--latency-ms", "150",
-                          "--unbind-refuse", "app03", "--unbind-later", "app02=20", "--unbind-later", "app04",
-                          "--report-back", "--portal-url", f"http://{host}:{port}"],
+            "simulator": [
+                python,
+                "manage.py",
+                "run_simulator",
+                "--port",
+                "8900",
+                "--apps",
+                "16",
+                "--latency-ms",
+                "150",
+                "--unbind-refuse",
+                "app03",
+                "--unbind-later",
+                "app02=20",
+                "--unbind-later",
+                "app04",
+                "--report-back",
+                "--portal-url",
+                f"http://{host}:{port}",
+            ],
         }
 
     @staticmethod
@@ -102,7 +145,9 @@ class Command(BaseCommand):
 
     def banner(self, host: str, port: int) -> None:
         self.stdout.write(self.style.SUCCESS(f"\n  码号服务门户 is running at http://{host}:{port}/\n"))
-        self.stdout.write(f"  Staff sign-in: http://{host}:{port}/accounts/login/   password for every demo user: {DEMO_PASSWORD}")
+        self.stdout.write(
+            f"  Staff sign-in: http://{host}:{port}/accounts/login/   password for every demo user: {DEMO_PASSWORD}"
+        )
         for email, _name, role, *_rest in STAFF:
             self.stdout.write(f"    {email:24} {role.label}")
         self.stdout.write("  TOTP codes for the demo users: .venv/bin/python manage.py demo_totp")

@@ -17,4 +17,6 @@ class Command(BaseCommand):
             self.stdout.write("No SMS yet.")
         for m in messages:
             text = m.text if show_text else "(text hidden: not the development outbox)"
-            self.stdout.write(f"{timezone.localtime(m.created_at):%Y-%m-%d %H:%M:%S}  {m.masked_phone_number}  {m.status:7}  {text}")
+            self.stdout.write(
+                f"{timezone.localtime(m.created_at):%Y-%m-%d %H:%M:%S}  {m.masked_phone_number}  {m.status:7}  {text}"
+            )

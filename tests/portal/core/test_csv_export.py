@@ -13,7 +13,7 @@ from tests.portal.recycling.test_number_event_uploads import (  # noqa: F401
 )
 
 ATTACKS = [
-    "=HYPERLINK(\"http://evil.example\",\"x\")",
+    '=HYPERLINK("http://evil.example","x")',
     "+1+1",
     "-1+cmd|' /C calc'!A0",
     "+86+cmd|' /C calc'!A0",
@@ -43,7 +43,15 @@ def test_phone_numbers_stay_readable_as_text():
 
 
 def test_plain_text_and_numbers_are_left_alone():
-    assert [csv_cell(v) for v in ("腾讯微信", "a=b", "", 12, -3, 0.5, None)] == ["腾讯微信", "a=b", "", 12, -3, 0.5, None]
+    assert [csv_cell(v) for v in ("腾讯微信", "a=b", "", 12, -3, 0.5, None)] == [
+        "腾讯微信",
+        "a=b",
+        "",
+        12,
+        -3,
+        0.5,
+        None,
+    ]
 
 
 @pytest.mark.django_db

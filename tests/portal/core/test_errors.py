@@ -33,6 +33,7 @@ def reference_in(text: str) -> str:
 
 # --- 404, 403, 400: the site's look, the person's language, a way back ----------------------------------
 
+
 def test_unknown_page_answers_the_sites_own_404_in_chinese_with_a_way_home(client):
     response = client.get("/no-such-page/")
     page = response.content.decode()
@@ -71,6 +72,7 @@ def test_attack_forged_host_header_gets_the_400_page(client):
 
 # --- 500: a reference on the page and in the log ---------------------------------------------------------
 
+
 @override_settings(ROOT_URLCONF=ERROR_URLS)
 def test_unexpected_error_gives_the_500_page_with_a_reference_that_is_in_the_log(quiet_client, caplog):
     with caplog.at_level(logging.ERROR, logger="portal.errors"):
@@ -102,6 +104,7 @@ def test_sms_provider_failing_during_a_request_answers_503_saying_it_is_temporar
 
 
 # --- The API answers JSON in its own shapes ----------------------------------------------------------------
+
 
 def test_api_unknown_path_answers_the_json_envelope_not_the_html_page(client):
     response = client.get("/api/v1/no-such-thing")
@@ -137,6 +140,7 @@ def test_oauth_errors_keep_the_oauth_shape(client):
 
 # --- Favicon and meta descriptions ----------------------------------------------------------------------------
 
+
 def test_favicon_ico_is_found_instead_of_404(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"] == "/static/favicon.svg"
@@ -145,8 +149,19 @@ def test_favicon_ico_is_found_instead_of_404(client):
     assert '<link rel="icon" href="/static/favicon.svg"' in client.get("/").content.decode()
 
 
-PUBLIC_PAGES = ["/", "/lookup/", "/second-hand/", "/unbind/", "/before-giving-up/", "/directory/", "/complaints/",
-                "/complaints/new/", "/complaints/follow/", "/statistics/", "/accounts/login/"]
+PUBLIC_PAGES = [
+    "/",
+    "/lookup/",
+    "/second-hand/",
+    "/unbind/",
+    "/before-giving-up/",
+    "/directory/",
+    "/complaints/",
+    "/complaints/new/",
+    "/complaints/follow/",
+    "/statistics/",
+    "/accounts/login/",
+]
 
 
 def test_each_public_page_has_its_own_meta_description(client):
@@ -161,6 +176,7 @@ def test_each_public_page_has_its_own_meta_description(client):
 
 
 # --- Dependencies really stopped ---------------------------------------------------------------------------------
+
 
 @pytest.mark.django_db(transaction=True)
 def test_postgresql_down_lookup_directory_statistics_answer_503_with_retry_after_and_a_reference_in_the_log():
@@ -178,7 +194,9 @@ def test_postgresql_down_lookup_directory_statistics_answer_503_with_retry_after
         response = httpx.get(url + "/staff/", cookies={"sessionid": "x" * 32}, timeout=30)
         assert response.status_code == 503 and "服务暂时不可用" in response.text
         health = httpx.get(url + "/healthz", timeout=30)
-        assert health.status_code == 503 and health.json()["database"] == "down" and "database" in health.json()["status"]
+        assert (
+            health.status_code == 503 and health.json()["database"] == "down" and "database" in health.json()["status"]
+        )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -190,19 +208,29 @@ def test_postgresql_down_the_api_answers_json_503_in_each_shape():
         body = response.json()
         assert body["code"] == "temporarily_unavailable" and body["retry_at"] and REFERENCE.fullmatch(body["reference"])
         assert body["reference"] in server_log()
-        camara = httpx.post(url + "/number-recycling/v0.2/check", headers={"Authorization": "Bearer x", "x-correlator": "c-1"},
-                            json={"phoneNumber": "+8613812345678", "specifiedDate": "2026-01-01"}, timeout=30)
+        camara = httpx.post(
+            url + "/number-recycling/v0.2/check",
+            headers={"Authorization": "Bearer x", "x-correlator": "c-1"},
+            json={"phoneNumber": "+8613812345678", "specifiedDate": "2026-01-01"},
+            timeout=30,
+        )
         assert camara.status_code == 503 and camara.json()["code"] == "UNAVAILABLE" and camara.json()["status"] == 503
         assert camara.headers["x-correlator"] == "c-1"
-        oauth = httpx.post(url + "/oauth/token", data={"grant_type": "client_credentials", "client_id": "a", "client_secret": "b"},
-                           timeout=30)
+        oauth = httpx.post(
+            url + "/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": "a", "client_secret": "b"},
+            timeout=30,
+        )
         assert oauth.status_code == 503 and oauth.json()["error"] == "temporarily_unavailable"
 
 
 def _csrf_and_captcha(client: httpx.Client, url: str) -> dict:
     page = client.get(url).text
-    return {"csrfmiddlewaretoken": re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1),
-            "captcha_0": re.search(r'name="captcha_0" value="([^"]+)"', page).group(1), "captcha_1": "passed"}
+    return {
+        "csrfmiddlewaretoken": re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1),
+        "captcha_0": re.search(r'name="captcha_0" value="([^"]+)"', page).group(1),
+        "captcha_1": "passed",
+    }
 
 
 @pytest.mark.django_db(transaction=True)
@@ -211,8 +239,11 @@ def test_redis_down_the_code_request_answers_503_keeps_what_was_typed_and_sends_
     uncounted SMS would open the way to bombing), and the person is told it is temporary."""
     with running_portal(redis_down=True) as (url, server_log), httpx.Client(base_url=url, timeout=30) as client:
         form = _csrf_and_captcha(client, "/lookup/")
-        response = client.post("/lookup/", data=form | {"phone_number": "138 0013 8000", "id_last6": "40213x"},
-                               headers={"Referer": url + "/lookup/"})
+        response = client.post(
+            "/lookup/",
+            data=form | {"phone_number": "138 0013 8000", "id_last6": "40213x"},
+            headers={"Referer": url + "/lookup/"},
+        )
         page = response.text
         assert response.status_code == 503 and response.headers["Retry-After"] == "30"
         assert "暂时不可用" in page and "这是暂时的" in page
@@ -222,8 +253,10 @@ def test_redis_down_the_code_request_answers_503_keeps_what_was_typed_and_sends_
         assert not VerificationCode.objects.exists() and not SmsMessage.objects.exists()
 
         key = client.post("/api/v1/captcha", json={}).json()["captcha_key"]  # PostgreSQL is up
-        api = client.post("/api/v1/verification-codes",
-                          json={"phone_number": "13900139000", "captcha_key": key, "captcha_answer": "passed"})
+        api = client.post(
+            "/api/v1/verification-codes",
+            json={"phone_number": "13900139000", "captcha_key": key, "captcha_answer": "passed"},
+        )
         assert api.status_code == 503 and api.json()["code"] == "temporarily_unavailable"
         assert api.headers["Retry-After"] == "30" and api.json()["reference"] in server_log()
         health = client.get("/healthz")

@@ -4,7 +4,9 @@ from django.core.exceptions import ValidationError
 from portal.core.phone import mask_phone, normalize_phone, to_e164
 
 
-@pytest.mark.parametrize("raw", ["13812345678", "138 1234 5678", "138-1234-5678", "+86 138 1234 5678", "008613812345678"])
+@pytest.mark.parametrize(
+    "raw", ["13812345678", "138 1234 5678", "138-1234-5678", "+86 138 1234 5678", "008613812345678"]
+)
 def test_accepts_the_ways_people_write_a_number(raw):
     assert normalize_phone(raw) == "13812345678"
 

@@ -11,8 +11,18 @@ pytestmark = pytest.mark.django_db
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 
 
-@pytest.mark.parametrize("path", ["/", "/lookup/", "/complaints/", "/statistics/", "/accounts/login/", "/no-such-page/",
-                                  "/api/v1/platform/number-checks"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/lookup/",
+        "/complaints/",
+        "/statistics/",
+        "/accounts/login/",
+        "/no-such-page/",
+        "/api/v1/platform/number-checks",
+    ],
+)
 def test_every_answer_has_a_strict_csp_and_a_permissions_policy(client, path):
     response = client.get(path)
     csp = dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";") if part.strip())
@@ -33,6 +43,10 @@ def test_attack_templates_hold_no_inline_script_handlers_or_styles():
     found = []
     for template in TEMPLATES.rglob("*.html"):
         text = template.read_text(encoding="utf-8")
-        if re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text) or re.search(r"\son[a-z]+\s*=", text) or re.search(r"\sstyle\s*=", text):
+        if (
+            re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text)
+            or re.search(r"\son[a-z]+\s*=", text)
+            or re.search(r"\sstyle\s*=", text)
+        ):
             found.append(str(template.relative_to(TEMPLATES)))
     assert not found

@@ -13,7 +13,11 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def production_env(**overrides):
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DJANGO_ALLOW_ASYNC_UNSAFE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
     env.update(
         DJANGO_SETTINGS_MODULE="portal.settings.production",
         SECRET_KEY="k" * 20 + "production-secret-key-of-sufficient-length-1234567",
@@ -45,12 +49,15 @@ def test_production_refuses_to_start_without(missing):
     assert missing in result.stderr
 
 
-@pytest.mark.parametrize(("overrides", "reported"), [
-    ({"SMS_BACKEND": None}, "portal.E001"),
-    ({"SMS_BACKEND": "portal.sms.backends.NoSuchBackend"}, "portal.E002"),
-    ({"SMS_BACKEND": "portal.sms.backends.DatabaseBackend"}, "portal.W001"),
-    ({"SMS_HTTP_URL": None}, "portal.E003"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "reported"),
+    [
+        ({"SMS_BACKEND": None}, "portal.E001"),
+        ({"SMS_BACKEND": "portal.sms.backends.NoSuchBackend"}, "portal.E002"),
+        ({"SMS_BACKEND": "portal.sms.backends.DatabaseBackend"}, "portal.W001"),
+        ({"SMS_HTTP_URL": None}, "portal.E003"),
+    ],
+)
 def test_check_deploy_reports_a_production_without_a_real_sms_provider(overrides, reported):
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env(**overrides))
     assert result.returncode != 0

@@ -40,7 +40,11 @@ def spooled(settings, tmp_path):
     """Uploads spool into tmp_path; the recording handler stands where the spooling starts."""
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
     handlers = list(settings.FILE_UPLOAD_HANDLERS)
-    settings.FILE_UPLOAD_HANDLERS = [handlers[0], "tests.portal.core.test_upload_limits.RecordingHandler", *handlers[1:]]
+    settings.FILE_UPLOAD_HANDLERS = [
+        handlers[0],
+        "tests.portal.core.test_upload_limits.RecordingHandler",
+        *handlers[1:],
+    ]
     RecordingHandler.seen = []
     return tmp_path
 
@@ -63,9 +67,14 @@ def raw_request(live_server, head: str, body: bytes = b"") -> tuple[int, str]:
 
 def test_attack_oversized_upload_is_refused_before_its_body_is_read(live_server, spooled):
     # 60 MB announced (over 5 files of 10 MB), a few bytes sent: the answer comes without waiting for the rest
-    status, answer = raw_request(live_server, (
-        "POST /complaints/new/details/ HTTP/1.1\nHost: localhost\n"
-        "Content-Type: multipart/form-data; boundary=x\nContent-Length: 62914560\n"), b"--x\r\n")
+    status, answer = raw_request(
+        live_server,
+        (
+            "POST /complaints/new/details/ HTTP/1.1\nHost: localhost\n"
+            "Content-Type: multipart/form-data; boundary=x\nContent-Length: 62914560\n"
+        ),
+        b"--x\r\n",
+    )
     assert status == 413
     assert "您提交的内容超过了允许的大小（每次最多 51.0" in answer  # pages speak Chinese first
     assert RecordingHandler.seen == [] and list(spooled.iterdir()) == []
@@ -76,8 +85,9 @@ def test_attack_evidence_file_over_its_cap_is_dropped_at_the_cap_and_the_form_ke
     app = MemberAppFactory()
     prove_number(client)
     big = SimpleUploadedFile("video.pdf", b"%PDF-1.4\n" + b"0" * (5 * MB), content_type="application/pdf")
-    response = client.post("/complaints/new/details/", complaint_data(app, description="每天收到催收短信，收件人不是我。",
-                                                                      evidence=[big]))
+    response = client.post(
+        "/complaints/new/details/", complaint_data(app, description="每天收到催收短信，收件人不是我。", evidence=[big])
+    )
     assert response.status_code == 400
     page = response.content.decode()
     assert "“video.pdf”" in page and "3 MB" in page
@@ -91,22 +101,34 @@ def test_attack_carrier_file_over_the_limit_gets_413_without_being_spooled(clien
     settings.NUMBER_EVENT_UPLOAD_MAX_BYTES = 1 * MB
     client.force_login(carrier_staff())
     client.cookies["django_language"] = "en"
-    response = client.post("/staff/number-events/uploads/", {"file": SimpleUploadedFile("2026-05.csv", b"1" * (3 * MB))})
-    assert response.status_code == 413 and "larger than we accept (at most 2.0\xa0MB at once)" in response.content.decode()
+    response = client.post(
+        "/staff/number-events/uploads/", {"file": SimpleUploadedFile("2026-05.csv", b"1" * (3 * MB))}
+    )
+    assert (
+        response.status_code == 413 and "larger than we accept (at most 2.0\xa0MB at once)" in response.content.decode()
+    )
     assert RecordingHandler.seen == [] and list(spooled.iterdir()) == []
 
 
 def test_attack_chunked_upload_without_a_length_is_refused(live_server, spooled):
-    status, _answer = raw_request(live_server, (
-        "POST /staff/number-events/uploads/ HTTP/1.1\nHost: localhost\n"
-        "Content-Type: multipart/form-data; boundary=x\nTransfer-Encoding: chunked\n"), b"5\r\n--x\r\n\r\n0\r\n\r\n")
+    status, _answer = raw_request(
+        live_server,
+        (
+            "POST /staff/number-events/uploads/ HTTP/1.1\nHost: localhost\n"
+            "Content-Type: multipart/form-data; boundary=x\nTransfer-Encoding: chunked\n"
+        ),
+        b"5\r\n--x\r\n\r\n0\r\n\r\n",
+    )
     assert status == 411
     assert RecordingHandler.seen == [] and list(spooled.iterdir()) == []
 
 
 def test_attack_oversized_body_to_the_api_gets_413_in_the_api_shape(client, settings):
-    response = client.post("/api/v1/carrier/number-events", b"{" + b" " * (settings.REQUEST_BODY_MAX_BYTES + 1) + b"}",
-                           content_type="application/json")
+    response = client.post(
+        "/api/v1/carrier/number-events",
+        b"{" + b" " * (settings.REQUEST_BODY_MAX_BYTES + 1) + b"}",
+        content_type="application/json",
+    )
     assert response.status_code == 413 and response.json()["code"] == "too_large"
 
 

@@ -21,7 +21,10 @@ def post(url, slug, path, payload, secret=None, timeout=3.0):
 
 def lookup(url, slug, phone="+8613812345678", secret=None, timeout=3.0, challenge=CHALLENGE):
     payload = protocol.account_lookup_request(
-        request_id=f"r-{time.time_ns()}", phone_e164=phone, holder_since=date(2024, 1, 1), id_challenge=challenge,
+        request_id=f"r-{time.time_ns()}",
+        phone_e164=phone,
+        holder_since=date(2024, 1, 1),
+        id_challenge=challenge,
     )
     return post(url, slug, protocol.ACCOUNT_LOOKUP_PATH, payload, secret=secret, timeout=timeout)
 
@@ -47,15 +50,21 @@ def test_each_account_answers_the_digest_of_its_own_record_under_the_challenge(s
             with_record = with_record or (phone if account.id_last6_digest else None)
     assert {("true", False), ("false", True)} <= matches
     # another challenge, another digest for the same record: answers do not carry over between calls
-    other = protocol.parse_account_lookup_answer(lookup(simulator, "app01", phone=with_record, challenge="cd" * 32).content)
+    other = protocol.parse_account_lookup_answer(
+        lookup(simulator, "app01", phone=with_record, challenge="cd" * 32).content
+    )
     first = protocol.parse_account_lookup_answer(lookup(simulator, "app01", phone=with_record).content)
     assert [a.account_ref for a in other] == [a.account_ref for a in first]
     assert not {a.id_last6_digest for a in other} & {a.id_last6_digest for a in first}
 
 
 def test_a_request_without_a_v2_challenge_is_refused(simulator):
-    v1 = {"request_id": "r-v1", "phone_number": "+8613812345678", "holder_since": None,
-          "id_check": {"alg": "hmac-sha256", "salt": "00", "digest": "00"}}
+    v1 = {
+        "request_id": "r-v1",
+        "phone_number": "+8613812345678",
+        "holder_since": None,
+        "id_check": {"alg": "hmac-sha256", "salt": "00", "digest": "00"},
+    }
     response = post(simulator, "app01", protocol.ACCOUNT_LOOKUP_PATH, v1)
     assert response.status_code == 400 and "id_challenge" in response.json()["error"]
 

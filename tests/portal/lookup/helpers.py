@@ -15,7 +15,9 @@ def simulated_apps(simulator_url: str, slugs: list[str], timeout_ms: int = 1000,
     for slug in slugs:
         app = MemberAppFactory(name=f"模拟{slug}", **app_fields)
         integration = IntegrationFactory(app=app, base_url=f"{simulator_url}/{slug}", timeout_ms=timeout_ms)
-        registry_services.integration_key_issue(integration=integration, by=None, key_id=f"demo_{slug}", secret=demo_key_secret(slug))
+        registry_services.integration_key_issue(
+            integration=integration, by=None, key_id=f"demo_{slug}", secret=demo_key_secret(slug)
+        )
         apps.append(app)
     return apps
 

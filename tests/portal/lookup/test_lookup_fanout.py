@@ -165,8 +165,18 @@ def test_a_members_rate_limit_holds_across_a_batch_and_the_rest_wait_for_the_nex
     from portal.outbound.loop import RateLimiter, run_in_loop
 
     def call(query_id, integration_id, rps):
-        return Call(query_id=query_id, lookup_id="l", integration_id=integration_id, url="", body=b"", key_id="k",
-                    answer_secrets={}, timeout_s=1, rps=rps, holder_since=None)
+        return Call(
+            query_id=query_id,
+            lookup_id="l",
+            integration_id=integration_id,
+            url="",
+            body=b"",
+            key_id="k",
+            answer_secrets={},
+            timeout_s=1,
+            rps=rps,
+            holder_since=None,
+        )
 
     async def scenario():
         limiter = RateLimiter()

@@ -30,12 +30,15 @@ def one_app():
 
 
 def ask_code(client, phone=PHONE, id6=ID6):
-    return client.post(reverse("lookup_start"), {"phone_number": phone, "id_last6": id6,
-                                                 "captcha_0": "x", "captcha_1": "passed"})
+    return client.post(
+        reverse("lookup_start"), {"phone_number": phone, "id_last6": id6, "captcha_0": "x", "captcha_1": "passed"}
+    )
 
 
 def test_bad_input_is_refused_in_chinese_and_what_was_typed_is_kept(client):
-    response = client.post(reverse("lookup_start"), {"phone_number": "12345", "id_last6": "12ab", "captcha_0": "x", "captcha_1": "passed"})
+    response = client.post(
+        reverse("lookup_start"), {"phone_number": "12345", "id_last6": "12ab", "captcha_0": "x", "captcha_1": "passed"}
+    )
     page = response.content.decode()
     assert response.status_code == 200
     assert "11 位数字" in page and "身份证" in page
@@ -77,13 +80,17 @@ def test_a_wrong_code_is_refused_and_the_fifth_kills_it(client, one_app):
 def test_an_expired_code_is_refused(client, one_app):
     ask_code(client)
     VerificationCode.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
-    page = client.post(reverse("lookup_verify"), {"phone_number": "13812345678", "id_last6": "40213X", "code": latest_code()}).content.decode()
+    page = client.post(
+        reverse("lookup_verify"), {"phone_number": "13812345678", "id_last6": "40213X", "code": latest_code()}
+    ).content.decode()
     assert NOT_ACCEPTED in page and "5 分钟内有效" in page and not Lookup.objects.exists()
 
 
 def test_a_right_code_starts_the_lookup_and_only_its_browser_sees_it(client, one_app):
     ask_code(client)
-    response = client.post(reverse("lookup_verify"), {"phone_number": "13812345678", "id_last6": "40213X", "code": latest_code()})
+    response = client.post(
+        reverse("lookup_verify"), {"phone_number": "13812345678", "id_last6": "40213X", "code": latest_code()}
+    )
     assert response.status_code == 302
     lookup = Lookup.objects.get()
     assert lookup.queries.count() == 1 and lookup.queries.get().app == one_app
@@ -104,8 +111,9 @@ def test_one_lookup_per_number_per_day_is_told_after_the_code(client, one_app):
     VerificationCode.objects.update(created_at=timezone.now() - timedelta(minutes=2))
     page = ask_code(client).content.decode()
     assert "24 小时" not in page and "如 138****5678 可以接收验证码" in page  # not before the code
-    page = client.post(reverse("lookup_verify"), {"phone_number": "13812345678", "id_last6": "40213X",
-                                                  "code": latest_code()}).content.decode()
+    page = client.post(
+        reverse("lookup_verify"), {"phone_number": "13812345678", "id_last6": "40213X", "code": latest_code()}
+    ).content.decode()
     assert "24 小时" in page and Lookup.objects.count() == 1
 
 
@@ -113,18 +121,29 @@ CAPTCHA = {"captcha_key": "x", "captcha_answer": "passed"}  # the test settings'
 
 
 def test_api_follows_the_same_rules(client, one_app):
-    response = client.post("/api/v1/verification-codes", {"phone_number": "+86 139 0000 1234"} | CAPTCHA, content_type="application/json")
+    response = client.post(
+        "/api/v1/verification-codes", {"phone_number": "+86 139 0000 1234"} | CAPTCHA, content_type="application/json"
+    )
     assert response.status_code == 202 and response.json()["resend_after_seconds"] == 60
-    again = client.post("/api/v1/verification-codes", {"phone_number": "13900001234"} | CAPTCHA, content_type="application/json")
+    again = client.post(
+        "/api/v1/verification-codes", {"phone_number": "13900001234"} | CAPTCHA, content_type="application/json"
+    )
     assert again.status_code == 202 and again.json() == response.json()  # the same answer, no second code
     assert SmsMessage.objects.filter(purpose="verification_code").count() == 1
 
-    bad = client.post("/api/v1/lookups", {"phone_number": "13900001234", "id_last6": "40213X", "code": "000000"},
-                      content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
+    bad = client.post(
+        "/api/v1/lookups",
+        {"phone_number": "13900001234", "id_last6": "40213X", "code": "000000"},
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert bad.status_code == 400 and "not right" in bad.json()["detail"] or latest_code() == "000000"
 
-    created = client.post("/api/v1/lookups", {"phone_number": "13900001234", "id_last6": "40213X", "code": latest_code()},
-                          content_type="application/json")
+    created = client.post(
+        "/api/v1/lookups",
+        {"phone_number": "13900001234", "id_last6": "40213X", "code": latest_code()},
+        content_type="application/json",
+    )
     assert created.status_code == 201
     body = created.json()
     status_path = re.sub(r"^https?://[^/]+", "", body["status_url"])
@@ -142,8 +161,12 @@ def test_the_lookup_api_is_in_the_openapi_schema(client):
 def test_retention_purge_keeps_only_counts(client, one_app):
     ask_code(client)
     lookup, _ = services.lookup_start(phone_number=PHONE, id_last6=ID6, code=latest_code())
-    LookupQuery.objects.update(state="answered", accounts=[{"account_ref": "x", "registered_on": "2020-01-01", "likely_previous": True}],
-                               accounts_total=1, accounts_previous=1)
+    LookupQuery.objects.update(
+        state="answered",
+        accounts=[{"account_ref": "x", "registered_on": "2020-01-01", "likely_previous": True}],
+        accounts_total=1,
+        accounts_previous=1,
+    )
     lookup_complete_if_settled(lookup_id=lookup.pk)
     Lookup.objects.update(created_at=timezone.now() - timedelta(days=31))
     SmsMessage.objects.update(created_at=timezone.now() - timedelta(days=31))
@@ -162,21 +185,29 @@ def carrier_checking_identities(simulator):
     from tests.registry.factories import MemberAppFactory, OrganisationFactory
 
     carrier = OrganisationFactory(kind="basic_carrier", number_segments="138 1390")
-    app = MemberAppFactory(organisation=carrier, category="telecom", supports_identity_check=True, supports_lookup=False)
+    app = MemberAppFactory(
+        organisation=carrier, category="telecom", supports_identity_check=True, supports_lookup=False
+    )
     integration = IntegrationFactory(app=app, base_url=f"{simulator}/app01")
-    registry_services.integration_key_issue(integration=integration, by=None, key_id="demo_app01", secret=demo_key_secret("app01"))
+    registry_services.integration_key_issue(
+        integration=integration, by=None, key_id="demo_app01", secret=demo_key_secret("app01")
+    )
     return app
 
 
 def test_an_id_that_does_not_match_the_carriers_record_stops_the_lookup(client, one_app, carrier_checking_identities):
     ask_code(client, phone="13812345678")
-    page = client.post(reverse("lookup_verify"), {"phone_number": "13812345678", "id_last6": "40213X", "code": latest_code()}).content.decode()
+    page = client.post(
+        reverse("lookup_verify"), {"phone_number": "13812345678", "id_last6": "40213X", "code": latest_code()}
+    ).content.decode()
     assert "实名" in page and not Lookup.objects.exists()
 
 
 def test_an_id_that_matches_the_carriers_record_starts_the_lookup(client, one_app, carrier_checking_identities):
     ask_code(client, phone="13812345678")
-    response = client.post(reverse("lookup_verify"), {"phone_number": "13812345678", "id_last6": "45678x", "code": latest_code()})
+    response = client.post(
+        reverse("lookup_verify"), {"phone_number": "13812345678", "id_last6": "45678x", "code": latest_code()}
+    )
     assert response.status_code == 302
     assert Lookup.objects.get().identity_check == "true"
 

@@ -36,7 +36,9 @@ def started():
 def callback(client, started, payload, secret=None):
     body = json.dumps(payload).encode()
     return client.post(
-        reverse("api_platform_lookup_results", args=[started["query"].request_id]), body, content_type="application/json",
+        reverse("api_platform_lookup_results", args=[started["query"].request_id]),
+        body,
+        content_type="application/json",
         **signed_headers(body, key_id=started["key"].key_id, secret=secret or started["secret"]),
     )
 
@@ -60,19 +62,38 @@ def test_the_portal_compares_each_accounts_digest_with_the_holders_characters(cl
     portal keeps only true / false / not_available."""
     challenge = started["query"].id_check["challenge"]
     assert challenge not in str(started["query"].id_check["expected"])
-    payload = {"accounts": [
-        {"account_ref": "mine", "registered_on": "2030-01-01", "id_last6_digest": protocol.id_digest(challenge, "40213x")},
-        {"account_ref": "theirs", "registered_on": "2030-01-01", "id_last6_digest": protocol.id_digest(challenge, "40214X")},
-        {"account_ref": "unknown", "registered_on": "2030-01-01", "id_last6_digest": "not_available"},
-        # the right characters under another challenge (an answer replayed from another call) do not match
-        {"account_ref": "replayed", "registered_on": "2030-01-01", "id_last6_digest": protocol.id_digest("ab" * 32, "40213X")},
-    ]}
+    payload = {
+        "accounts": [
+            {
+                "account_ref": "mine",
+                "registered_on": "2030-01-01",
+                "id_last6_digest": protocol.id_digest(challenge, "40213x"),
+            },
+            {
+                "account_ref": "theirs",
+                "registered_on": "2030-01-01",
+                "id_last6_digest": protocol.id_digest(challenge, "40214X"),
+            },
+            {"account_ref": "unknown", "registered_on": "2030-01-01", "id_last6_digest": "not_available"},
+            # the right characters under another challenge (an answer replayed from another call) do not match
+            {
+                "account_ref": "replayed",
+                "registered_on": "2030-01-01",
+                "id_last6_digest": protocol.id_digest("ab" * 32, "40213X"),
+            },
+        ]
+    }
     assert callback(client, started, payload).status_code == 204
     query = LookupQuery.objects.get(pk=started["query"].pk)
     assert {a["account_ref"]: (a["real_name_match"], a["likely_previous"]) for a in query.accounts} == {
-        "mine": ("true", False), "theirs": ("false", True), "unknown": ("not_available", False), "replayed": ("false", True),
+        "mine": ("true", False),
+        "theirs": ("false", True),
+        "unknown": ("not_available", False),
+        "replayed": ("false", True),
     }
-    assert not any(set(a) - {"account_ref", "registered_on", "real_name_match", "likely_previous"} for a in query.accounts)
+    assert not any(
+        set(a) - {"account_ref", "registered_on", "real_name_match", "likely_previous"} for a in query.accounts
+    )
     assert query.accounts_previous == 2
 
 

@@ -42,7 +42,11 @@ class CapturingMember(MemberServer):
     def answer(self, name, request):
         secret = self.secrets[name]
         protocol.verify(request["headers"], request["body"], keys=[secret])
-        answer = {"id_last6_digest": "not_available"} if request["path"].endswith(protocol.IDENTITY_CHECK_PATH) else {"accounts": []}
+        answer = (
+            {"id_last6_digest": "not_available"}
+            if request["path"].endswith(protocol.IDENTITY_CHECK_PATH)
+            else {"accounts": []}
+        )
         return 200, answer, secret
 
     def sign(self, secret, reply):
@@ -70,7 +74,9 @@ def test_attack_member_cannot_recover_id_characters_from_lookup_request(celery_w
     settings.LOOKUP_ONE_PER_NUMBER_HOURS = 0  # the same number twice, so only the ID characters differ
     settings.LOOKUP_CODE_RESEND_SECONDS = 0
     carrier = OrganisationFactory(kind="basic_carrier", number_segments="138")
-    member.register("carrier-app", organisation=carrier, category="telecom", supports_identity_check=True, supports_lookup=False)
+    member.register(
+        "carrier-app", organisation=carrier, category="telecom", supports_identity_check=True, supports_lookup=False
+    )
     member.register("app-a")
     member.register("app-b")
     celery_workers.start("trust", "--concurrency", "2")
@@ -94,10 +100,18 @@ def test_attack_member_cannot_recover_id_characters_from_lookup_request(celery_w
         without_random = {json.dumps({k: v for k, v in r["payload"].items() if k not in random_fields}) for r in sent}
         assert len(without_random) == 1, without_random  # the same for both holders, and for every app
         assert len({r["payload"]["id_challenge"] for r in sent}) == len(sent)  # a fresh challenge per member call
-        unsigned = {json.dumps({k: v for k, v in r["headers"].items()
-                                if k.lower() not in (protocol.HEADER_SIGNATURE, protocol.HEADER_TIMESTAMP,
-                                                     protocol.HEADER_ID, "content-length")}, sort_keys=True)
-                    for r in sent}
+        unsigned = {
+            json.dumps(
+                {
+                    k: v
+                    for k, v in r["headers"].items()
+                    if k.lower()
+                    not in (protocol.HEADER_SIGNATURE, protocol.HEADER_TIMESTAMP, protocol.HEADER_ID, "content-length")
+                },
+                sort_keys=True,
+            )
+            for r in sent
+        }
         assert len(unsigned) == 1
     # once the rows settled the portal keeps nothing of the characters either, only the outcome
     assert not LookupQuery.objects.exclude(id_check={}).exists()
@@ -147,7 +161,9 @@ def test_broker_messages_and_task_arguments_carry_no_phone_number_in_clear(clien
     session.save()
     client.post(reverse("lookup_unbind", args=[lookup.pk]), {"app": app.pk})
     wait_for(lambda: UnbindRequest.objects.filter(app=app, state="done").exists(), what="the unbind push")
-    wait_for(lambda: SmsMessage.objects.filter(purpose="lookup_summary", status="sent").exists(), what="the summary SMS")
+    wait_for(
+        lambda: SmsMessage.objects.filter(purpose="lookup_summary", status="sent").exists(), what="the summary SMS"
+    )
     stop.set()
     db.ping()  # wakes the watcher
     watcher.join(5)
@@ -165,11 +181,14 @@ def test_broker_messages_and_task_arguments_carry_no_phone_number_in_clear(clien
 
 @pytest.mark.django_db
 def test_test_my_endpoint_sends_a_v2_request_and_checks_a_v2_answer(member):
-    """"Test my endpoint" speaks v2 too: a random challenge for the test number, nothing else."""
+    """ "Test my endpoint" speaks v2 too: a random challenge for the test number, nothing else."""
     app, _key, _secret = member.register("selftest-app")
     with translation.override("en"):  # point names in English for the assertions
         points = {p.name: p.passed for p in registry_services.integration_check_endpoint(integration=app.integration)}
     assert points["Answer follows protocol v2"] is True
     sent = member.received(protocol.ACCOUNT_LOOKUP_PATH)[0]
     assert set(sent["payload"]) == {"request_id", "phone_number", "holder_since", "id_challenge"}
-    assert protocol.parse_id_challenge(sent["payload"]) and sent["payload"]["phone_number"] == registry_services.TEST_NUMBER
+    assert (
+        protocol.parse_id_challenge(sent["payload"])
+        and sent["payload"]["phone_number"] == registry_services.TEST_NUMBER
+    )

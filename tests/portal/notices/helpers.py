@@ -32,13 +32,20 @@ def signed_post(client, url, payload, key, secret, method="post"):
     return signed_request(client, method, url, payload, key_id=key.key_id, secret=secret)
 
 
-def subscribe(client, simulator, slug, *, types=("cancelled", "reassigned", "ported_out", "ported_in"), organisation=None):
+def subscribe(
+    client, simulator, slug, *, types=("cancelled", "reassigned", "ported_out", "ported_in"), organisation=None
+):
     """An app subscribes through the platform API and deploys the secret it was given (the simulator
     verifies every notice with it)."""
     app, key, secret = member_app(organisation)
-    answer = signed_post(client, "/api/v1/platform/notice-subscription",
-                         {"webhook_url": f"{simulator}/{slug}{protocol.NUMBER_NOTICES_PATH}", "event_types": list(types)},
-                         key, secret, method="put")
+    answer = signed_post(
+        client,
+        "/api/v1/platform/notice-subscription",
+        {"webhook_url": f"{simulator}/{slug}{protocol.NUMBER_NOTICES_PATH}", "event_types": list(types)},
+        key,
+        secret,
+        method="put",
+    )
     assert answer.status_code == 201, answer.content
     body = answer.json()
     control(simulator, slug, webhook_secret=body["secret"], key_id=body["key_id"])
@@ -55,12 +62,13 @@ def inbox(simulator, slug) -> dict:
 
 def events(count, *, start=0, kind="reassigned", days_ago=10):
     at = (timezone.now() - timedelta(days=days_ago)).isoformat()
-    return [{"event_id": f"ev{start + i}", "phone_number": f"+86138{start + i:08d}", "type": kind, "occurred_at": at}
-            for i in range(count)]
+    return [
+        {"event_id": f"ev{start + i}", "phone_number": f"+86138{start + i:08d}", "type": kind, "occurred_at": at}
+        for i in range(count)
+    ]
 
 
 def report_events(client, key, secret, batch):
     answer = signed_post(client, "/api/v1/carrier/number-events", {"events": batch}, key, secret)
     assert answer.status_code == 200 and not answer.json()["rejected"], answer.content
     return answer.json()
-

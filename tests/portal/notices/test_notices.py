@@ -32,16 +32,26 @@ ALL_TYPES = ["cancelled", "reassigned", "ported_out", "ported_in"]
 def store_events(carrier, count, *, kind="reassigned", start=0, phone=None, occurred_at=None):
     """Events as the carrier API keeps them, received long enough ago to be planned."""
     at = occurred_at or timezone.now() - timedelta(days=10)
-    NumberEvent.objects.bulk_create([
-        NumberEvent(carrier=carrier, event_id=f"{kind}{start + i}", phone_number=phone or f"138{start + i:08d}", type=kind,
-                    occurred_at=at, received_at=timezone.now() - timedelta(seconds=30))
-        for i in range(count)
-    ])
+    NumberEvent.objects.bulk_create(
+        [
+            NumberEvent(
+                carrier=carrier,
+                event_id=f"{kind}{start + i}",
+                phone_number=phone or f"138{start + i:08d}",
+                type=kind,
+                occurred_at=at,
+                received_at=timezone.now() - timedelta(seconds=30),
+            )
+            for i in range(count)
+        ]
+    )
 
 
 def subscribed(types=ALL_TYPES, organisation=None):
     app, key, secret = member_app(organisation)
-    subscription, webhook_secret = services.notice_subscription_save(app=app, webhook_url="https://member.example/hook", event_types=types)
+    subscription, webhook_secret = services.notice_subscription_save(
+        app=app, webhook_url="https://member.example/hook", event_types=types
+    )
     return subscription, key, secret, webhook_secret
 
 
@@ -51,7 +61,9 @@ def carrier():
     return key.integration.app.organisation
 
 
-def test_events_are_cut_into_notices_of_at_most_1000_per_app_and_planned_once(carrier, django_capture_on_commit_callbacks):
+def test_events_are_cut_into_notices_of_at_most_1000_per_app_and_planned_once(
+    carrier, django_capture_on_commit_callbacks
+):
     every, *_ = subscribed()
     reassigned_only, *_ = subscribed(["reassigned"])
     store_events(carrier, 2100)
@@ -79,11 +91,21 @@ def test_the_notice_is_a_cloudevent_the_member_verifies_with_its_secret(carrier)
     notices.plan()
     delivery = NoticeDelivery.objects.get()
     (send,) = notices._claim([str(delivery.pk)])
-    assert protocol.verify(send.headers, send.body, keys=[webhook_secret], remember=False) == str(delivery.pk)  # webhook-id: the notice id
+    assert protocol.verify(send.headers, send.body, keys=[webhook_secret], remember=False) == str(
+        delivery.pk
+    )  # webhook-id: the notice id
     event = protocol.parse_notice(send.body)
-    assert event["id"] == str(delivery.pk) and event["specversion"] == "1.0" and event["datacontenttype"] == "application/json"
+    assert (
+        event["id"] == str(delivery.pk)
+        and event["specversion"] == "1.0"
+        and event["datacontenttype"] == "application/json"
+    )
     assert send.headers["Content-Type"] == "application/cloudevents+json"
-    assert [e["phone_number"] for e in event["data"]["events"]] == ["+8613800000000", "+8613800000001", "+8613800000002"]
+    assert [e["phone_number"] for e in event["data"]["events"]] == [
+        "+8613800000000",
+        "+8613800000001",
+        "+8613800000002",
+    ]
     assert event["reportpath"] == reverse("api_platform_notice_report", args=[delivery.pk])
     with pytest.raises(protocol.SignatureError):
         protocol.verify(send.headers, send.body, keys=[protocol.new_secret()], remember=False)
@@ -100,10 +122,16 @@ def test_subscribing_through_the_api_shows_the_secret_once(client):
     assert NoticeSubscription.objects.get(app=app).secret() == created.json()["secret"]
     assert created.json()["secret"] not in NoticeSubscription.objects.get(app=app).secret_encrypted
     changed = signed_post(client, SUBSCRIPTION_URL, body | {"event_types": ALL_TYPES}, key, secret, method="put")
-    assert changed.status_code == 200 and "secret" not in changed.json() and sorted(changed.json()["event_types"]) == sorted(ALL_TYPES)
+    assert (
+        changed.status_code == 200
+        and "secret" not in changed.json()
+        and sorted(changed.json()["event_types"]) == sorted(ALL_TYPES)
+    )
     rotated = signed_post(client, SUBSCRIPTION_URL, body | {"new_secret": True}, key, secret, method="put").json()
     assert rotated["secret"] != created.json()["secret"] and rotated["key_id"] != created.json()["key_id"]
-    bad = signed_post(client, SUBSCRIPTION_URL, {"webhook_url": "not a url", "event_types": ["reassigned"]}, key, secret, method="put")
+    bad = signed_post(
+        client, SUBSCRIPTION_URL, {"webhook_url": "not a url", "event_types": ["reassigned"]}, key, secret, method="put"
+    )
     assert bad.status_code == 400
     assert client.put(SUBSCRIPTION_URL, json.dumps(body), content_type="application/json").status_code in (401, 403)
 
@@ -119,7 +147,12 @@ def test_members_report_back_and_the_portal_keeps_the_totals(client, carrier):
     answer = signed_post(client, url, {"bindings_removed": 17}, key, secret)
     assert answer.status_code == 200 and answer.json()["bindings_removed"] == 17
     totals = notice_totals(since=timezone.now() - timedelta(hours=1), until=timezone.now() + timedelta(hours=1))
-    assert (totals["delivered"], totals["numbers_notified"], totals["numbers_renewed"], totals["bindings_removed"]) == (1, 40, 40, 17)
+    assert (totals["delivered"], totals["numbers_notified"], totals["numbers_renewed"], totals["bindings_removed"]) == (
+        1,
+        40,
+        40,
+        17,
+    )
     assert notice_totals(since=timezone.now() + timedelta(hours=1))["bindings_removed"] == 0
     # another member cannot report on it
     _other, other_key, other_secret = member_app()
@@ -138,7 +171,13 @@ def test_staff_of_one_organisation_never_see_anothers_subscriptions_or_notices(c
     NoticeDelivery.objects.filter(pk=delivery.pk).update(state="parked")
     client.force_login(platform_staff(OrganisationFactory()))
     assert client.get(reverse("staff_app_notices", args=[theirs.app.pk])).status_code == 404
-    assert client.post(reverse("staff_app_notices", args=[theirs.app.pk]), {"webhook_url": "https://x.example/", "event_types": ["reassigned"]}).status_code == 404
+    assert (
+        client.post(
+            reverse("staff_app_notices", args=[theirs.app.pk]),
+            {"webhook_url": "https://x.example/", "event_types": ["reassigned"]},
+        ).status_code
+        == 404
+    )
     assert client.get(reverse("staff_notice_detail", args=[delivery.pk])).status_code == 404
     assert client.post(reverse("staff_notice_resend", args=[delivery.pk])).status_code == 404
     assert str(delivery.pk) not in client.get(reverse("staff_notices")).content.decode()
@@ -153,7 +192,9 @@ def test_staff_subscribe_in_the_console_and_see_the_secret_once(client):
     app, *_ = member_app()
     client.force_login(platform_staff(app.organisation))
     url = reverse("staff_app_notices", args=[app.pk])
-    page = client.post(url, {"webhook_url": "https://member.example/hook", "event_types": ["reassigned", "cancelled"], "enabled": "on"}).content.decode()
+    page = client.post(
+        url, {"webhook_url": "https://member.example/hook", "event_types": ["reassigned", "cancelled"], "enabled": "on"}
+    ).content.decode()
     subscription = NoticeSubscription.objects.get(app=app)
     assert subscription.secret() in page and subscription.types == ["cancelled", "reassigned"]
     assert subscription.secret() not in client.get(url).content.decode()
@@ -180,7 +221,9 @@ def test_a_holder_sees_the_months_and_how_many_apps_were_told_and_confirmed(clie
     assert "138****0007" in page
     wrong = client.post(reverse("second_hand_verify"), {"phone_number": "13800000007", "code": "12345x"})
     assert wrong.status_code == 400
-    answer = client.post(reverse("second_hand_verify"), {"phone_number": "13800000007", "code": latest_code()}, follow=True)
+    answer = client.post(
+        reverse("second_hand_verify"), {"phone_number": "13800000007", "code": latest_code()}, follow=True
+    )
     page = answer.content.decode()
     assert "2025年3月" in page and "2025年8月" in page and "2025-03-14" not in page and "2025-08-02" not in page
     facts = page.split('class="facts"')[1].split("</dl>")[0]
@@ -189,7 +232,9 @@ def test_a_holder_sees_the_months_and_how_many_apps_were_told_and_confirmed(clie
 
 
 def test_the_second_hand_page_refuses_bad_input_clearly_and_keeps_it(client):
-    page = client.post(reverse("second_hand_start"), {"phone_number": "12345", "captcha_0": "x", "captcha_1": "passed"}).content.decode()
+    page = client.post(
+        reverse("second_hand_start"), {"phone_number": "12345", "captcha_0": "x", "captcha_1": "passed"}
+    ).content.decode()
     assert "11 位数字" in page and 'value="12345"' in page
     assert reverse("second_hand_start") in client.get(reverse("home")).content.decode()
     assert client.get(reverse("second_hand_result")).status_code == 302  # nothing verified yet
@@ -198,7 +243,9 @@ def test_the_second_hand_page_refuses_bad_input_clearly_and_keeps_it(client):
 def test_an_unrecycled_number_says_so_in_english_too(client, carrier):
     client.post(reverse("set_language"), {"language": "en"})
     ask_second_hand_code(client, "138 0000 0099")
-    page = client.post(reverse("second_hand_verify"), {"phone_number": "13800000099", "code": latest_code()}, follow=True).content.decode()
+    page = client.post(
+        reverse("second_hand_verify"), {"phone_number": "13800000099", "code": latest_code()}, follow=True
+    ).content.decode()
     assert "No: no carrier has reported that this number changed hands." in page
 
 
@@ -209,5 +256,7 @@ def test_the_demo_subscribes_its_notice_apps_to_the_simulator():
     load_demo()
     subscriptions = NoticeSubscription.objects.select_related("app")
     assert subscriptions.count() == sum(1 for *_rest, notices in APPS if notices)
-    assert all(s.webhook_url.startswith("http://127.0.0.1:8900/app") and s.webhook_url.endswith(protocol.NUMBER_NOTICES_PATH)
-               for s in subscriptions)
+    assert all(
+        s.webhook_url.startswith("http://127.0.0.1:8900/app") and s.webhook_url.endswith(protocol.NUMBER_NOTICES_PATH)
+        for s in subscriptions
+    )

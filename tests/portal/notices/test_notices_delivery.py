@@ -44,7 +44,11 @@ def test_every_subscribed_app_gets_its_numbers_once_signed_and_verifiable(client
     report_events(client, key, secret, events(1500))  # re-assigned: app05 wants them, app06 does not
     report_events(client, key, secret, events(700, start=5000, kind="cancelled"))
 
-    wait_for(lambda: inbox(sim, "app05")["numbers"] == 2200 and inbox(sim, "app06")["numbers"] == 700, timeout=60, what="every number notified")
+    wait_for(
+        lambda: inbox(sim, "app05")["numbers"] == 2200 and inbox(sim, "app06")["numbers"] == 700,
+        timeout=60,
+        what="every number notified",
+    )
     app05, app06 = inbox(sim, "app05"), inbox(sim, "app06")
     assert app05["refused"] == app06["refused"] == 0  # the member verified every signature
     assert app05["notices"] >= 3  # at most 1,000 numbers a notice
@@ -52,7 +56,9 @@ def test_every_subscribed_app_gets_its_numbers_once_signed_and_verifiable(client
     assert NoticeAttempt.objects.filter(status_code=200).count() == NoticeDelivery.objects.count()
 
 
-def test_a_member_that_is_down_receives_every_notice_once_it_is_back(client, celery_workers, fresh_simulator, fast_retries, monkeypatch):
+def test_a_member_that_is_down_receives_every_notice_once_it_is_back(
+    client, celery_workers, fresh_simulator, fast_retries, monkeypatch
+):
     sim = fresh_simulator
     monkeypatch.setenv("NOTICE_MAX_ATTEMPTS", "30")
     celery_workers.start("w1", "--concurrency", "2")
@@ -66,7 +72,11 @@ def test_a_member_that_is_down_receives_every_notice_once_it_is_back(client, cel
     assert inbox(sim, "app07")["numbers"] == 0
     control(sim, "app07", webhook_down=False)
     wait_for(lambda: inbox(sim, "app07")["numbers"] == 2500, timeout=60, what="every number once the member is back")
-    wait_for(lambda: not NoticeDelivery.objects.exclude(state="delivered").exists(), timeout=60, what="every notice marked delivered")
+    wait_for(
+        lambda: not NoticeDelivery.objects.exclude(state="delivered").exists(),
+        timeout=60,
+        what="every notice marked delivered",
+    )
     failed = NoticeAttempt.objects.filter(status_code=503)
     assert failed.exists() and all(a.error.startswith("HTTP 503") and a.duration_ms >= 0 for a in failed)
     assert inbox(sim, "app07")["notices"] == NoticeDelivery.objects.count()
@@ -81,7 +91,9 @@ def test_retries_then_parking_then_a_staff_resend(client, celery_workers, fresh_
     key, secret = carrier_key()
     report_events(client, key, secret, events(10))
 
-    parked = wait_for(lambda: NoticeDelivery.objects.filter(state="parked").first(), timeout=60, what="the notice to be parked")
+    parked = wait_for(
+        lambda: NoticeDelivery.objects.filter(state="parked").first(), timeout=60, what="the notice to be parked"
+    )
     assert parked.attempts == 4 and parked.attempt_log.count() == 4 and parked.last_error.startswith("HTTP 503")
 
     client.force_login(platform_staff(app.organisation))
@@ -89,7 +101,11 @@ def test_retries_then_parking_then_a_staff_resend(client, celery_workers, fresh_
     assert str(parked.pk) in page and "HTTP 503" in page
     control(sim, "app05", webhook_down=False)
     assert client.post(reverse("staff_notice_resend", args=[parked.pk])).status_code == 302
-    wait_for(lambda: NoticeDelivery.objects.get(pk=parked.pk).state == "delivered", timeout=60, what="the re-sent notice to arrive")
+    wait_for(
+        lambda: NoticeDelivery.objects.get(pk=parked.pk).state == "delivered",
+        timeout=60,
+        what="the re-sent notice to arrive",
+    )
     assert inbox(sim, "app05")["numbers"] == 10 and parked.attempt_log.count() == 5
 
 
@@ -111,7 +127,9 @@ def test_simulated_apps_report_back_and_the_totals_add_up(client, celery_workers
     celery_workers.wait_until_ready(1)
     app, key, _secret = subscribe(client, sim, "app05")
     # the simulated app signs its reports with its demo key
-    registry_services.integration_key_issue(integration=key.integration, by=None, key_id="demo_app05", secret=demo_key_secret("app05"))
+    registry_services.integration_key_issue(
+        integration=key.integration, by=None, key_id="demo_app05", secret=demo_key_secret("app05")
+    )
     carrier, carrier_secret = carrier_key()
     report_events(client, carrier, carrier_secret, events(30))
 

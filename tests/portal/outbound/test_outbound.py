@@ -130,8 +130,15 @@ def admin_saves_integration(client, base_url):
     client.force_login(StaffUserFactory(is_superuser=True))
     response = client.post(
         reverse("admin:registry_integration_add"),
-        {"app": app.pk, "base_url": base_url, "timeout_ms": 2000, "max_requests_per_second": 20, "enabled": "on",
-         "keys-TOTAL_FORMS": 0, "keys-INITIAL_FORMS": 0},
+        {
+            "app": app.pk,
+            "base_url": base_url,
+            "timeout_ms": 2000,
+            "max_requests_per_second": 20,
+            "enabled": "on",
+            "keys-TOTAL_FORMS": 0,
+            "keys-INITIAL_FORMS": 0,
+        },
     )
     assert response.status_code == 200
     return app, response
@@ -146,17 +153,31 @@ def member_with_key(base_url):
 def subscribe_api(client, key, secret, webhook_url):
     from tests.portal.notices.helpers import signed_post
 
-    return signed_post(client, "/api/v1/platform/notice-subscription",
-                       {"webhook_url": webhook_url, "event_types": ["reassigned"]}, key, secret, method="put")
+    return signed_post(
+        client,
+        "/api/v1/platform/notice-subscription",
+        {"webhook_url": webhook_url, "event_types": ["reassigned"]},
+        key,
+        secret,
+        method="put",
+    )
 
 
 def notice_to(webhook_url) -> NoticeDelivery:
     """A notice waiting for an app that subscribed with this webhook URL (an app without lookups)."""
 
     app = MemberAppFactory(supports_lookup=False)
-    subscription, _secret = services.notice_subscription_save(app=app, webhook_url=webhook_url, event_types=["reassigned"])
-    return NoticeDelivery.objects.create(subscription=subscription, after_event_id=0, up_to_event_id=0,
-                                         event_types="reassigned", numbers=1, max_attempts=3)
+    subscription, _secret = services.notice_subscription_save(
+        app=app, webhook_url=webhook_url, event_types=["reassigned"]
+    )
+    return NoticeDelivery.objects.create(
+        subscription=subscription,
+        after_event_id=0,
+        up_to_event_id=0,
+        event_types="reassigned",
+        numbers=1,
+        max_attempts=3,
+    )
 
 
 def send_notice(delivery) -> NoticeAttempt:
@@ -189,17 +210,34 @@ def check_endpoint(client, app):
 # --- the rule -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("address, kind", [
-    ("127.0.0.1", "loopback"), ("127.255.0.9", "loopback"), ("::1", "loopback"),
-    ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("192.168.0.1", "private"), ("fd00:ec2::254", "private"),
-    ("169.254.169.254", "link-local"), ("fe80::1", "link-local"),
-    ("100.100.100.200", "shared"), ("0.0.0.0", "unspecified"), ("::", "unspecified"),
-    ("224.0.0.1", "multicast"), ("ff02::1", "multicast"), ("240.0.0.1", "reserved"), ("255.255.255.255", "reserved"),
-    ("198.18.0.1", "reserved"), ("192.0.2.1", "documentation"),
-    # IPv6 forms that reach an IPv4 address: judged by the address they reach
-    ("::ffff:127.0.0.1", "loopback"), ("::ffff:169.254.169.254", "link-local"), ("64:ff9b::a00:1", "private"),
-    ("2002:7f00:1::1", "loopback"),
-])
+@pytest.mark.parametrize(
+    "address, kind",
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.255.0.9", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.0.1", "private"),
+        ("fd00:ec2::254", "private"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("100.100.100.200", "shared"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("240.0.0.1", "reserved"),
+        ("255.255.255.255", "reserved"),
+        ("198.18.0.1", "reserved"),
+        ("192.0.2.1", "documentation"),
+        # IPv6 forms that reach an IPv4 address: judged by the address they reach
+        ("::ffff:127.0.0.1", "loopback"),
+        ("::ffff:169.254.169.254", "link-local"),
+        ("64:ff9b::a00:1", "private"),
+        ("2002:7f00:1::1", "loopback"),
+    ],
+)
 def test_attack_non_public_addresses_are_refused_ipv4_and_ipv6(address, kind):
     with NO_LOOPBACK:
         assert policy.address_kind(address) == kind
@@ -225,8 +263,12 @@ def test_the_setting_allows_listed_networks_and_nothing_else():
 def test_production_requires_https_and_allows_no_network_whatever_the_environment_says():
     from tests.portal.core.test_settings import manage, production_env
 
-    result = manage("shell", "-c", "from django.conf import settings as s; print(s.OUTBOUND_REQUIRE_HTTPS, s.OUTBOUND_ALLOWED_NETWORKS)",
-                    env=production_env(OUTBOUND_REQUIRE_HTTPS="false"))
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print(s.OUTBOUND_REQUIRE_HTTPS, s.OUTBOUND_ALLOWED_NETWORKS)",
+        env=production_env(OUTBOUND_REQUIRE_HTTPS="false"),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "True []"
 
@@ -261,8 +303,10 @@ def test_attack_internal_webhook_url_is_refused_in_the_console_in_the_users_lang
     app, *_ = member_with_key("https://member.example")
     client.force_login(platform_staff(app.organisation))
     with NO_LOOPBACK:
-        page = client.post(reverse("staff_app_notices", args=[app.pk]),
-                           {"webhook_url": "http://169.254.169.254/latest/meta-data/", "event_types": ["reassigned"], "enabled": "on"})
+        page = client.post(
+            reverse("staff_app_notices", args=[app.pk]),
+            {"webhook_url": "http://169.254.169.254/latest/meta-data/", "event_types": ["reassigned"], "enabled": "on"},
+        )
     text = page.content.decode()
     assert "链路本地" in text and "公网地址" in text  # zh-hans first
     assert 'value="http://169.254.169.254/latest/meta-data/"' in text
@@ -290,7 +334,9 @@ def test_production_refuses_plain_http_at_save(client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_attack_name_that_starts_resolving_to_loopback_after_save_is_refused_at_connect_time(client, endpoint, dns, no_stray_tasks):
+def test_attack_name_that_starts_resolving_to_loopback_after_save_is_refused_at_connect_time(
+    client, endpoint, dns, no_stray_tasks
+):
     """DNS rebinding: the name resolved to a public address when it was saved, and resolves to the
     portal's own loopback when the portal calls. Every path refuses, and the endpoint on loopback
     receives nothing; with loopback allowed the same name does reach it, so what is checked is the
@@ -308,11 +354,15 @@ def test_attack_name_that_starts_resolving_to_loopback_after_save_is_refused_at_
         attempt = send_notice(delivery)  # aiohttp, as a worker sends notices
         query = run_lookup("13900005555", app)  # aiohttp, the lookup fan-out
         with pytest.raises(protocol.DestinationRefused):  # httpx, as the identity check and unbind pushes call
-            protocol.post_signed(f"http://{name}:{internal.port}/member/v1/unbind", {}, keys=protocol.new_secret(), timeout_s=2)
+            protocol.post_signed(
+                f"http://{name}:{internal.port}/member/v1/unbind", {}, keys=protocol.new_secret(), timeout_s=2
+            )
 
     assert [(p.name, p.passed) for p in points] == [("Reachable", False)]
     assert f"{name} resolves to a loopback address" in page
-    assert attempt.status_code is None and attempt.error.startswith(f"refused by the outbound policy: {name} resolves to a loopback")
+    assert attempt.status_code is None and attempt.error.startswith(
+        f"refused by the outbound policy: {name} resolves to a loopback"
+    )
     assert query.state == "error" and "refused by the outbound policy" in query.error
     assert internal.received == []
 
@@ -391,14 +441,21 @@ def test_attack_an_internal_pages_body_is_never_stored_or_shown(client, endpoint
 
     assert attempt.status_code == 403 and attempt.error == "HTTP 403" and attempt.duration_ms >= 0
     assert query.error == "HTTP 403"
-    assert query_garbage.state == "error" and query_garbage.error.startswith("missing signature headers")  # the reason, not the page
+    assert query_garbage.state == "error" and query_garbage.error.startswith(
+        "missing signature headers"
+    )  # the reason, not the page
     client.force_login(StaffUserFactory(is_superuser=True))
     shown = [
         page,
         client.get(reverse("staff_notice_detail", args=[attempt.delivery_id])).content.decode(),
         client.get(reverse("staff_app_queries", args=[app.pk])).content.decode(),
     ]
-    stored = [attempt.error, query.error, query_garbage.error, Integration.objects.get(app=app).last_error,
-              *NoticeDelivery.objects.values_list("last_error", flat=True)]
+    stored = [
+        attempt.error,
+        query.error,
+        query_garbage.error,
+        Integration.objects.get(app=app).last_error,
+        *NoticeDelivery.objects.values_list("last_error", flat=True),
+    ]
     assert not any("SECRET" in text for text in shown + stored)
     assert "HTTP 403" in shown[1] and "HTTP 403" in shown[2]

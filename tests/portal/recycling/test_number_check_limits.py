@@ -41,18 +41,28 @@ def member_client(client):
     """A member's integration, its key, and a CAMARA bearer token."""
     integration = IntegrationFactory(app__organisation=OrganisationFactory(kind="internet_platform"))
     key, secret = registry_services.integration_key_issue(integration=integration, by=None)
-    response = client.post("/oauth/token", {"grant_type": "client_credentials", "client_id": key.key_id,
-                                            "client_secret": secret, "scope": "number-recycling:check"})
+    response = client.post(
+        "/oauth/token",
+        {
+            "grant_type": "client_credentials",
+            "client_id": key.key_id,
+            "client_secret": secret,
+            "scope": "number-recycling:check",
+        },
+    )
     return key, secret, response.json()["access_token"]
 
 
 def bulk(client, key, secret, checks):
     body = json.dumps({"checks": checks}).encode()
-    return client.post(BULK, body, content_type="application/json", **signed_headers(body, key_id=key.key_id, secret=secret))
+    return client.post(
+        BULK, body, content_type="application/json", **signed_headers(body, key_id=key.key_id, secret=secret)
+    )
 
 
 def early_in_window(seconds: int, margin: float):
-    """Start at least `margin` seconds before a rate window ends, so a test's calls share it (not a timing assertion)."""
+    """Start at least `margin` seconds before a rate window ends, so a test's calls share it (not a timing
+    assertion)."""
     while time.time() % seconds > seconds - margin:
         time.sleep(0.02)
 
@@ -69,7 +79,11 @@ def test_attack_camara_flood_from_one_client_gets_429_too_many_requests(client, 
     assert [a.status_code for a in answers[:2]] == [200, 200]
     refused = answers[3]
     assert refused.status_code == 429
-    assert refused.json() == {"status": 429, "code": "TOO_MANY_REQUESTS", "message": "Either out of resource quota or reaching rate limiting."}
+    assert refused.json() == {
+        "status": 429,
+        "code": "TOO_MANY_REQUESTS",
+        "message": "Either out of resource quota or reaching rate limiting.",
+    }
     assert refused["x-correlator"] == CORRELATOR and int(refused["Retry-After"]) >= 1
     assert other.status_code == 200  # the limit is each client's own
 
@@ -91,8 +105,12 @@ def test_audit_trail_records_who_checked_which_number_hashed(client, history):  
     key, secret, token = member_client(client)
     assert check(client, token, {"phoneNumber": "+8613812345678", "specifiedDate": "2024-03-01"}).status_code == 200
     assert check(client, token, {"phoneNumber": "+8617712345678", "specifiedDate": "2024-03-01"}).status_code == 422
-    bulk(client, key, secret, [{"phone_number": "+8613812345678", "date": "2025-06-01"},
-                               {"phone_number": "12", "date": "2025-06-01"}])  # an invalid number names nobody
+    bulk(
+        client,
+        key,
+        secret,
+        [{"phone_number": "+8613812345678", "date": "2025-06-01"}, {"phone_number": "12", "date": "2025-06-01"}],
+    )  # an invalid number names nobody
 
     from portal.core import ratelimit
 
@@ -102,9 +120,16 @@ def test_audit_trail_records_who_checked_which_number_hashed(client, history):  
     rows = list(NumberCheckAudit.objects.order_by("checked_at"))
     integration = key.integration
     assert {(r.api, r.answer, r.specified_date.isoformat()) for r in rows} == {
-        ("camara", "yes", "2024-03-01"), ("camara", "no_data", "2024-03-01"), ("bulk", "no", "2025-06-01")}
-    assert all(r.key_id == key.key_id and r.integration_id == integration.pk
-               and r.organisation_id == integration.app.organisation_id for r in rows)
+        ("camara", "yes", "2024-03-01"),
+        ("camara", "no_data", "2024-03-01"),
+        ("bulk", "no", "2025-06-01"),
+    }
+    assert all(
+        r.key_id == key.key_id
+        and r.integration_id == integration.pk
+        and r.organisation_id == integration.app.organisation_id
+        for r in rows
+    )
     assert {r.phone_hash for r in rows} == {keyed_hash("phone", "13812345678"), keyed_hash("phone", "17712345678")}
     assert number_check_audit_flush() == 0  # the buffer was emptied
 
@@ -133,13 +158,16 @@ def test_audit_trail_is_purged_with_the_other_personal_data(settings):
 
 def test_administrators_read_the_audit_trail_and_search_it_by_number(client):
     by = CheckClient(None, IntegrationFactory().pk, "member-key-1")
-    number_check_audit_record(by=by, api="camara", answers=[("13812345678", "2025-01-01", "yes"),
-                                                                     ("13900000000", "2025-01-01", "no")])
+    number_check_audit_record(
+        by=by, api="camara", answers=[("13812345678", "2025-01-01", "yes"), ("13900000000", "2025-01-01", "no")]
+    )
     number_check_audit_flush()
     client.force_login(StaffUserFactory(is_superuser=True, is_staff=True))
     page = client.get("/admin/portal/numbercheckaudit/", {"q": "+86 138 1234 5678"})
     assert page.status_code == 200
-    assert page.content.decode().count("member-key-1") == 1 and keyed_hash("phone", "13812345678") in page.content.decode()
+    assert (
+        page.content.decode().count("member-key-1") == 1 and keyed_hash("phone", "13812345678") in page.content.decode()
+    )
     row = NumberCheckAudit.objects.first()
     assert client.post(f"/admin/portal/numbercheckaudit/{row.pk}/change/", {"answer": "no"}).status_code == 403
     assert client.post(f"/admin/portal/numbercheckaudit/{row.pk}/delete/", {"post": "yes"}).status_code == 403

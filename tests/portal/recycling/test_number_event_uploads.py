@@ -90,8 +90,18 @@ def rejected_rows(client, upload_row) -> list[list[str]]:
 def test_good_rows_are_stored_once_and_bad_rows_listed_with_line_and_reason(client):
     staff = carrier_staff()
     row = read_all(uploaded(client, staff))
-    assert (row.state, row.rows_read, row.rows_accepted, row.rows_rejected, row.rows_duplicate) == ("completed", 7, 3, 4, 0)
-    assert sorted(NumberEvent.objects.filter(carrier=staff.organisation).values_list("event_id", flat=True)) == ["may-1", "may-2", "may-3"]
+    assert (row.state, row.rows_read, row.rows_accepted, row.rows_rejected, row.rows_duplicate) == (
+        "completed",
+        7,
+        3,
+        4,
+        0,
+    )
+    assert sorted(NumberEvent.objects.filter(carrier=staff.organisation).values_list("event_id", flat=True)) == [
+        "may-1",
+        "may-2",
+        "may-3",
+    ]
     assert NumberEvent.objects.get(event_id="may-2").phone_number == "13900139000"
     assert not (Path(settings.NUMBER_EVENT_UPLOAD_DIR) / row.stored_name).exists()  # read, then deleted
 
@@ -101,7 +111,12 @@ def test_good_rows_are_stored_once_and_bad_rows_listed_with_line_and_reason(clie
     assert listed[0] == ["line", "reason", "event_id", "phone_number", "type", "occurred_at"]
     by_line = {int(r[0]): r for r in listed[1:]}
     assert sorted(by_line) == [6, 7, 8, 9]  # the lines in the file (the header is line 1, line 5 is blank)
-    assert by_line[6][1].startswith("phone_number is not a mainland mobile number") and by_line[6][2:] == ["may-4", "12345", "cancelled", "2026-05-02T14:00:00+08:00"]
+    assert by_line[6][1].startswith("phone_number is not a mainland mobile number") and by_line[6][2:] == [
+        "may-4",
+        "12345",
+        "cancelled",
+        "2026-05-02T14:00:00+08:00",
+    ]
     assert by_line[7][1].startswith("type must be one of cancelled, reassigned")
     assert by_line[8][1].startswith("occurred_at must be an ISO 8601 time")
     assert by_line[9][1] == "expected 4 columns (event_id, phone_number, type, occurred_at), found 2"
@@ -119,14 +134,25 @@ def test_the_same_file_uploaded_again_stores_nothing_twice(client):
 
 def test_events_the_api_already_sent_are_duplicates_in_a_file(client):
     staff = carrier_staff()
-    services.number_events_ingest(carrier=staff.organisation, events=[
-        {"event_id": "may-1", "phone_number": "13800138000", "type": "cancelled", "occurred_at": "2026-01-10T09:30:00+08:00"}])
+    services.number_events_ingest(
+        carrier=staff.organisation,
+        events=[
+            {
+                "event_id": "may-1",
+                "phone_number": "13800138000",
+                "type": "cancelled",
+                "occurred_at": "2026-01-10T09:30:00+08:00",
+            }
+        ],
+    )
     row = read_all(uploaded(client, staff))
     assert (row.rows_accepted, row.rows_duplicate) == (2, 1)
 
 
 def test_a_file_without_header_takes_the_documented_column_order(client):
-    content = b"a1,13800138000,cancelled,2026-01-10T09:30:00+08:00\na2,13800138000,reassigned,2026-03-01T09:30:00+08:00\n"
+    content = (
+        b"a1,13800138000,cancelled,2026-01-10T09:30:00+08:00\na2,13800138000,reassigned,2026-03-01T09:30:00+08:00\n"
+    )
     row = read_all(uploaded(client, carrier_staff(), content))
     assert (row.rows_read, row.rows_accepted, row.freeze_breaches) == (2, 2, 1)  # 50 days after cancellation
 
@@ -153,7 +179,13 @@ def test_reading_resumes_where_the_last_committed_chunk_ended(client, monkeypatc
     assert row.rows_read == 2 and NumberEvent.objects.filter(carrier=staff.organisation).count() == 2
 
     row = read_all(row)  # the next worker goes on from the row's position
-    assert (row.state, row.rows_read, row.rows_accepted, row.rows_rejected, row.rows_duplicate) == ("completed", 7, 3, 4, 0)
+    assert (row.state, row.rows_read, row.rows_accepted, row.rows_rejected, row.rows_duplicate) == (
+        "completed",
+        7,
+        3,
+        4,
+        0,
+    )
     assert NumberEventUploadRejection.objects.filter(upload=row).count() == 4
 
 
@@ -165,15 +197,28 @@ def test_the_progress_endpoint_and_page_show_the_counts(client):
     assert 'http-equiv="refresh"' in page and "upload.js" in page  # refreshes itself without JavaScript
     read_all(row)
     progress = client.get(reverse("staff_number_event_upload_progress", args=[row.pk])).json()
-    assert (progress["done"], progress["percent"], progress["rows_accepted"], progress["rows_rejected"]) == (True, 100, 3, 4)
-    assert 'http-equiv="refresh"' not in client.get(reverse("staff_number_event_upload", args=[row.pk])).content.decode()
+    assert (progress["done"], progress["percent"], progress["rows_accepted"], progress["rows_rejected"]) == (
+        True,
+        100,
+        3,
+        4,
+    )
+    assert (
+        'http-equiv="refresh"' not in client.get(reverse("staff_number_event_upload", args=[row.pk])).content.decode()
+    )
 
 
 def test_another_carriers_staff_get_404_and_administrators_see_everything(client):
     staff = carrier_staff()
     row = read_all(uploaded(client, staff))
-    pages = [reverse(name, args=[row.pk]) for name in
-             ("staff_number_event_upload", "staff_number_event_upload_progress", "staff_number_event_upload_rejected")]
+    pages = [
+        reverse(name, args=[row.pk])
+        for name in (
+            "staff_number_event_upload",
+            "staff_number_event_upload_progress",
+            "staff_number_event_upload_rejected",
+        )
+    ]
 
     client.force_login(carrier_staff())
     assert [client.get(url).status_code for url in pages] == [404, 404, 404]
@@ -189,14 +234,27 @@ def test_another_carriers_staff_get_404_and_administrators_see_everything(client
     assert "2026-05.csv" in history.content.decode() and history.context["form"] is None  # administrators do not upload
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("events.xlsx", b"PK\x03\x04 a spreadsheet", "Choose a CSV file"),
-    ("events.csv", b"PK\x03\x04\x00\x00 a spreadsheet renamed", "This is not a text file"),
-    ("events.csv", "event_id,phone_number,type,occurred_at\r\n甲,13800138000,cancelled,2026-01-10T09:30:00+08:00\r\n".encode("gbk"), "not UTF-8"),
-    ("events.csv", b"id,number,kind,date\n1,13800138000,cancelled,2026-01-10T09:30:00+08:00\n", "The columns must be event_id, phone_number, type, occurred_at"),
-    ("events.csv", b"1,13800138000,cancelled\n", "The columns must be"),
-    ("events.csv", b"", "empty"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("events.xlsx", b"PK\x03\x04 a spreadsheet", "Choose a CSV file"),
+        ("events.csv", b"PK\x03\x04\x00\x00 a spreadsheet renamed", "This is not a text file"),
+        (
+            "events.csv",
+            "event_id,phone_number,type,occurred_at\r\n甲,13800138000,cancelled,2026-01-10T09:30:00+08:00\r\n".encode(
+                "gbk"
+            ),
+            "not UTF-8",
+        ),
+        (
+            "events.csv",
+            b"id,number,kind,date\n1,13800138000,cancelled,2026-01-10T09:30:00+08:00\n",
+            "The columns must be event_id, phone_number, type, occurred_at",
+        ),
+        ("events.csv", b"1,13800138000,cancelled\n", "The columns must be"),
+        ("events.csv", b"", "empty"),
+    ],
+)
 def test_a_file_that_is_no_csv_of_events_is_refused_clearly_and_the_page_still_works(client, name, content, message):
     client.force_login(carrier_staff())
     client.cookies["django_language"] = "en"
@@ -220,7 +278,6 @@ def test_stuck_uploads_are_queued_again_by_the_sweeper(client, monkeypatch):
     from datetime import timedelta
 
     from django.utils import timezone
-
 
     row = uploaded(client, carrier_staff())
     sent = []
@@ -258,5 +315,12 @@ def test_in_development_the_demo_carrier_file_can_be_downloaded_and_uploaded(cli
     content = b"".join(response.streaming_content)
     assert response.status_code == 200 and content.startswith(b"event_id,phone_number,type,occurred_at")
     row = read_all(uploaded(client, staff, content))
-    bad = sum(1 for r in list(demo_carrier_file_rows())[1:] if len(r) != 4 or len(r[1]) != 11 or r[2] == "sold" or "/" in r[3])
-    assert row.rows_read == 2000 and row.rows_rejected == bad > 0 and row.rows_accepted == 2000 - bad and row.freeze_breaches > 0
+    bad = sum(
+        1 for r in list(demo_carrier_file_rows())[1:] if len(r) != 4 or len(r[1]) != 11 or r[2] == "sold" or "/" in r[3]
+    )
+    assert (
+        row.rows_read == 2000
+        and row.rows_rejected == bad > 0
+        and row.rows_accepted == 2000 - bad
+        and row.freeze_breaches > 0
+    )

@@ -33,13 +33,21 @@ def member_key(kind="basic_carrier", status="active"):
 
 def post(client, payload, key, secret, seconds_ago=0):
     body = json.dumps(payload).encode()
-    return client.post(URL, body, content_type="application/json",
-                       **signed_headers(body, key_id=key.key_id, secret=secret, seconds_ago=seconds_ago))
+    return client.post(
+        URL,
+        body,
+        content_type="application/json",
+        **signed_headers(body, key_id=key.key_id, secret=secret, seconds_ago=seconds_ago),
+    )
 
 
 def event(event_id, phone="+8613812345678", kind="cancelled", days_ago=200):
-    return {"event_id": event_id, "phone_number": phone, "type": kind,
-            "occurred_at": (timezone.now() - timedelta(days=days_ago)).isoformat()}
+    return {
+        "event_id": event_id,
+        "phone_number": phone,
+        "type": kind,
+        "occurred_at": (timezone.now() - timedelta(days=days_ago)).isoformat(),
+    }
 
 
 def test_a_batch_is_kept_once_and_bad_rows_are_reported_with_index_and_reason(client):
@@ -48,12 +56,21 @@ def test_a_batch_is_kept_once_and_bad_rows_are_reported_with_index_and_reason(cl
         event("e1"),
         event("e2", kind="reassigned", days_ago=30),
         {"event_id": "e3", "phone_number": "12345", "type": "cancelled", "occurred_at": "2026-01-01T00:00:00+08:00"},
-        {"event_id": "e4", "phone_number": "+8613900000000", "type": "stolen", "occurred_at": "2026-01-01T00:00:00+08:00"},
+        {
+            "event_id": "e4",
+            "phone_number": "+8613900000000",
+            "type": "stolen",
+            "occurred_at": "2026-01-01T00:00:00+08:00",
+        },
         {"event_id": "e5", "phone_number": "+8613900000000", "type": "cancelled", "occurred_at": "yesterday"},
     ]
     first = post(client, {"events": batch}, key, secret).json()
     assert first["accepted"] == 2 and first["duplicates"] == 0
-    assert [(r["index"], r["reason"].split(" ")[0]) for r in first["rejected"]] == [(2, "phone_number"), (3, "type"), (4, "occurred_at")]
+    assert [(r["index"], r["reason"].split(" ")[0]) for r in first["rejected"]] == [
+        (2, "phone_number"),
+        (3, "type"),
+        (4, "occurred_at"),
+    ]
 
     again = post(client, {"events": batch}, key, secret, seconds_ago=-1).json()  # re-sent, signed anew (a later second)
     assert again["accepted"] == 0 and again["duplicates"] == 2
@@ -62,7 +79,9 @@ def test_a_batch_is_kept_once_and_bad_rows_are_reported_with_index_and_reason(cl
 
 def test_a_reassignment_within_the_freeze_period_is_flagged(client):
     carrier, key, secret = member_key(kind="mvno")
-    result = post(client, {"events": [event("c1", days_ago=100), event("r1", kind="reassigned", days_ago=40)]}, key, secret).json()
+    result = post(
+        client, {"events": [event("c1", days_ago=100), event("r1", kind="reassigned", days_ago=40)]}, key, secret
+    ).json()
     assert result["freeze_breaches"] == 1
     breach = NumberEvent.objects.get(event_id="r1")
     assert breach.freeze_breach and breach.days_since_cancellation == 60
@@ -126,17 +145,27 @@ def test_members_check_up_to_a_thousand_numbers_at_once(client):
     ]
     body = json.dumps({"checks": checks}).encode()
     headers = signed_headers(body, key_id=pkey.key_id, secret=psecret)
-    results = client.post("/api/v1/platform/number-checks", body, content_type="application/json", **headers).json()["results"]
+    results = client.post("/api/v1/platform/number-checks", body, content_type="application/json", **headers).json()[
+        "results"
+    ]
     assert [r["answer"] for r in results] == ["yes", "no", "no_data", "invalid"]
 
     too_many = json.dumps({"checks": checks * 251}).encode()
     headers = signed_headers(too_many, key_id=pkey.key_id, secret=psecret)
-    assert client.post("/api/v1/platform/number-checks", too_many, content_type="application/json", **headers).status_code == 400
+    assert (
+        client.post("/api/v1/platform/number-checks", too_many, content_type="application/json", **headers).status_code
+        == 400
+    )
 
 
 def test_members_pull_the_events_page_by_page_with_a_stable_cursor(client):
     _carrier, key, secret = member_key()
-    post(client, {"events": [event(f"e{i}", phone=f"+86138000000{i:02d}", days_ago=10 + i) for i in range(5)]}, key, secret)
+    post(
+        client,
+        {"events": [event(f"e{i}", phone=f"+86138000000{i:02d}", days_ago=10 + i) for i in range(5)]},
+        key,
+        secret,
+    )
     NumberEvent.objects.update(received_at=timezone.now() - timedelta(seconds=10))
     _platform, pkey, psecret = member_key(kind="internet_platform")
 
@@ -161,8 +190,18 @@ def test_a_reassignment_is_checked_against_cancellations_stored_earlier_and_odd_
     _carrier, key, secret = member_key()
     post(client, {"events": [event("c-old", days_ago=300), event("c-new", days_ago=100)]}, key, secret)
     odd = 'r "1", {x}\\y'
-    result = post(client, {"events": [event(odd, kind="reassigned", days_ago=50), event("r2", phone="+8613900000000", kind="reassigned")]},
-                  key, secret, seconds_ago=-1).json()
+    result = post(
+        client,
+        {
+            "events": [
+                event(odd, kind="reassigned", days_ago=50),
+                event("r2", phone="+8613900000000", kind="reassigned"),
+            ]
+        },
+        key,
+        secret,
+        seconds_ago=-1,
+    ).json()
     assert result["accepted"] == 2 and result["freeze_breaches"] == 1
     breach = NumberEvent.objects.get(event_id=odd)
     assert breach.freeze_breach and breach.days_since_cancellation == 50  # against the latest cancellation before it

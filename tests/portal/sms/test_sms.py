@@ -19,8 +19,11 @@ def test_a_message_is_delivered_by_a_real_worker_and_shows_in_the_outbox(celery_
     celery_workers.start("sms")
     celery_workers.wait_until_ready(1)
     with transaction.atomic():
-        message = sms_send(phone_number="+86 138 1234 5678", text="【码号服务】验证码 246810，5 分钟内有效。",
-                           purpose="verification_code")
+        message = sms_send(
+            phone_number="+86 138 1234 5678",
+            text="【码号服务】验证码 246810，5 分钟内有效。",
+            purpose="verification_code",
+        )
 
     for _ in range(100):
         message.refresh_from_db()
@@ -85,7 +88,10 @@ def test_http_provider_that_fails_once_is_retried_and_the_message_is_kept(provid
 
     message.refresh_from_db()
     assert (message.status, message.provider_id, message.attempts) == ("sent", "prov-42", 2)
-    assert FlakyProvider.received[-1] == ("Bearer t0ken", {"to": "+8613812345678", "text": "hello", "reference": str(message.pk)})
+    assert FlakyProvider.received[-1] == (
+        "Bearer t0ken",
+        {"to": "+8613812345678", "text": "hello", "reference": str(message.pk)},
+    )
     # Idempotent: delivering again sends nothing more.
     sms_deliver_now(message_id=message.pk, final_attempt=False)
     assert len(FlakyProvider.received) == 2
@@ -128,7 +134,9 @@ def test_attack_code_quoted_in_a_provider_error_is_redacted_and_a_retry_still_se
         with pytest.raises(SmsRetry) as retry:
             sms_deliver_now(message_id=message.pk, final_attempt=False)
         message.refresh_from_db()
-        assert "246810" not in message.last_error and "246810" not in str(retry.value) and "HTTP 400" in message.last_error
+        assert (
+            "246810" not in message.last_error and "246810" not in str(retry.value) and "HTTP 400" in message.last_error
+        )
         assert message.text == CODE_TEXT  # kept for the next try
         sms_deliver_now(message_id=message.pk, final_attempt=False)
     assert FlakyProvider.received[-1][1]["text"] == CODE_TEXT

@@ -13,7 +13,9 @@ def number_with_previous_accounts(slugs: list[str], start: int = 0) -> str:
     for i in range(start, start + 5000):
         phone = f"1390000{i:04d}"
         holder = simulated_holder_id_last6(phone)
-        if all(any(a["id_last6"] not in (None, holder) for a in simulated_accounts(s, "+86" + phone, None)) for s in slugs):
+        if all(
+            any(a["id_last6"] not in (None, holder) for a in simulated_accounts(s, "+86" + phone, None)) for s in slugs
+        ):
             return phone
     raise AssertionError(f"no number found for {slugs}")
 
@@ -24,4 +26,3 @@ def completed_lookup(phone: str, id_last6: str | None = None):
     verification_code_send(phone_number=phone, client_ip="127.0.0.1")
     lookup, token = services.lookup_start(phone_number=phone, id_last6=id_last6, code=latest_code())
     return wait_until_completed(lookup.pk), token
-

@@ -31,8 +31,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def signed_post(client, url, payload, slug, seconds_ago=0):
-    return signed_request(client, "post", url, payload, key_id=f"demo_{slug}", secret=demo_key_secret(slug),
-                          seconds_ago=seconds_ago)
+    return signed_request(
+        client, "post", url, payload, key_id=f"demo_{slug}", secret=demo_key_secret(slug), seconds_ago=seconds_ago
+    )
 
 
 def signed_get(client, url, slug):
@@ -51,8 +52,10 @@ def test_one_app_then_all_at_once_from_the_results_page(client, celery_workers, 
     """app01 unbinds at once, app06 refuses with a reason, app07 accepts for later and answers
     through the platform API."""
     organisation = OrganisationFactory()
-    apps = {a.name[-5:]: a for a in simulated_apps(simulator, ["app01", "app06", "app07"], supports_unbind=True,
-                                                    organisation=organisation)}
+    apps = {
+        a.name[-5:]: a
+        for a in simulated_apps(simulator, ["app01", "app06", "app07"], supports_unbind=True, organisation=organisation)
+    }
     celery_workers.start("unbind", "--concurrency", "2")
     celery_workers.wait_until_ready(1)
     lookup, _token = completed_lookup(number_with_previous_accounts(["app01", "app06", "app07"]))
@@ -70,9 +73,13 @@ def test_one_app_then_all_at_once_from_the_results_page(client, celery_workers, 
 
     # all at once: the remaining two; app01 is not asked twice
     client.post(reverse("lookup_unbind", args=[lookup.pk]), {"all": "1"})
-    refused = wait_for(lambda: UnbindRequest.objects.filter(app=apps["app06"], state="refused").first(), what="app06 refused")
+    refused = wait_for(
+        lambda: UnbindRequest.objects.filter(app=apps["app06"], state="refused").first(), what="app06 refused"
+    )
     assert "余额" in refused.refusal_reason
-    later = wait_for(lambda: UnbindRequest.objects.filter(app=apps["app07"], state="sent").first(), what="app07 accepted")
+    later = wait_for(
+        lambda: UnbindRequest.objects.filter(app=apps["app07"], state="sent").first(), what="app07 accepted"
+    )
     assert later.sent_at and later.answered_at is None
     assert UnbindRequest.objects.count() == 3
 
@@ -151,10 +158,21 @@ def _lookup_with_accounts(app, phone="13900000001", token="token"):
     from portal.lookup.models import Lookup, LookupQuery
 
     now = timezone.now()
-    lookup = Lookup.objects.create(phone_hash=keyed_hash("phone", phone), phone_number=phone, access_token_hash=token_hash(token),
-                                   state="completed", completed_at=now, apps_total=1)
+    lookup = Lookup.objects.create(
+        phone_hash=keyed_hash("phone", phone),
+        phone_number=phone,
+        access_token_hash=token_hash(token),
+        state="completed",
+        completed_at=now,
+        apps_total=1,
+    )
     LookupQuery.objects.create(
-        lookup=lookup, app=app, state="answered", deadline_at=now, accounts_total=1, accounts_previous=1,
+        lookup=lookup,
+        app=app,
+        state="answered",
+        deadline_at=now,
+        accounts_total=1,
+        accounts_previous=1,
         accounts=[{"account_ref": f"acct-{app.pk}", "registered_on": "2018-03-01", "likely_previous": True}],
     )
     return lookup
@@ -167,9 +185,13 @@ def test_past_the_deadline_the_holder_is_offered_a_complaint(client, simulator, 
     assert timezone.localtime(request.deadline_at).weekday() < 5
 
     # Before the deadline: the holder proves the number with an SMS code and sees the request, no complaint
-    page = client.post(reverse("unbind_track"), {"phone_number": lookup.phone_number, "captcha_0": "x", "captcha_1": "passed"})
+    page = client.post(
+        reverse("unbind_track"), {"phone_number": lookup.phone_number, "captcha_0": "x", "captcha_1": "passed"}
+    )
     assert page.status_code == 200 and "139****0001" in page.content.decode()
-    page = client.post(reverse("unbind_verify"), {"phone_number": lookup.phone_number, "code": latest_code()}, follow=True)
+    page = client.post(
+        reverse("unbind_verify"), {"phone_number": lookup.phone_number, "code": latest_code()}, follow=True
+    )
     html = page.content.decode()
     assert app.name in html and "complaints/new/" not in html
     assert timezone.localtime(request.deadline_at).strftime("%Y-%m-%d %H:%M") in html
@@ -180,7 +202,9 @@ def test_past_the_deadline_the_holder_is_offered_a_complaint(client, simulator, 
     monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(days=8))
     assert app.name not in client.get(reverse("unbind_track")).content.decode()
     client.post(reverse("unbind_track"), {"phone_number": lookup.phone_number, "captcha_0": "x", "captcha_1": "passed"})
-    page = client.post(reverse("unbind_verify"), {"phone_number": lookup.phone_number, "code": latest_code()}, follow=True)
+    page = client.post(
+        reverse("unbind_verify"), {"phone_number": lookup.phone_number, "code": latest_code()}, follow=True
+    )
     html = page.content.decode()
     link = reverse("complaints:file") + "?unbind=" + str(request.public_id)
     assert link in html
@@ -209,14 +233,22 @@ def test_platform_staff_see_and_answer_only_their_own_requests(client, simulator
     assert app_b.name in listing and app_a.name not in listing
     assert "5 working days left" in listing or "5" in listing
     assert client.get(reverse("staff_unbind_request", args=[request_a.public_id])).status_code == 404
-    assert client.post(reverse("staff_unbind_request", args=[request_a.public_id]), {"result": "done"}).status_code == 404
+    assert (
+        client.post(reverse("staff_unbind_request", args=[request_a.public_id]), {"result": "done"}).status_code == 404
+    )
     request_a.refresh_from_db()
     assert request_a.state == "queued"
 
     client.force_login(staff_a)
     detail = client.get(reverse("staff_unbind_request", args=[request_a.public_id]))
-    assert detail.status_code == 200 and f"acct-{app_a.pk}" in detail.content.decode() and "139****0011" in detail.content.decode()
-    missing_reason = client.post(reverse("staff_unbind_request", args=[request_a.public_id]), {"result": "refused", "reason": " "})
+    assert (
+        detail.status_code == 200
+        and f"acct-{app_a.pk}" in detail.content.decode()
+        and "139****0011" in detail.content.decode()
+    )
+    missing_reason = client.post(
+        reverse("staff_unbind_request", args=[request_a.public_id]), {"result": "refused", "reason": " "}
+    )
     assert missing_reason.status_code == 400
     client.post(reverse("staff_unbind_request", args=[request_a.public_id]), {"result": "done"})
     request_a.refresh_from_db()
@@ -286,35 +318,47 @@ def test_working_days_skip_weekends_and_holidays(settings):
     assert working_days_between(datetime(2026, 11, 27, 9, 0, tzinfo=tz), friday) == -5
 
 
-@pytest.mark.parametrize("status, body, expected", [
-    (200, b'{"state":"done"}', ("done", "")),
-    (200, '{"state":"refused","reason":"账户有余额"}'.encode(), ("refused", "账户有余额")),
-    (202, b"", ("accepted", "")),
-    (202, b'{"state":"accepted"}', ("accepted", "")),
-])
+@pytest.mark.parametrize(
+    "status, body, expected",
+    [
+        (200, b'{"state":"done"}', ("done", "")),
+        (200, '{"state":"refused","reason":"账户有余额"}'.encode(), ("refused", "账户有余额")),
+        (202, b"", ("accepted", "")),
+        (202, b'{"state":"accepted"}', ("accepted", "")),
+    ],
+)
 def test_unbind_answers_parse(status, body, expected):
     answer = protocol.parse_unbind_answer(status, body)
     assert (answer.state, answer.reason) == expected
 
 
-@pytest.mark.parametrize("status, body", [
-    (200, b'{"state":"refused"}'),  # no reason
-    (200, b'{"state":"accepted"}'),  # accepted needs 202
-    (200, b'{"state":"done","extra":1}'),
-    (200, b"not json"),
-    (202, b'{"state":"done"}'),
-    (500, b""),
-])
+@pytest.mark.parametrize(
+    "status, body",
+    [
+        (200, b'{"state":"refused"}'),  # no reason
+        (200, b'{"state":"accepted"}'),  # accepted needs 202
+        (200, b'{"state":"done","extra":1}'),
+        (200, b"not json"),
+        (202, b'{"state":"done"}'),
+        (500, b""),
+    ],
+)
 def test_unbind_answers_that_break_the_protocol(status, body):
     with pytest.raises(protocol.ProtocolError):
         protocol.parse_unbind_answer(status, body)
 
 
 def test_unbind_request_body_is_what_the_docs_say():
-    payload = protocol.unbind_request(request_id="r1", phone_e164="+8613900000001", holder_since=None,
-                                      accounts=[{"account_ref": "a", "registered_on": "2019-01-01", "likely_previous": True}])
+    payload = protocol.unbind_request(
+        request_id="r1",
+        phone_e164="+8613900000001",
+        holder_since=None,
+        accounts=[{"account_ref": "a", "registered_on": "2019-01-01", "likely_previous": True}],
+    )
     assert json.loads(protocol.encode(payload)) == {
-        "request_id": "r1", "phone_number": "+8613900000001", "holder_since": None,
+        "request_id": "r1",
+        "phone_number": "+8613900000001",
+        "holder_since": None,
         "accounts": [{"account_ref": "a", "registered_on": "2019-01-01"}],
     }
 
@@ -329,7 +373,9 @@ def test_a_platform_that_accepts_for_later_answers_through_the_api(live_server, 
         celery_workers.start("later", "--concurrency", "1")
         celery_workers.wait_until_ready(1)
         (request,) = services.unbind_request_create(lookup=_lookup_with_accounts(app))
-        done = wait_for(lambda: UnbindRequest.objects.filter(pk=request.pk, state="done").first(), what="the later answer")
+        done = wait_for(
+            lambda: UnbindRequest.objects.filter(pk=request.pk, state="done").first(), what="the later answer"
+        )
         assert done.answered_via == "api" and done.sent_at <= done.answered_at
 
 
@@ -337,7 +383,9 @@ def test_account_references_are_purged_with_the_lookup(simulator, settings):
     (app,) = simulated_apps(simulator, ["app05"])
     lookup = _lookup_with_accounts(app)
     (request,) = services.unbind_request_create(lookup=lookup)
-    type(lookup).objects.filter(pk=lookup.pk).update(created_at=timezone.now() - timedelta(days=settings.LOOKUP_RETENTION_DAYS + 1))
+    type(lookup).objects.filter(pk=lookup.pk).update(
+        created_at=timezone.now() - timedelta(days=settings.LOOKUP_RETENTION_DAYS + 1)
+    )
     lookup_purge()
     request.refresh_from_db()
     assert request.accounts == [] and request.accounts_count == 1  # the count stays for statistics

@@ -29,7 +29,9 @@ def codes_sent() -> int:
 
 
 def ask(client, phone="13812345678", *, address=HOLDER, **extra):
-    return client.post(API, {"phone_number": phone} | PASSED, content_type="application/json", REMOTE_ADDR=address, **extra)
+    return client.post(
+        API, {"phone_number": phone} | PASSED, content_type="application/json", REMOTE_ADDR=address, **extra
+    )
 
 
 @pytest.fixture
@@ -45,12 +47,18 @@ def one_app():
 # --- JSON only, and a picture check first ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=b", "text/plain"])
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=b", "text/plain"]
+)
 def test_attack_cross_site_form_post_to_the_code_api_is_refused(client, content_type):
     """The bodies a web page can make its visitors' browsers post cross-site without a preflight."""
-    body = {"application/x-www-form-urlencoded": "phone_number=13812345678&captcha_key=x&captcha_answer=passed",
-            "text/plain": '{"phone_number": "13812345678", "captcha_key": "x", "captcha_answer": "passed"}'}
-    response = client.post(API, body.get(content_type, "--b\r\n"), content_type=content_type, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    body = {
+        "application/x-www-form-urlencoded": "phone_number=13812345678&captcha_key=x&captcha_answer=passed",
+        "text/plain": '{"phone_number": "13812345678", "captcha_key": "x", "captcha_answer": "passed"}',
+    }
+    response = client.post(
+        API, body.get(content_type, "--b\r\n"), content_type=content_type, HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
     assert response.status_code == 415
     assert response.json()["code"] == "unsupported_media_type" and "JSON" in response.json()["detail"]
     assert codes_sent() == 0
@@ -76,18 +84,30 @@ def test_the_picture_check_is_fetched_first_and_tried_only_once(client):
     assert image.status_code == 200 and image["Content-Type"] == "image/png"
     answer = CaptchaStore.objects.get(hashkey=body["captcha_key"]).response
 
-    wrong = client.post(API, {"phone_number": "13812345678", "captcha_key": body["captcha_key"], "captcha_answer": "zzzz"},
-                        content_type="application/json")
+    wrong = client.post(
+        API,
+        {"phone_number": "13812345678", "captcha_key": body["captcha_key"], "captcha_answer": "zzzz"},
+        content_type="application/json",
+    )
     assert wrong.status_code == 400 and wrong.json()["code"] == "captcha_invalid"
-    again = client.post(API, {"phone_number": "13812345678", "captcha_key": body["captcha_key"], "captcha_answer": answer},
-                        content_type="application/json")
+    again = client.post(
+        API,
+        {"phone_number": "13812345678", "captcha_key": body["captcha_key"], "captcha_answer": answer},
+        content_type="application/json",
+    )
     assert again.status_code == 400 and again.json()["code"] == "captcha_invalid"  # the key died with the wrong try
     assert codes_sent() == 0
 
     fresh = client.post("/api/v1/captcha").json()
-    right = client.post(API, {"phone_number": "13812345678", "captcha_key": fresh["captcha_key"],
-                              "captcha_answer": CaptchaStore.objects.get(hashkey=fresh["captcha_key"]).response},
-                        content_type="application/json")
+    right = client.post(
+        API,
+        {
+            "phone_number": "13812345678",
+            "captcha_key": fresh["captcha_key"],
+            "captcha_answer": CaptchaStore.objects.get(hashkey=fresh["captcha_key"]).response,
+        },
+        content_type="application/json",
+    )
     assert right.status_code == 202 and codes_sent() == 1
 
 
@@ -129,8 +149,9 @@ def test_a_forwarded_for_that_did_not_pass_our_proxies_is_not_read(rf, settings)
 def test_attack_rotating_spoofed_forwarded_for_does_not_escape_the_client_cap(client, settings):
     settings.TRUSTED_PROXY_COUNT = 1
     settings.LOOKUP_CODES_PER_CLIENT_PER_DAY = 3
-    answers = [ask(client, f"1390000000{i}", address=PROXY, HTTP_X_FORWARDED_FOR=f"192.0.2.{i}, {STRANGER}")
-               for i in range(4)]
+    answers = [
+        ask(client, f"1390000000{i}", address=PROXY, HTTP_X_FORWARDED_FOR=f"192.0.2.{i}, {STRANGER}") for i in range(4)
+    ]
     assert [a.status_code for a in answers] == [202, 202, 202, 429]
     assert answers[-1].json()["code"] == "daily_cap" and answers[-1].json()["retry_at"]  # the client's own limit: told
     assert codes_sent() == 3
@@ -143,9 +164,15 @@ def test_attack_spoofed_forwarded_for_does_not_escape_allauths_login_limit(clien
     settings.TRUSTED_PROXY_COUNT = 1
 
     def held_up(i, real) -> bool:
-        response = client.post(reverse("account_login"), {"login": f"nobody{i}@example.cn", "password": "wrong-password"},
-                               REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"192.0.2.{i}, {real}")
-        return any(e.code == "too_many_login_attempts" for e in response.context["form"].errors.as_data().get("__all__", []))
+        response = client.post(
+            reverse("account_login"),
+            {"login": f"nobody{i}@example.cn", "password": "wrong-password"},
+            REMOTE_ADDR=PROXY,
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{i}, {real}",
+        )
+        return any(
+            e.code == "too_many_login_attempts" for e in response.context["form"].errors.as_data().get("__all__", [])
+        )
 
     assert not any(held_up(i, STRANGER) for i in range(5))  # five failures, each with another spoofed leftmost hop
     assert held_up(9, STRANGER)
@@ -188,8 +215,10 @@ def test_sms_budget_spent_refuses_new_codes_clearly_and_raises_the_alarm(client,
     with caplog.at_level(logging.INFO, logger="portal.services"):
         refused = ask(client, "13900000003")
         en = ask(client, "13900000004", HTTP_ACCEPT_LANGUAGE="en")
-        page = client.post(reverse("lookup_start"), {"phone_number": "13900000005", "id_last6": "40213X",
-                                                     "captcha_0": "x", "captcha_1": "passed"}).content.decode()
+        page = client.post(
+            reverse("lookup_start"),
+            {"phone_number": "13900000005", "id_last6": "40213X", "captcha_0": "x", "captcha_1": "passed"},
+        ).content.decode()
     assert refused.status_code == 503 and refused.json()["code"] == "sms_budget_spent" and refused.json()["retry_at"]
     assert "本小时可发送的短信验证码已用完" in refused.json()["detail"]
     assert "as many SMS codes as we can this hour" in en.json()["detail"]
@@ -263,9 +292,14 @@ def test_the_daily_lookup_limit_is_told_once_the_code_is_proven(client, one_app)
     lookup_start(phone_number="13812345678", id_last6="40213X", code=latest_code())
     VerificationCode.objects.update(created_at=timezone.now() - timedelta(minutes=2))
     ask(client)
-    response = client.post("/api/v1/lookups", {"phone_number": "13812345678", "id_last6": "40213X", "code": latest_code()},
-                           content_type="application/json")
-    assert response.status_code == 429 and response.json()["code"] == "lookup_daily_limit" and response.json()["retry_at"]
+    response = client.post(
+        "/api/v1/lookups",
+        {"phone_number": "13812345678", "id_last6": "40213X", "code": latest_code()},
+        content_type="application/json",
+    )
+    assert (
+        response.status_code == 429 and response.json()["code"] == "lookup_daily_limit" and response.json()["retry_at"]
+    )
     assert Lookup.objects.count() == 1
 
 
@@ -275,8 +309,11 @@ def test_attack_oracle_a_wrong_code_says_the_same_whether_or_not_a_code_was_sent
     wrong = "000000" if code != "000000" else "111111"
 
     def lookup(phone):
-        return client.post("/api/v1/lookups", {"phone_number": phone, "id_last6": "40213X", "code": wrong},
-                           content_type="application/json")
+        return client.post(
+            "/api/v1/lookups",
+            {"phone_number": phone, "id_last6": "40213X", "code": wrong},
+            content_type="application/json",
+        )
 
     with_code, without_code = lookup("13900000001"), lookup("13900000002")
     assert with_code.status_code == without_code.status_code == 400
@@ -287,11 +324,16 @@ def test_attack_oracle_a_wrong_code_says_the_same_whether_or_not_a_code_was_sent
 
 def test_attack_oracle_the_pages_say_the_same_for_every_number(settings, one_app):
     """The lookup page's code step: a fresh number and one with a code a minute ago read the same."""
+
     def start(phone):
         client = Client(REMOTE_ADDR=HOLDER)
-        response = client.post(reverse("lookup_start"), {"phone_number": phone, "id_last6": "40213X",
-                                                         "captcha_0": "x", "captcha_1": "passed"})
-        return response.status_code, page_text(response).replace(phone, "N").replace(phone[:3] + "****" + phone[-4:], "M")
+        response = client.post(
+            reverse("lookup_start"),
+            {"phone_number": phone, "id_last6": "40213X", "captcha_0": "x", "captcha_1": "passed"},
+        )
+        return response.status_code, page_text(response).replace(phone, "N").replace(
+            phone[:3] + "****" + phone[-4:], "M"
+        )
 
     start("13900000002")
     fresh, just_sent = start("13900000001"), start("13900000002")
@@ -299,5 +341,7 @@ def test_attack_oracle_the_pages_say_the_same_for_every_number(settings, one_app
     assert "如 M 可以接收验证码" in fresh[1]
     for path in ("unbind_track", "second_hand_start"):  # the other flows share the code step and its words
         client = Client(REMOTE_ADDR=HOLDER)
-        page = client.post(reverse(path), {"phone_number": "13900000002", "captcha_0": "x", "captcha_1": "passed"}).content.decode()
+        page = client.post(
+            reverse(path), {"phone_number": "13900000002", "captcha_0": "x", "captcha_1": "passed"}
+        ).content.decode()
         assert "如 139****0002 可以接收验证码" in page
