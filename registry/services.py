@@ -1,10 +1,8 @@
 """Writes to the registry: status changes, signing keys, staff invitations."""
 
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
-import httpx
 from allauth.account.utils import user_pk_to_url_str
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -17,7 +15,6 @@ from django.utils.translation import gettext as _
 
 from portal.core.crypto import encrypt
 from portal.core.privacy import token_hash
-from portal.outbound import clients as outbound
 from registry import protocol
 from registry.models import (
     AccessToken,
@@ -172,119 +169,6 @@ def member_call(
     if reply.status in signed_statuses:
         protocol.verify(reply.headers, reply.body, keys=keys, remember=False)
     return reply
-
-
-# "Test my endpoint": checks a member's integration against protocol v2, point by point.
-TEST_NUMBER = "+8613800000000"  # a number no one holds: the member answers, nothing is looked up for real
-
-
-@dataclass(frozen=True)
-class CheckPoint:
-    name: str
-    passed: bool
-    detail: str
-
-
-def integration_check_endpoint(*, integration: Integration) -> list[CheckPoint]:
-    key = integration.signing_key()
-    if key is None:
-        return [
-            CheckPoint(_("Signing key"), False, _("This integration has no valid key; ask the working group for one."))
-        ]
-    url = integration.base_url.rstrip("/") + protocol.ACCOUNT_LOOKUP_PATH
-    timeout_s = integration.timeout_ms / 1000
-    payload = protocol.account_lookup_request(
-        request_id="selftest-" + secrets.token_hex(8),
-        phone_e164=TEST_NUMBER,
-        holder_since=None,
-        id_challenge=protocol.id_challenge(),
-    )
-    points: list[CheckPoint] = []
-    try:
-        reply = member_call(integration, protocol.ACCOUNT_LOOKUP_PATH, payload, timeout_s=timeout_s, signed_statuses=())
-    except httpx.TimeoutException:
-        return [
-            CheckPoint(_("Answers in time"), False, _("No answer within %(ms)d ms.") % {"ms": integration.timeout_ms})
-        ]
-    except protocol.DestinationRefused as error:
-        return [CheckPoint(_("Reachable"), False, _("Not called: %(reason)s") % {"reason": error.refusal.reason})]
-    except httpx.TransportError as error:
-        return [
-            CheckPoint(
-                _("Reachable"),
-                False,
-                _("Could not connect to %(url)s (%(error)s).") % {"url": url, "error": type(error).__name__},
-            )
-        ]
-    except protocol.ProtocolError as error:
-        return [CheckPoint(_("Answer size"), False, error.reason)]
-
-    points.append(CheckPoint(_("Reachable"), True, url))
-    points.append(
-        CheckPoint(
-            _("Answers in time"),
-            reply.elapsed_ms <= integration.timeout_ms,
-            _("%(elapsed)d ms (limit %(limit)d ms)") % {"elapsed": reply.elapsed_ms, "limit": integration.timeout_ms},
-        )
-    )
-    if 300 <= reply.status < 400:
-        points.append(
-            CheckPoint(
-                _("Answers without a redirect"),
-                False,
-                _("HTTP %(status)d: the portal never follows redirects; give the final address.")
-                % {"status": reply.status},
-            )
-        )
-        return points
-    points.append(
-        CheckPoint(
-            _("Accepts the portal's signature"),
-            reply.status in (200, 202),
-            _("HTTP %(status)d") % {"status": reply.status},
-        )
-    )
-    if reply.status == 200:
-        try:
-            protocol.verify(
-                reply.headers,
-                reply.body,
-                keys=integration_secrets(integration),
-                replay_scope=f"selftest:{integration.pk}",
-            )
-            points.append(CheckPoint(_("Signs its answer"), True, key.key_id))
-        except protocol.SignatureError as error:
-            points.append(CheckPoint(_("Signs its answer"), False, error.reason))
-        try:
-            accounts = protocol.parse_account_lookup_answer(reply.body)
-            points.append(
-                CheckPoint(
-                    _("Answer follows protocol v2"),
-                    True,
-                    _("%(count)d account(s) for the test number") % {"count": len(accounts)},
-                )
-            )
-        except protocol.ProtocolError as error:
-            points.append(CheckPoint(_("Answer follows protocol v2"), False, error.reason))
-
-    bad = protocol.encode(payload | {"request_id": "selftest-" + secrets.token_hex(8)})
-    forged = {"Content-Type": "application/json", **protocol.sign(bad, keys=protocol.new_secret())}
-    try:
-        refused = protocol.post(url, bad, forged, timeout_s=timeout_s)
-        points.append(
-            CheckPoint(
-                _("Refuses a forged signature"),
-                refused.status == 401,
-                _("HTTP %(status)d (expected 401)") % {"status": refused.status},
-            )
-        )
-    except (httpx.HTTPError, protocol.ProtocolError) as error:
-        points.append(
-            CheckPoint(
-                _("Refuses a forged signature"), False, getattr(error, "reason", "") or outbound.failure_reason(error)
-            )
-        )
-    return points
 
 
 # --- OAuth 2.0 client credentials (members' systems) -----------------------------------------------------

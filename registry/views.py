@@ -3,7 +3,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
-from registry import selectors, services
+from registry import selectors
+from registry.endpoint_check import integration_check_endpoint
 
 
 def directory(request):
@@ -23,5 +24,5 @@ def staff_app_check_endpoint(request, pk: int):
     integration = getattr(app, "integration", None)
     if integration is None:
         raise Http404
-    points = services.integration_check_endpoint(integration=integration)
+    points = integration_check_endpoint(integration=integration)
     return render(request, "registry/staff/app_detail.html", {"app": app, "check_points": points})

@@ -107,61 +107,71 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
             created_at=now,
             apps_total=len(apps),
         )
-        grace = timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
-        rows, called = [], []
-        for app in apps:
-            row = {
-                "app_id": app["integration__app_id"],
-                "request_id": uuid.uuid4(),
-                "deadline_at": now + grace,
-                "started_at": now,
-            }
-            failures = app["integration__consecutive_failures"]
-            if fanout.circuit_open(
-                consecutive_failures=failures, last_failure_at=app["integration__last_failure_at"], now=now
-            ):
-                # skipped and shown unavailable: no call, no attempt
-                row |= {
-                    "state": LookupQuery.State.UNAVAILABLE,
-                    "error": fanout.unavailable_error(failures),
-                    "finished_at": now,
-                }
-            else:
-                # handed to a worker as soon as this commits: running, first attempt. The member gets
-                # only a random challenge; the row keeps it and a keyed hash of the portal's own digest
-                # of the holder's characters under it (the characters themselves are never stored),
-                # until the row settles.
-                row |= {
-                    "state": LookupQuery.State.RUNNING,
-                    "attempts": 1,
-                    "id_check": fanout.id_check_row(id_last6, key_id=app["key_id"]),
-                    "deadline_at": now + timedelta(milliseconds=app["integration__timeout_ms"]) + grace,
-                }
-                called.append((row, app))
-            rows.append(row)
+        rows, called = _query_rows(apps, id_last6=id_last6, now=now)
         _lookup_queries_insert(lookup, rows)
-        phone_e164 = to_e164(phone_number)
-        specs = [
-            fanout.call_spec(
-                query_id=row["id"],
-                lookup_id=lookup.pk,
-                request_id=row["request_id"],
-                id_check=row["id_check"],
-                integration_id=app["integration_id"],
-                base_url=app["integration__base_url"],
-                timeout_ms=app["integration__timeout_ms"],
-                rps=app["integration__max_requests_per_second"],
-                phone_e164=phone_e164,
-                holder_since=lookup.holder_since,
-                attempt=1,
-            )
-            for row, app in called
-        ]
+        specs = _call_specs(lookup, called)
         if specs:
             transaction.on_commit(lambda: lookup_dispatch_calls(specs=specs))
         else:  # no member to call (none, or only unavailable ones): settled already
             transaction.on_commit(lambda: finish_lookups({str(lookup.pk)}))
     return lookup, token
+
+
+def _query_rows(apps: list[dict], *, id_last6: str, now) -> tuple[list[dict], list[tuple[dict, dict]]]:
+    """One row per member app, and the (row, app) pairs to call now (those whose circuit is closed)."""
+    grace = timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
+    rows, called = [], []
+    for app in apps:
+        row = {
+            "app_id": app["integration__app_id"],
+            "request_id": uuid.uuid4(),
+            "deadline_at": now + grace,
+            "started_at": now,
+        }
+        failures = app["integration__consecutive_failures"]
+        if fanout.circuit_open(
+            consecutive_failures=failures, last_failure_at=app["integration__last_failure_at"], now=now
+        ):
+            # skipped and shown unavailable: no call, no attempt
+            row |= {
+                "state": LookupQuery.State.UNAVAILABLE,
+                "error": fanout.unavailable_error(failures),
+                "finished_at": now,
+            }
+        else:
+            # handed to a worker as soon as this commits: running, first attempt. The member gets only a
+            # random challenge; the row keeps it and a keyed hash of the portal's own digest of the holder's
+            # characters under it (the characters themselves are never stored), until the row settles.
+            row |= {
+                "state": LookupQuery.State.RUNNING,
+                "attempts": 1,
+                "id_check": fanout.id_check_row(id_last6, key_id=app["key_id"]),
+                "deadline_at": now + timedelta(milliseconds=app["integration__timeout_ms"]) + grace,
+            }
+            called.append((row, app))
+        rows.append(row)
+    return rows, called
+
+
+def _call_specs(lookup: Lookup, called: list[tuple[dict, dict]]) -> list[dict]:
+    """The first attempt's calls, ready-made for the workers."""
+    phone_e164 = to_e164(lookup.phone_number)
+    return [
+        fanout.call_spec(
+            query_id=row["id"],
+            lookup_id=lookup.pk,
+            request_id=row["request_id"],
+            id_check=row["id_check"],
+            integration_id=app["integration_id"],
+            base_url=app["integration__base_url"],
+            timeout_ms=app["integration__timeout_ms"],
+            rps=app["integration__max_requests_per_second"],
+            phone_e164=phone_e164,
+            holder_since=lookup.holder_since,
+            attempt=1,
+        )
+        for row, app in called
+    ]
 
 
 _QUERY_COLUMNS = (

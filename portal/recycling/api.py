@@ -117,44 +117,59 @@ class NumberRecyclingCheckView(APIView):
         correlator = request.headers.get("x-correlator")
         if correlator is not None and not X_CORRELATOR.match(correlator):
             return self.error(400, "INVALID_ARGUMENT", "x-correlator does not match its schema.", None)
+        try:
+            client = self._client(request)
+            phone, specified_date = self._arguments(request)
+            recycled = number_recycling_check(phone_number=phone, since=specified_date, by=client)
+            if recycled is None:
+                raise CamaraRefusal(
+                    422, "SERVICE_NOT_APPLICABLE", "The service is not available for the provided phone number."
+                )
+        except CamaraRefusal as refusal:
+            response = self.error(refusal.status, refusal.code, refusal.message, correlator)
+            if refusal.retry_after:
+                response["Retry-After"] = str(refusal.retry_after)
+            return response
+        return self.answer({"phoneNumberRecycled": recycled}, 200, correlator)
+
+    @staticmethod
+    def _client(request) -> CheckClient:
+        """Who calls, from the bearer token: authenticated, allowed, and within its rate limit."""
         header = request.headers.get("Authorization", "")
         grant = access_token_grant(token=header[7:]) if header.startswith("Bearer ") else None
         if grant is None:
-            return self.error(
-                401,
-                "UNAUTHENTICATED",
-                "Request not authenticated due to missing, invalid, or expired credentials.",
-                correlator,
+            raise CamaraRefusal(
+                401, "UNAUTHENTICATED", "Request not authenticated due to missing, invalid, or expired credentials."
             )
         if grant["expires_at"] <= timezone.now():
-            return self.error(
-                401, "UNAUTHENTICATED", "The access token has expired. A new authentication is required.", correlator
+            raise CamaraRefusal(
+                401, "UNAUTHENTICATED", "The access token has expired. A new authentication is required."
             )
         if CAMARA_SCOPE not in grant["scopes"] or grant["revoked"]:
-            return self.error(
-                403,
-                "PERMISSION_DENIED",
-                "Client does not have sufficient permissions to perform this action.",
-                correlator,
+            raise CamaraRefusal(
+                403, "PERMISSION_DENIED", "Client does not have sufficient permissions to perform this action."
             )
         client = CheckClient(grant["organisation_id"], grant["integration_id"], grant["key_id"])
         wait = number_check_rate_exceeded(by=client, api=NumberCheckAudit.Api.CAMARA)
         if wait is not None:
-            response = self.error(
-                429, "TOO_MANY_REQUESTS", "Either out of resource quota or reaching rate limiting.", correlator
+            raise CamaraRefusal(
+                429,
+                "TOO_MANY_REQUESTS",
+                "Either out of resource quota or reaching rate limiting.",
+                retry_after=max(1, math.ceil(wait)),
             )
-            response["Retry-After"] = str(max(1, math.ceil(wait)))
-            return response
+        return client
+
+    @staticmethod
+    def _arguments(request) -> tuple[str, date]:
+        """phoneNumber and specifiedDate, strictly as CAMARA's schema says."""
         try:
             body = json.loads(request.body or b"")
         except ValueError:
             body = None
         if not isinstance(body, dict) or not body:
-            return self.error(
-                400,
-                "INVALID_ARGUMENT",
-                "Client specified an invalid argument, request body or query param.",
-                correlator,
+            raise CamaraRefusal(
+                400, "INVALID_ARGUMENT", "Client specified an invalid argument, request body or query param."
             )
         unknown = set(body) - {"phoneNumber", "specifiedDate"}
         specified = body.get("specifiedDate")
@@ -165,32 +180,29 @@ class NumberRecyclingCheckView(APIView):
         except ValueError:
             specified_date = None
         if unknown or specified_date is None:
-            return self.error(
-                400,
-                "INVALID_ARGUMENT",
-                "specifiedDate must be a date, YYYY-MM-DD; no other properties are allowed.",
-                correlator,
+            raise CamaraRefusal(
+                400, "INVALID_ARGUMENT", "specifiedDate must be a date, YYYY-MM-DD; no other properties are allowed."
             )
         phone = body.get("phoneNumber")
         if phone is not None and (not isinstance(phone, str) or not E164.match(phone)):
-            return self.error(
-                400, "INVALID_ARGUMENT", "phoneNumber must be in E.164 form, e.g. +8613812345678.", correlator
-            )
+            raise CamaraRefusal(400, "INVALID_ARGUMENT", "phoneNumber must be in E.164 form, e.g. +8613812345678.")
         if specified_date > timezone.localdate():
-            return self.error(400, "OUT_OF_RANGE", "specifiedDate cannot be in the future.", correlator)
+            raise CamaraRefusal(400, "OUT_OF_RANGE", "specifiedDate cannot be in the future.")
         if phone is None:  # two-legged tokens identify no number
-            return self.error(
+            raise CamaraRefusal(
                 422,
                 "MISSING_IDENTIFIER",
                 "The phone number cannot be deducted from the access token and it is not included in the request.",
-                correlator,
             )
-        recycled = number_recycling_check(phone_number=phone, since=specified_date, by=client)
-        if recycled is None:
-            return self.error(
-                422, "SERVICE_NOT_APPLICABLE", "The service is not available for the provided phone number.", correlator
-            )
-        return self.answer({"phoneNumberRecycled": recycled}, 200, correlator)
+        return phone, specified_date
+
+
+class CamaraRefusal(Exception):
+    """A CAMARA error answer: its status, code and message (CAMARA's exact error model)."""
+
+    def __init__(self, status: int, code: str, message: str, *, retry_after: int | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
 
 
 class NumberChecksView(MemberAPIView):

@@ -17,8 +17,7 @@ from portal.lookup.models import LookupQuery
 from portal.sms.models import SmsMessage
 from portal.unbinding.models import UnbindRequest
 from portal.verification.services import verification_code_send
-from registry import protocol
-from registry import services as registry_services
+from registry import endpoint_check, protocol
 from tests.member_server import MemberServer
 from tests.portal.lookup.helpers import (
     latest_code,
@@ -184,11 +183,10 @@ def test_test_my_endpoint_sends_a_v2_request_and_checks_a_v2_answer(member):
     """ "Test my endpoint" speaks v2 too: a random challenge for the test number, nothing else."""
     app, _key, _secret = member.register("selftest-app")
     with translation.override("en"):  # point names in English for the assertions
-        points = {p.name: p.passed for p in registry_services.integration_check_endpoint(integration=app.integration)}
+        points = {p.name: p.passed for p in endpoint_check.integration_check_endpoint(integration=app.integration)}
     assert points["Answer follows protocol v2"] is True
     sent = member.received(protocol.ACCOUNT_LOOKUP_PATH)[0]
     assert set(sent["payload"]) == {"request_id", "phone_number", "holder_since", "id_challenge"}
     assert (
-        protocol.parse_id_challenge(sent["payload"])
-        and sent["payload"]["phone_number"] == registry_services.TEST_NUMBER
+        protocol.parse_id_challenge(sent["payload"]) and sent["payload"]["phone_number"] == endpoint_check.TEST_NUMBER
     )
