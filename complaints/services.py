@@ -481,7 +481,9 @@ def complaint_feedback(
     complaint = Complaint.objects.select_for_update().get(pk=complaint.pk)
     _require(complaint, (State.ANSWERED,), _("Feedback can be given once the platform has answered."))
     if timezone.now() > complaint.feedback_open_until:
-        raise NotAllowed(_("The 30 days for feedback on this answer have passed."))
+        raise NotAllowed(
+            _("The %(days)d days for feedback on this answer have passed.") % {"days": settings.COMPLAINT_FEEDBACK_DAYS}
+        )
     now = timezone.now()
     comment = (comment or "").strip()[:1000]
     if dispute:

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -101,13 +102,13 @@ def lookup_unbind(request, lookup_id):
             messages.success(
                 request,
                 ngettext(
-                    "Sent to %(n)d app for unbinding. It has 5 working days to answer; follow it below or on the "
-                    "unbinding page.",
-                    "Sent to %(n)d apps for unbinding. They have 5 working days to answer; follow them below or on "
+                    "Sent to %(n)d app for unbinding. It has %(days)d working days to answer; follow it below or on "
                     "the unbinding page.",
+                    "Sent to %(n)d apps for unbinding. They have %(days)d working days to answer; follow them below "
+                    "or on the unbinding page.",
                     new,
                 )
-                % {"n": new},
+                % {"n": new, "days": settings.UNBIND_WORKING_DAYS},
             )
         else:
             messages.info(request, _("This was already sent for unbinding; follow it below."))

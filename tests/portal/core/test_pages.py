@@ -50,3 +50,16 @@ def test_before_giving_up_a_number_lists_the_seven_kinds_of_account(client):
     page = client.get("/before-giving-up/").content.decode()
     assert page.count("<li><strong>") == 7 and "/lookup/" in page
     assert "银行" in page and "网盘" in page
+
+
+@pytest.mark.django_db
+def test_text_that_states_a_rule_reads_its_setting(client, settings):
+    """A deployment that changes a rule changes what the pages say about it, in both languages."""
+    settings.LOOKUP_RETENTION_DAYS, settings.LOOKUP_ONE_PER_NUMBER_HOURS = 7, 48
+    settings.COMPLAINT_ANSWER_DAYS, settings.COMPLAINT_FINAL_DAYS, settings.UNBIND_WORKING_DAYS = 20, 45, 3
+    lookup = client.get("/lookup/").content.decode()
+    assert "7 天后删除" in lookup and "每 48 小时" in lookup
+    assert "平台须在 20 天内答复（45 天内给出最终答复）" in client.get("/complaints/").content.decode()
+    assert "3 个工作日" in client.get("/").content.decode()
+    client.cookies["django_language"] = "en"
+    assert "every 48 hours" in client.get("/lookup/").content.decode()
