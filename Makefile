@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install messages check-deploy clean
+.PHONY: run test lint install messages check-deploy clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ run: install
 # run), or DATABASE_URL / REDIS_URL when set.
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Lint, format and the import contracts (pyproject.toml): .ci/run runs this before the tests.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 messages: install
 	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var
