@@ -127,7 +127,8 @@ COMPLAINT_MIX = [  # (category, the platform's answer, then the holder's feedbac
 
 
 def complaints_filed(day: Day, rng: random.Random, count: int) -> list[Complaint]:
-    """Holders file about the demo platform's apps (and one about a company that is no member)."""
+    """Holders file about the demo platform's apps (and one about a company that is no member); most in
+    Guangdong (44), the demo regulator's province, so that its statistics move with them."""
     apps = list(MemberApp.objects.filter(organisation__credit_code__startswith="91440300MA5DEM001").order_by("pk"))
     filed = []
     for n in range(count):
@@ -136,7 +137,7 @@ def complaints_filed(day: Day, rng: random.Random, count: int) -> list[Complaint
         member = n % 6 != 5
         filed.append(complaint_services.complaint_file(
             phone_number=number, category=category, app=apps[n % len(apps)] if member else None,
-            respondent_name="" if member else "某某小额贷款 App", province=rng.choice(["44", "11", "31"]),
+            respondent_name="" if member else "某某小额贷款 App", province="11" if n % 3 == 2 else "44",
             description=f"换号后旧账号仍收到消息（演练 {n}）。", email=f"holder{n}@example.cn" if n % 2 else ""))
     day.complaints.extend(filed)
     return filed

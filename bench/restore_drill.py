@@ -13,11 +13,12 @@ lose the database, restore it, and check that the site serves the same lookups, 
 6. Every table's rows and digest, and the same pages and API answers, compared with step 3's.
 
 Prints the tools and versions, a table of row counts (at the backup, at the restore point, restored),
-the answers compared, and the backup's and the restore's times; exits 1 on any difference.
-    .venv/bin/python bench/restore_drill.py [--lookups 30] [--keep]
+the answers compared, and the backup's and the restore's times; exits 1 on any difference. `--no-wal`
+restores the backup alone (no WAL replayed): the drill must then report the afternoon missing.
+    .venv/bin/python bench/restore_drill.py [--lookups 30] [--no-wal] [--keep]
 Needs Debian's PostgreSQL 15 server binaries and pgBackRest (`apt-get install -y postgresql-15 pgbackrest`),
-Redis on 127.0.0.1 (database 10, emptied; REDIS_URL moves it). About a minute and a half on a loaded
-2-core machine. Not part of `make test`: it is a drill, run by hand.
+Redis on 127.0.0.1 (database 10, emptied; REDIS_URL moves it). One minute on an idle 2-core machine,
+three to four when it is loaded. Not part of `make test`: it is a drill, run by hand.
 """
 
 import argparse
