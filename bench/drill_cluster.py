@@ -85,8 +85,8 @@ class Cluster:
         self.config.chmod(0o644)
 
     def start(self) -> None:
-        self.run(str(PG_BIN / "pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log / "postgresql.log"), "-w", "-t", "300",
-                 "start")
+        self.run(str(PG_BIN / "pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log / "postgresql.log"),
+                 "-w", "-t", "300", "start")
 
     def stop(self) -> None:
         if (self.pgdata / "postmaster.pid").exists():
@@ -119,7 +119,8 @@ class Cluster:
             segment = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
             deadline = time.monotonic() + timeout
             while True:
-                archived, failed = conn.execute("SELECT last_archived_wal, last_failed_wal FROM pg_stat_archiver").fetchone()
+                archived, failed = conn.execute(
+                    "SELECT last_archived_wal, last_failed_wal FROM pg_stat_archiver").fetchone()
                 if archived and archived >= segment:
                     return str(lsn)
                 if time.monotonic() > deadline:

@@ -69,7 +69,7 @@ def table_snapshot() -> dict[str, tuple[int, str]]:
     snapshot = {}
     with connection.cursor() as cursor:
         for table in sorted(connection.introspection.table_names(cursor)):
-            cursor.execute(f"SELECT count(*), md5(coalesce(string_agg(md5(t::text), '' ORDER BY md5(t::text)), '')) "
+            cursor.execute("SELECT count(*), md5(coalesce(string_agg(md5(t::text), '' ORDER BY md5(t::text)), '')) "
                            f'FROM "{table}" t')
             snapshot[table] = tuple(cursor.fetchone())
     return snapshot
@@ -78,13 +78,15 @@ def table_snapshot() -> dict[str, tuple[int, str]]:
 def subjects(morning, afternoon) -> list[tuple[str, str, dict]]:
     """(label, path, how to ask): lookups' status through the API (Bearer token), complaints' tracking
     pages (the holder's session), the open statistics page and data, and the regulator's statistics API."""
-    picked = [("lookup (in the backup)", *morning.lookups[0]), ("lookup, then unbind all (in the backup)", *morning.lookups[-1]),
+    picked = [("lookup (in the backup)", *morning.lookups[0]),
+              ("lookup, then unbind all (in the backup)", *morning.lookups[-1]),
               ("lookup (WAL only)", *afternoon.lookups[0])]
     wanted = [(label, f"/api/v1/lookups/{lookup.pk}", {"bearer": token}) for label, lookup, token in picked]
     for label, complaint in [("complaint answered, then rated (WAL)", morning.complaints[0]),
                              ("complaint answered, then disputed (WAL)", morning.complaints[2]),
                              ("complaint (WAL only)", afternoon.complaints[0])]:
-        wanted.append((f"{label} {complaint.reference}", f"/complaints/{complaint.reference}/", {"complaint": complaint.pk}))
+        path = f"/complaints/{complaint.reference}/"
+        wanted.append((f"{label} {complaint.reference}", path, {"complaint": complaint.pk}))
     wanted += [("/statistics/", "/statistics/", {}), ("open data JSON", "/statistics/open-data.json", {})]
     for name in ("headline", "platforms", "trends"):
         wanted.append((f"regulator API {name}", f"/api/v1/stats/{name}", {"regulator": True}))
@@ -131,7 +133,8 @@ def print_tables(at_backup, at_target, restored) -> None:
         print(f"{table:44} {counts[0] if counts[0] is not None else '-':>10} {counts[1]:>10} "
               f"{counts[2] if counts[2] is not None else '-':>10}  {same}")
     total = [sum(snap[t][0] for t in snap) for snap in (at_backup, at_target, restored)]
-    print(f"{'all ' + str(len(at_target)) + ' tables (' + str(empty) + ' empty)':44} {total[0]:>10} {total[1]:>10} {total[2]:>10}")
+    label = f"all {len(at_target)} tables ({empty} empty)"
+    print(f"{label:44} {total[0]:>10} {total[1]:>10} {total[2]:>10}")
 
 
 def print_answers(before, after) -> list[str]:
@@ -143,7 +146,8 @@ def print_answers(before, after) -> list[str]:
         if not same:
             bad.append(label)
         digest = hashlib.sha256(body_a.encode()).hexdigest()[:8]
-        print(f"{label[:62]:62} {status_b:>6} {status_a:>6} {len(body_a.encode()):>8}  {'yes' if same else 'NO'} {digest}")
+        size = len(body_a.encode())
+        print(f"{label[:62]:62} {status_b:>6} {status_a:>6} {size:>8}  {'yes' if same else 'NO'} {digest}")
     return bad
 
 
@@ -160,7 +164,8 @@ def start_helpers(port: int):
     deadline = time.monotonic() + 90  # a loaded machine starts them slowly
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/_control", timeout=1).status_code == 200 and celery_app.control.ping(timeout=1):
+            up = httpx.get(f"http://127.0.0.1:{port}/_control", timeout=1).status_code == 200
+            if up and celery_app.control.ping(timeout=1):
                 return simulator, worker
         except httpx.TransportError:
             pass
@@ -188,7 +193,8 @@ def prepare(args) -> Cluster:
     os.environ["DATABASE_URL"] = cluster.url(DATABASE)  # never the machine's PostgreSQL
     configure(database=DATABASE, redis_db=10, CONN_MAX_AGE="0", LOOKUP_CODES_PER_CLIENT_PER_DAY="100000",
               SMS_CODES_PER_HOUR="100000", NUMBER_EVENT_UPLOAD_DIR=str(root / "uploads"),
-              COMPLAINT_EVIDENCE_DIR=str(root / "evidence"), EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
+              COMPLAINT_EVIDENCE_DIR=str(root / "evidence"),
+              EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")  # the holders' e-mails go nowhere
     return cluster
 
 
@@ -203,71 +209,85 @@ def _cleanup(cluster: Cluster, keep: bool) -> None:
         shutil.rmtree(cluster.root, ignore_errors=True)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lookups", type=int, default=30, help="the morning's lookups (the afternoon has half)")
-    parser.add_argument("--no-wal", action="store_true",
-                        help="restore the backup alone, without replaying the WAL: the drill must then find the afternoon missing")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (repository, logs)")
-    args = parser.parse_args()
-    began = time.monotonic()
-    warnings.filterwarnings("ignore", message="No directory at")  # static files are not collected here
-    cluster = prepare(args)
-    versions = cluster.versions()
-    print(f"tools: {versions['pgbackrest']}; {versions['postgres']}; cluster {cluster.root} on port {cluster.port}", flush=True)
-    import django
-    from django.core.management import call_command
+def the_day(cluster: Cluster, lookups: int) -> dict:
+    """Demo, morning, online full backup, afternoon (WAL only); the worker and simulator stopped after."""
+    import drill_traffic as traffic  # here: it needs Django set up, as the imports in the functions below
 
-    django.setup()
-    import redis
-    from django.conf import settings
-    from django.db import connections
-
-    import drill_traffic as traffic
-
-    cache = redis.Redis.from_url(settings.REDIS_URL)
-    cache.flushdb()
-    call_command("migrate", verbosity=0)
     rng, sim_port = random.Random(17), free_port()
     simulator, worker = start_helpers(sim_port)
     print(f"demo: {traffic.load_demo_data(sim_port)}", flush=True)
-
-    morning = traffic.morning(rng, args.lookups)
+    morning = traffic.morning(rng, lookups)
     print(f"morning: {traffic.summary(morning)}; open: {traffic.settle()}", flush=True)
     at_backup = table_snapshot()
     started = time.monotonic()
     info = cluster.backup_full()  # online: the worker is still running
     backup_seconds = time.monotonic() - started
-    afternoon = traffic.afternoon(rng, morning, args.lookups // 2)
+    afternoon = traffic.afternoon(rng, morning, lookups // 2)
     print(f"afternoon (after the backup): {traffic.summary(afternoon)}; open: {traffic.settle()}", flush=True)
     stop_helpers(worker, simulator)
+    return {"morning": morning, "afternoon": afternoon, "at_backup": at_backup, "info": info,
+            "backup_seconds": backup_seconds}
 
-    wanted = subjects(morning, afternoon)
-    answers_before = fetch_all(wanted)
-    at_target = table_snapshot()
+
+def the_accident(cluster: Cluster, cache) -> None:
+    """A named restore point (archived), then DROP DATABASE and the Redis cache gone with it."""
+    from django.db import connections
+
     lsn = cluster.restore_point(RESTORE_POINT)
     connections.close_all()
     cluster.execute(f'DROP DATABASE "{DATABASE}" WITH (FORCE)')
     cache.flushdb()
     print(f"restore point {RESTORE_POINT!r} at {lsn}, archived; then DROP DATABASE {DATABASE}", flush=True)
 
+
+def report(day: dict, at_target, restored, answers_before, answers_after, restore_seconds: float, began: float) -> int:
+    print_tables(day["at_backup"], at_target, restored)
+    bad_answers = print_answers(answers_before, answers_after)
+    bad_tables = differences(at_target, restored)
+    print("\n" + "\n".join(line for line in day["info"].splitlines() if "size" in line or "backup:" in line))
+    print(f"\nfull backup {day['backup_seconds']:.1f} s (online); restore {restore_seconds:.1f} s "
+          f"(copy back, WAL replay, promote); drill {time.monotonic() - began:.0f} s")
+    if bad_tables or bad_answers:
+        print(f"DIFFERENT after the restore: tables {bad_tables or 'none'}; answers {bad_answers or 'none'}")
+        return 1
+    print(f"RESULT restored equal: {len(restored)} tables, {sum(n for n, _d in restored.values())} rows, "
+          f"{len(answers_after)} answers")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lookups", type=int, default=30, help="the morning's lookups (the afternoon has half)")
+    parser.add_argument("--no-wal", action="store_true",
+                        help="restore the backup alone, no WAL replayed: the drill must find the afternoon missing")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (repository, logs)")
+    args = parser.parse_args()
+    began = time.monotonic()
+    warnings.filterwarnings("ignore", message="No directory at")  # static files are not collected here
+    cluster = prepare(args)
+    versions = cluster.versions()
+    print(f"tools: {versions['pgbackrest']}; {versions['postgres']}; cluster {cluster.root} on port {cluster.port}",
+          flush=True)
+    import django  # only now: prepare() pointed DATABASE_URL at the drill's cluster
+
+    django.setup()
+    import redis
+    from django.conf import settings
+    from django.core.management import call_command
+
+    cache = redis.Redis.from_url(settings.REDIS_URL)
+    cache.flushdb()
+    call_command("migrate", verbosity=0)
+    day = the_day(cluster, args.lookups)
+    wanted = subjects(day["morning"], day["afternoon"])
+    answers_before = fetch_all(wanted)
+    at_target = table_snapshot()
+    the_accident(cluster, cache)
     started = time.monotonic()
     cluster.restore_into_empty(None if args.no_wal else RESTORE_POINT)
     restore_seconds = time.monotonic() - started
     restored = table_snapshot()
-    answers_after = fetch_all(wanted)
-
-    print_tables(at_backup, at_target, restored)
-    bad_answers = print_answers(answers_before, answers_after)
-    bad_tables = differences(at_target, restored)
-    print("\n" + "\n".join(line for line in info.splitlines() if "size" in line or "backup:" in line))
-    print(f"\nfull backup {backup_seconds:.1f} s (online); restore {restore_seconds:.1f} s (copy back, WAL replay, promote); "
-          f"drill {time.monotonic() - began:.0f} s")
-    if bad_tables or bad_answers:
-        print(f"DIFFERENT after the restore: tables {bad_tables or 'none'}; answers {bad_answers or 'none'}")
-        return 1
-    print(f"RESULT restored equal: {len(restored)} tables, {sum(n for n, _d in restored.values())} rows, {len(wanted)} answers")
-    return 0
+    return report(day, at_target, restored, answers_before, fetch_all(wanted), restore_seconds, began)
 
 
 if __name__ == "__main__":
