@@ -115,7 +115,7 @@ def load(complaints: int, lookups: int, lookup_queries: int):
                    created_at, '[]', 0, 0, ({app_ids})[1 + floor({len(apps)} * power(random(), 1.5))::int], id
             FROM portal_lookup LIMIT {lookup_queries}"""))
         timed("analyze", lambda: cursor.execute("ANALYZE"))
-    from complaints.statistics import statistics_refresh
+    from complaints.statistics.services import statistics_refresh
 
     timed("rollups rebuilt (statistics_refresh --full)", lambda: statistics_refresh(full=True))
 
@@ -143,7 +143,7 @@ def measure(runs: int):
     from django.test import Client
     from django.utils import timezone
 
-    from complaints.statistics import statistics_refresh
+    from complaints.statistics.services import statistics_refresh
     from registry.models import Organisation, StaffUser
 
     with connection.cursor() as cursor:

@@ -6,9 +6,12 @@ from django.utils.translation import gettext_lazy as _
 
 from complaints import selectors
 from complaints.models import Complaint
+from complaints.services import evidence_check
+from complaints.statistics.filters import Filters, default_period, fit_interval
 from portal.forms import PhoneCaptchaForm, PhoneCodeForm
 from portal.uploads import file_input_limits
 from portal.regions import Province
+from registry.models import Organisation
 
 CATEGORY_HINTS = {
     Complaint.Category.DEBT_COLLECTION: _("Messages or calls about a debt that is not yours: a loan, a phone bill, an unpaid order."),
@@ -112,8 +115,6 @@ class ComplaintForm(forms.Form):
         return value
 
     def clean_evidence(self):
-        from complaints.services import evidence_check
-
         files = self.cleaned_data.get("evidence") or []
         self.evidence_types = evidence_check(files)  # read once: the service takes them as checked
         return files
@@ -191,9 +192,6 @@ class StatisticsFilterForm(forms.Form):
     MAX_DAYS = 3 * 366 + 1  # the widest period a page or API call counts (a day interval over it stays readable)
 
     def __init__(self, data=None, *, province_fixed: str = ""):
-        from complaints.statistics import default_period
-        from registry.models import Organisation
-
         # the form shows the period and interval actually counted when the URL leaves them out
         data = data.copy() if data is not None else {}
         start, end = default_period()
@@ -222,8 +220,6 @@ class StatisticsFilterForm(forms.Form):
 
     def filters(self):
         """The Filters these parameters ask for; a field with an error keeps its default."""
-        from complaints.statistics import Filters, default_period, fit_interval
-
         self.is_valid()
         data = {name: value for name, value in getattr(self, "cleaned_data", {}).items() if name not in self.errors}
         default_start, default_end = default_period()

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from complaints import statistics as stats
 from complaints.models import Complaint
+from complaints.statistics.services import statistics_refresh
 from registry.models import StaffUser
 from tests.browser.conftest import save_screenshot, sign_in
 from tests.registry.factories import MemberAppFactory, OrganisationFactory, StaffUserFactory
@@ -24,7 +24,7 @@ def test_regulator_filters_the_dashboard_and_downloads_the_cases(live_server, pa
             category=Complaint.Category.values[n % 3], province="44" if n % 4 else "11",
             received_at=now - timedelta(days=3 + n * 7), answered_at=now - timedelta(days=1 + n * 7), timely=n % 5 != 0,
             state=Complaint.State.ANSWERED)
-    stats.statistics_refresh(full=True)
+    statistics_refresh(full=True)
     user = StaffUserFactory(role=StaffUser.Role.REGULATOR, email="regulator@miit.example.cn")
 
     sign_in(page, live_server, user)
