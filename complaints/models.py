@@ -6,12 +6,16 @@ The personal details (number, e-mail, narrative, evidence) are purged after the 
 fields regulators count (dates, category, app, carrier, province, answer, timeliness, feedback) stay."""
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.crypto import decrypt
+from portal.phone import mask_phone
 from portal.regions import Province
 
 
@@ -135,20 +139,14 @@ class Complaint(models.Model):
 
     @property
     def phone_number(self) -> str:
-        from portal.crypto import decrypt
-
         return decrypt(self.phone_encrypted) if self.phone_encrypted else ""
 
     @property
     def masked_phone_number(self) -> str:
-        from portal.phone import mask_phone
-
         return mask_phone(self.phone_number) if self.phone_encrypted else "***"
 
     @property
     def email(self) -> str:
-        from portal.crypto import decrypt
-
         return decrypt(self.email_encrypted) if self.email_encrypted else ""
 
     @property
@@ -177,8 +175,6 @@ class Complaint(models.Model):
 
     @property
     def feedback_open_until(self):
-        from datetime import timedelta
-
         if self.state != self.State.ANSWERED or not self.answered_at:
             return None
         return self.answered_at + timedelta(days=settings.COMPLAINT_FEEDBACK_DAYS)
@@ -212,8 +208,6 @@ class ComplaintEvent(models.Model):
 def evidence_storage():
     """Outside the web root (var/evidence by default) and with no URL: files are served by a view that
     checks who asks."""
-    from django.core.files.storage import FileSystemStorage
-
     return FileSystemStorage(location=settings.COMPLAINT_EVIDENCE_DIR, base_url=None)
 
 

@@ -5,11 +5,14 @@ import uuid
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from complaints.models import Complaint, Evidence
 from complaints.services import TRIAGE_STATES
+from portal.models import UnbindRequest
 from portal.phone import normalize_phone
 from portal.privacy import keyed_hash
+from portal.selectors import carrier_for_number, unbind_requests_for_holder
 from registry.models import MemberApp, Organisation
 from registry.scoping import scope_for_user
 
@@ -146,8 +149,6 @@ def _date(value) -> str:
 
 def unbind_request_for_holder(*, phone_number: str, unbind_id):
     """The unbind request a complaint is filed from, if it was made for this holder's number."""
-    from portal.selectors import unbind_requests_for_holder
-
     try:
         public_id = uuid.UUID(str(unbind_id)) if unbind_id else None
     except ValueError:
@@ -162,11 +163,6 @@ def complaint_prefill(*, phone_number: str, unbind_id=None) -> dict:
     """Initial values for the complaint form: the carrier that issued the number; filed from an unbind
     request that was refused or is overdue (and belongs to this number), the app, the category and a
     description are filled in too."""
-    from django.utils.translation import gettext as _
-
-    from portal.models import UnbindRequest
-    from portal.selectors import carrier_for_number
-
     initial = {}
     carrier = carrier_for_number(phone_number)
     if carrier:

@@ -13,6 +13,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from PIL import Image
 
 from complaints.models import Complaint, ComplaintEvent, Evidence, ReferenceCounter
 from portal.crypto import encrypt
@@ -121,8 +122,6 @@ def evidence_content_type(upload) -> str:
         if b"%%EOF" in tail:
             return "application/pdf"
     elif head.startswith(b"\xff\xd8\xff") or head.startswith(b"\x89PNG\r\n\x1a\n"):
-        from PIL import Image
-
         try:
             with Image.open(upload) as image:
                 image.verify()  # decodes the structure: a renamed or truncated file fails here

@@ -4,7 +4,7 @@ protocol v2). Rows come through `scope_for_user`, so another member's case is a 
 import datetime as dt
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import PageNumberPagination
@@ -94,7 +94,5 @@ class PlatformComplaintEvidenceView(PlatformAPIView):
     def get(self, request, reference, evidence_id):
         evidence = selectors.evidence_for_user(user=request.user, evidence_id=evidence_id)
         if evidence.complaint.reference != reference:
-            from django.http import Http404
-
             raise Http404
         return FileResponse(evidence.file.open("rb"), content_type=evidence.content_type, filename=evidence.original_name)
