@@ -106,19 +106,20 @@ def number_event_totals(filters: Filters) -> dict[bool, dict] | None:
     }
 
 
-def _by_app_only(filters: Filters) -> bool:
-    """Unbind requests and notices carry an app (so a platform) but no province, carrier, category or state."""
-    return not (filters.province or filters.carrier or filters.category or filters.state)
+def _app_rows(rows, app: str, filters: Filters):
+    """Unbind requests and notices carry an app (so a platform) but no province, carrier, category or state:
+    their rows for the filters, or None when a filter they cannot answer is set."""
+    if filters.province or filters.carrier or filters.category or filters.state:
+        return None
+    return rows.filter(**{f"{app}__organisation_id": filters.platform}) if filters.platform else rows
 
 
 def unbind_request_figures(filters: Filters) -> dict[bool, dict] | None:
     """Unbind requests made in the period and the share of those due (answered, or past their deadline)
     that were done on time. Requests carry an app (so a platform) but no province, carrier or category."""
-    if not _by_app_only(filters):
+    rows = _app_rows(UnbindRequest.objects.all(), "app", filters)
+    if rows is None:
         return None
-    rows = UnbindRequest.objects.all()
-    if filters.platform:
-        rows = rows.filter(app__organisation_id=filters.platform)
     result = {}
     for current, start, end in periods(filters):
         counts = unbind_statistics(since=start, until=end, requests=rows, with_due=True)
@@ -131,11 +132,9 @@ def recycling_notice_figures(filters: Filters, *, previous: bool = True) -> dict
     """Member apps notified of recycled numbers (distinct apps with a notice delivered in the period) and
     the bindings they reported removed. Notices carry an app but no province, carrier or category.
     Without `previous`, only the period itself (True) is counted."""
-    if not _by_app_only(filters):
+    rows = _app_rows(NoticeDelivery.objects.all(), "subscription__app", filters)
+    if rows is None:
         return None
-    rows = NoticeDelivery.objects.all()
-    if filters.platform:
-        rows = rows.filter(subscription__app__organisation_id=filters.platform)
     result = {}
     for current, start, end in periods(filters):
         if current or previous:
