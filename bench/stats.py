@@ -141,7 +141,7 @@ def load(complaints: int, lookups: int, lookup_queries: int):
             FROM portal_lookup LIMIT {lookup_queries}"""),
         )
         timed("analyze", lambda: cursor.execute("ANALYZE"))
-    from complaints.statistics import statistics_refresh
+    from complaints.statistics.services import statistics_refresh
 
     timed("rollups rebuilt (statistics_refresh --full)", lambda: statistics_refresh(full=True))
 
@@ -169,7 +169,7 @@ def measure(runs: int):
     from django.test import Client
     from django.utils import timezone
 
-    from complaints.statistics import statistics_refresh
+    from complaints.statistics.services import statistics_refresh
     from registry.models import Organisation, StaffUser
 
     with connection.cursor() as cursor:

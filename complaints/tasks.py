@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from complaints import services
-from complaints.statistics import statistics_refresh as refresh
+from complaints.statistics import services as statistics_services
 
 
 @shared_task(acks_late=True)
@@ -17,4 +17,4 @@ def complaint_purge() -> int:
 @shared_task(acks_late=True)
 def statistics_refresh() -> dict:
     """Rebuild the statistics rollups of recent days and of cases that changed (idempotent)."""
-    return refresh()
+    return statistics_services.statistics_refresh()

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from complaints import statistics_views, views
+from complaints import views
+from complaints.statistics import views as statistics_views
 
 app_name = "complaints"
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from complaints.api import statistics, views
+from complaints.api import views
+from complaints.statistics import api as statistics
 
 urlpatterns = [
     path("platform/complaints", views.PlatformComplaintListView.as_view(), name="api_platform_complaints"),

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from complaints.models import Complaint
-from complaints.statistics import statistics_refresh
+from complaints.statistics.services import statistics_refresh
 from portal.lookup.models import Lookup, LookupQuery
 from portal.recycling.models import NumberEvent
 from registry.models import MemberApp, Organisation

@@ -309,7 +309,7 @@ COMPLAINT_EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
 COMPLAINT_EVIDENCE_DIR = env.str(
     "COMPLAINT_EVIDENCE_DIR", default=str(VAR_DIR / "evidence")
 )  # never under the web root
-# Statistics (complaints/statistics.py): platforms are ranked per 100,000 lookups only when that many lookups
+# Statistics (complaints/statistics/): platforms are ranked per 100,000 lookups only when that many lookups
 # asked them in the period (Ofcom ranks only providers above a size floor); public cells under the
 # threshold are suppressed; the periodic refresh rebuilds the last few days and the days of changed cases.
 STATISTICS_RANKING_MIN_LOOKUPS = env.int("STATISTICS_RANKING_MIN_LOOKUPS", default=200)

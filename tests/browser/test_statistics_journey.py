@@ -6,15 +6,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from complaints import statistics as stats
 from complaints.models import Complaint
+from complaints.statistics.services import statistics_refresh
 from registry.models import StaffUser
 from tests.browser.conftest import save_screenshot, sign_in
-from tests.registry.factories import (
-    MemberAppFactory,
-    OrganisationFactory,
-    StaffUserFactory,
-)
+from tests.registry.factories import MemberAppFactory, OrganisationFactory, StaffUserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,7 +33,7 @@ def test_regulator_filters_the_dashboard_and_downloads_the_cases(live_server, pa
             timely=n % 5 != 0,
             state=Complaint.State.ANSWERED,
         )
-    stats.statistics_refresh(full=True)
+    statistics_refresh(full=True)
     user = StaffUserFactory(role=StaffUser.Role.REGULATOR, email="regulator@miit.example.cn")
 
     sign_in(page, live_server, user)

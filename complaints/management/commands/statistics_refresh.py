@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from complaints.statistics import statistics_refresh
+from complaints.statistics.services import statistics_refresh
 
 
 class Command(BaseCommand):

@@ -1,10 +1,11 @@
 """Statistics pages: the regulator's dashboard, its CSV tables and case CSV, the quarterly report (staff,
 `/staff/statistics/`), and the public open-data page with its CSV and JSON (`/statistics/`). Views parse the
-filters, call one selector in `complaints.statistics`, and render."""
+filters, call one selector of the `complaints.statistics` package, and render."""
 
 import datetime as dt
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, JsonResponse
@@ -12,19 +13,35 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from complaints import charts
-from complaints import statistics as stats
-from complaints.forms import StatisticsFilterForm
+from complaints.statistics import charts
+from complaints.statistics.filters import (
+    Filters,
+    default_period,
+    quarter_bounds,
+    statistics_filters_for_user,
+    statistics_reader,
+)
+from complaints.statistics.forms import StatisticsFilterForm
+from complaints.statistics.headline import statistics_headline
+from complaints.statistics.public import statistics_public, statistics_public_rows
+from complaints.statistics.rankings import (
+    statistics_by_carrier,
+    statistics_by_category,
+    statistics_by_platform,
+    statistics_by_province,
+)
+from complaints.statistics.reports import statistics_case_rows, statistics_dashboard, statistics_quarterly
+from complaints.statistics.trends import statistics_timeliness, statistics_trend
 from portal.core.csv_export import csv_response
 from portal.core.regions import Province
 
 
-def filters_for_request(request) -> tuple[StatisticsFilterForm, stats.Filters]:
+def filters_for_request(request) -> tuple[StatisticsFilterForm, Filters]:
     """The filters a staff request asks for, through the one scoping function."""
-    if not stats.statistics_reader(request.user):
+    if not statistics_reader(request.user):
         raise Http404
     form = StatisticsFilterForm(request.GET, province_fixed=request.user.province if request.user.province else "")
-    filters = stats.statistics_filters_for_user(user=request.user, filters=form.filters())
+    filters = statistics_filters_for_user(user=request.user, filters=form.filters())
     return form, filters
 
 
@@ -37,7 +54,7 @@ def _requested_province(request) -> str:
     return province if province in Province.values else ""
 
 
-def _query(filters: stats.Filters) -> str:
+def _query(filters: Filters) -> str:
     params = {"start": filters.start.isoformat(), "end": filters.end.isoformat(), "interval": filters.interval}
     params.update(
         {
@@ -58,20 +75,28 @@ def _query(filters: stats.Filters) -> str:
 @login_required
 def dashboard(request):
     form, filters = filters_for_request(request)
-    data = stats.statistics_dashboard(filters)
-    trend, timeliness = data["trend"], data["timeliness"]
-    legend = [{"label": s["label"], "swatch": charts.swatch(i)} for i, s in enumerate(trend["series"][:9])]
+    data = statistics_dashboard(filters)
+    legend = [{"label": s["label"], "swatch": charts.swatch(i)} for i, s in enumerate(data["trend"]["series"][:9])]
     context = {
         "form": form,
         "filters": filters,
         "query": _query(filters),
         **data,
         "legend": legend,
+        **_dashboard_charts(data),
+        "ranking_floor": settings.STATISTICS_RANKING_MIN_LOOKUPS,
+        "province_label": dict(Province.choices).get(filters.province, ""),
+        "interval_widened": form.data.get("interval") not in ("", None, filters.interval),
+    }
+    return render(request, "complaints/statistics/dashboard.html", context)
+
+
+def _dashboard_charts(data: dict) -> dict:
+    trend, points = data["trend"], data["timeliness"]["points"]
+    return {
         "trend_chart": charts.stacked_columns(trend["bucket_labels"], trend["series"], title=_("Complaints over time")),
         "timeliness_chart": charts.line_chart(
-            [p["label"] for p in timeliness["points"]],
-            [p["on_time_share"] for p in timeliness["points"]],
-            title=_("Answered on time"),
+            [p["label"] for p in points], [p["on_time_share"] for p in points], title=_("Answered on time")
         ),
         "platform_chart": charts.bar_chart(data["platforms"], value="complaints", title=_("Complaints by platform")),
         "platform_rate_chart": charts.bar_chart(
@@ -79,92 +104,42 @@ def dashboard(request):
         ),
         "carrier_chart": charts.bar_chart(data["carriers"], value="complaints", title=_("Complaints by carrier")),
         "province_chart": charts.bar_chart(data["provinces"], value="complaints", title=_("Complaints by province")),
-        "ranking_floor": stats.settings.STATISTICS_RANKING_MIN_LOOKUPS,
-        "province_label": dict(Province.choices).get(filters.province, ""),
-        "interval_widened": form.data.get("interval") not in ("", None, filters.interval),
     }
-    return render(request, "complaints/statistics/dashboard.html", context)
 
 
+RANKING_COLUMNS = [
+    "key",
+    "label",
+    "complaints",
+    "previous",
+    "change",
+    "answered",
+    "on_time_share",
+    "satisfied_share",
+    "escalated",
+]
 TABLES = {
     # name: (selector, columns)
-    "headline": (stats.statistics_headline, ["key", "label", "value", "previous", "change", "unit", "available"]),
-    "platforms": (
-        stats.statistics_by_platform,
-        [
-            "key",
-            "label",
-            "complaints",
-            "previous",
-            "change",
-            "answered",
-            "on_time_share",
-            "satisfied_share",
-            "escalated",
-            "size",
-            "per_100k",
-            "rank",
-        ],
-    ),
-    "carriers": (
-        stats.statistics_by_carrier,
-        [
-            "key",
-            "label",
-            "complaints",
-            "previous",
-            "change",
-            "answered",
-            "on_time_share",
-            "satisfied_share",
-            "escalated",
-            "size",
-            "per_100k",
-            "rank",
-        ],
-    ),
-    "provinces": (
-        stats.statistics_by_province,
-        [
-            "key",
-            "label",
-            "complaints",
-            "previous",
-            "change",
-            "answered",
-            "on_time_share",
-            "satisfied_share",
-            "escalated",
-        ],
-    ),
-    "categories": (
-        stats.statistics_by_category,
-        [
-            "key",
-            "label",
-            "complaints",
-            "previous",
-            "change",
-            "answered",
-            "on_time_share",
-            "satisfied_share",
-            "escalated",
-        ],
-    ),
+    "headline": (statistics_headline, ["key", "label", "value", "previous", "change", "unit", "available"]),
+    "platforms": (statistics_by_platform, [*RANKING_COLUMNS, "size", "per_100k", "rank"]),
+    "carriers": (statistics_by_carrier, [*RANKING_COLUMNS, "size", "per_100k", "rank"]),
+    "provinces": (statistics_by_province, RANKING_COLUMNS),
+    "categories": (statistics_by_category, RANKING_COLUMNS),
 }
 
 
-def _table_rows(name: str, filters: stats.Filters):
+def _table_rows(name: str, filters: Filters):
     if name == "trend":
-        trend = stats.statistics_trend(filters, "category")
+        trend = statistics_trend(filters, "category")
         yield ["bucket", *[s["label"] for s in trend["series"]]]
         for i, label in enumerate(trend["bucket_labels"]):
             yield [label, *[s["values"][i] for s in trend["series"]]]
         return
     if name == "timeliness":
         yield ["bucket", "received", "answered", "on_time_share"]
-        for p in stats.statistics_timeliness(filters)["points"]:
-            yield [p["label"], p["received"], p["answered"], "" if p["on_time_share"] is None else p["on_time_share"]]
+        for p in statistics_timeliness(filters)["points"]:
+            share = "" if p["on_time_share"] is None else p["on_time_share"]
+            yield [p["label"], p["received"], p["answered"], share]
         return
     selector, columns = TABLES[name]
     yield columns
@@ -177,15 +152,14 @@ def table_csv(request, table: str):
     if table not in TABLES and table not in ("trend", "timeliness"):
         raise Http404
     _form, filters = filters_for_request(request)
-    return csv_response(
-        _table_rows(table, filters), f"statistics-{table}-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv"
-    )
+    name = f"statistics-{table}-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv"
+    return csv_response(_table_rows(table, filters), name)
 
 
 @login_required
 def cases_csv(request):
     _form, filters = filters_for_request(request)
-    return csv_response(stats.statistics_case_rows(filters), f"cases-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv")
+    return csv_response(statistics_case_rows(filters), f"cases-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv")
 
 
 def _quarter(value: str, today: dt.date) -> tuple[int, int]:
@@ -204,11 +178,9 @@ def _quarter(value: str, today: dt.date) -> tuple[int, int]:
 @login_required
 def quarterly(request):
     year, quarter = _quarter(request.GET.get("quarter", ""), timezone.localdate())
-    start, end = stats.quarter_bounds(year, quarter)
-    filters = stats.statistics_filters_for_user(
-        user=request.user,
-        filters=stats.Filters(start=start, end=end, province=_requested_province(request), interval="month"),
-    )
+    start, end = quarter_bounds(year, quarter)
+    asked = Filters(start=start, end=end, province=_requested_province(request), interval="month")
+    filters = statistics_filters_for_user(user=request.user, filters=asked)
     quarters = []
     y, q = timezone.localdate().year, (timezone.localdate().month - 1) // 3 + 1
     for _n in range(8):
@@ -218,7 +190,7 @@ def quarterly(request):
         request,
         "complaints/statistics/quarterly.html",
         {
-            "report": stats.statistics_quarterly(filters),
+            "report": statistics_quarterly(filters),
             "year": year,
             "quarter": quarter,
             "filters": filters,
@@ -233,16 +205,16 @@ def quarterly(request):
 # --- Public open data -------------------------------------------------------------------------------------
 
 
-def _public_filters(request) -> stats.Filters:
-    start, end = stats.default_period()
+def _public_filters(request) -> Filters:
+    start, end = default_period()
     year = request.GET.get("year", "")
     if year.isdigit() and 2000 <= int(year) <= end.year:
         start, end = dt.date(int(year), 1, 1), min(dt.date(int(year), 12, 31), end)
-    return stats.Filters(start=start, end=end)
+    return Filters(start=start, end=end)
 
 
 def public(request):
-    data = stats.statistics_public(_public_filters(request))
+    data = statistics_public(_public_filters(request))
     months = data["by_month"]
     context = {
         "data": data,
@@ -262,14 +234,13 @@ def public(request):
 def public_csv(request):
     filters = _public_filters(request)
     return csv_response(
-        stats.statistics_public_rows(stats.statistics_public(filters)),
-        f"open-data-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv",
+        statistics_public_rows(statistics_public(filters)), f"open-data-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv"
     )
 
 
 def public_json(request):
     return JsonResponse(
-        stats.statistics_public(_public_filters(request)),
+        statistics_public(_public_filters(request)),
         encoder=DjangoJSONEncoder,
         json_dumps_params={"ensure_ascii": False},
     )

@@ -9,17 +9,26 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from complaints import statistics as stats
-from complaints.forms import StatisticsFilterForm
+from complaints.models import Complaint
+from complaints.statistics.filters import INTERVALS, LENSES, statistics_filters_for_user, statistics_reader
+from complaints.statistics.forms import StatisticsFilterForm
+from complaints.statistics.headline import statistics_headline
+from complaints.statistics.rankings import (
+    statistics_by_carrier,
+    statistics_by_category,
+    statistics_by_platform,
+    statistics_by_province,
+)
+from complaints.statistics.trends import statistics_trend
 
 
 class IsStatisticsReader(BasePermission):
     """Regulators and administrators; other signed-in staff get 404 as on the pages."""
 
     def has_permission(self, request, view):
-        if request.user.is_authenticated and not stats.statistics_reader(request.user):
+        if request.user.is_authenticated and not statistics_reader(request.user):
             raise NotFound
-        return stats.statistics_reader(request.user)
+        return statistics_reader(request.user)
 
 
 class StatisticsFigureSerializer(serializers.Serializer):
@@ -92,8 +101,8 @@ FILTER_PARAMETERS = [
     ),
     OpenApiParameter("carrier", int, description="carrier organisation id"),
     OpenApiParameter("platform", int, description="platform organisation id"),
-    OpenApiParameter("category", str, enum=[c for c, _l in stats.Complaint.Category.choices]),
-    OpenApiParameter("state", str, enum=[s for s, _l in stats.Complaint.State.choices]),
+    OpenApiParameter("category", str, enum=[c for c, _l in Complaint.Category.choices]),
+    OpenApiParameter("state", str, enum=[s for s, _l in Complaint.State.choices]),
 ]
 
 
@@ -104,7 +113,7 @@ class StatisticsAPIView(APIView):
         form = StatisticsFilterForm(request.query_params)
         if not form.is_valid():
             return None, Response({"code": "invalid", "detail": form.errors}, status=400)
-        filters = stats.statistics_filters_for_user(user=request.user, filters=form.filters())
+        filters = statistics_filters_for_user(user=request.user, filters=form.filters())
         return filters, None
 
     @staticmethod
@@ -122,19 +131,16 @@ class HeadlineView(StatisticsAPIView):
         filters, error = self.filters(request)
         if error:
             return error
-        return Response(
-            HeadlineSerializer({"period": self.period(filters), "figures": stats.statistics_headline(filters)}).data
-        )
+        figures = statistics_headline(filters)
+        return Response(HeadlineSerializer({"period": self.period(filters), "figures": figures}).data)
 
 
 class TrendsView(StatisticsAPIView):
     @extend_schema(
         parameters=[
             *FILTER_PARAMETERS,
-            OpenApiParameter("interval", str, enum=list(stats.INTERVALS), description="bucket size (default month)"),
-            OpenApiParameter(
-                "lens", str, enum=list(stats.LENSES), description="one series per value (default category)"
-            ),
+            OpenApiParameter("interval", str, enum=list(INTERVALS), description="bucket size (default month)"),
+            OpenApiParameter("lens", str, enum=list(LENSES), description="one series per value (default category)"),
         ],
         responses={200: TrendSerializer, 400: StatisticsErrorSerializer},
         summary="Complaints received over time, one series per category, platform, carrier, province or state",
@@ -144,9 +150,10 @@ class TrendsView(StatisticsAPIView):
         if error:
             return error
         lens = request.query_params.get("lens") or "category"
-        if lens not in stats.LENSES:
-            return Response({"code": "invalid", "detail": {"lens": [f"one of {', '.join(stats.LENSES)}"]}}, status=400)
-        trend = stats.statistics_trend(filters, lens)
+        if lens not in LENSES:
+            detail = {"lens": [f"one of {', '.join(LENSES)}"]}
+            return Response({"code": "invalid", "detail": detail}, status=400)
+        trend = statistics_trend(filters, lens)
         return Response(TrendSerializer({"period": self.period(filters), **trend}).data)
 
 
@@ -168,10 +175,8 @@ def _ranking_view(selector, summary: str):
 
 
 PlatformsView = _ranking_view(
-    stats.statistics_by_platform, "Complaints by platform, raw and per 100,000 lookups (above the size floor)"
+    statistics_by_platform, "Complaints by platform, raw and per 100,000 lookups (above the size floor)"
 )
-CarriersView = _ranking_view(
-    stats.statistics_by_carrier, "Complaints by carrier, raw and per 100,000 numbers re-assigned"
-)
-ProvincesView = _ranking_view(stats.statistics_by_province, "Complaints by province")
-CategoriesView = _ranking_view(stats.statistics_by_category, "Complaints by category")
+CarriersView = _ranking_view(statistics_by_carrier, "Complaints by carrier, raw and per 100,000 numbers re-assigned")
+ProvincesView = _ranking_view(statistics_by_province, "Complaints by province")
+CategoriesView = _ranking_view(statistics_by_category, "Complaints by category")

@@ -4,7 +4,18 @@
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-PALETTE = ["#0b5cad", "#e07b00", "#17734a", "#b3261e", "#6a3fb5", "#00838f", "#8d6e00", "#c2185b", "#5b6670", "#2e7d32"]
+PALETTE = [
+    "#0b5cad",
+    "#e07b00",
+    "#17734a",
+    "#b3261e",
+    "#6a3fb5",
+    "#00838f",
+    "#8d6e00",
+    "#c2185b",
+    "#5b6670",
+    "#2e7d32",
+]
 WIDTH = 480  # viewBox units: about 0.7 of a pixel on a phone, 1.5 on a wide screen (max-width)
 
 
@@ -15,14 +26,15 @@ def colour(index: int) -> str:
 def swatch(index: int) -> str:
     """A legend's colour square, as SVG: a fill attribute, not a style attribute the CSP would refuse."""
     return mark_safe(
-        f'<svg class="swatch" viewBox="0 0 12 12" aria-hidden="true"><rect width="12" height="12" rx="2" fill="{colour(index)}"/></svg>'
+        '<svg class="swatch" viewBox="0 0 12 12" aria-hidden="true">'
+        f'<rect width="12" height="12" rx="2" fill="{colour(index)}"/></svg>'
     )
 
 
 def _svg(height: int, body: str, label: str, kind: str, total) -> str:
     return mark_safe(
-        f'<svg class="chart {kind}" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" aria-label="{escape(label)}" '
-        f'data-total="{escape(total)}" preserveAspectRatio="xMinYMin meet">{body}</svg>'
+        f'<svg class="chart {kind}" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" '
+        f'aria-label="{escape(label)}" data-total="{escape(total)}" preserveAspectRatio="xMinYMin meet">{body}</svg>'
     )
 
 
@@ -38,7 +50,8 @@ def bar_chart(rows: list[dict], *, value: str, label: str = "label", title: str 
         name, shown = escape(r[label]), escape(f"{r[value]}{unit}")
         parts.append(
             f'<g class="bar"><text x="0" y="{y + 13}" class="label">{name}</text>'
-            f'<rect x="0" y="{y + 18}" width="{width:.1f}" height="14" rx="2" fill="{PALETTE[0]}"><title>{name}: {shown}</title></rect>'
+            f'<rect x="0" y="{y + 18}" width="{width:.1f}" height="14" rx="2" fill="{PALETTE[0]}">'
+            f"<title>{name}: {shown}</title></rect>"
             f'<text x="{width + 6:.1f}" y="{y + 30}" class="value">{shown}</text></g>'
         )
         y += 40
@@ -91,7 +104,8 @@ def line_chart(labels: list[str], values: list, *, title: str = "", maximum: flo
     plot_h = height - bottom - 10
     step = (WIDTH - left) / max(1, len(labels))
     parts = [
-        f'<text x="0" y="14" class="axis">{maximum:g}{escape(unit)}</text><text x="0" y="{height - bottom}" class="axis">0</text>'
+        f'<text x="0" y="14" class="axis">{maximum:g}{escape(unit)}</text>'
+        f'<text x="0" y="{height - bottom}" class="axis">0</text>'
         f'<line x1="{left}" y1="{height - bottom}" x2="{WIDTH}" y2="{height - bottom}" class="axis-line"/>'
     ]
     segment, label_every = [], max(1, -(-len(labels) // 6))
@@ -105,12 +119,12 @@ def line_chart(labels: list[str], values: list, *, title: str = "", maximum: flo
             y = height - bottom - plot_h * min(v, maximum) / maximum
             segment.append(f"{x:.1f},{y:.1f}")
             parts.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" class="dot"><title>{escape(bucket)}: {v}{escape(unit)}</title></circle>'
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" class="dot">'
+                f"<title>{escape(bucket)}: {v}{escape(unit)}</title></circle>"
             )
         if i % label_every == 0:
-            parts.append(
-                f'<text x="{x - step * 0.4:.1f}" y="{height - bottom + 16}" class="tick">{escape(bucket)}</text>'
-            )
+            tick_x = x - step * 0.4
+            parts.append(f'<text x="{tick_x:.1f}" y="{height - bottom + 16}" class="tick">{escape(bucket)}</text>')
     if segment:
         parts.append(f'<polyline points="{" ".join(segment)}" class="line"/>')
     return _svg(height, "".join(parts), title, "line", sum(v for v in values if v is not None))
