@@ -9,8 +9,9 @@ CloudEvents, many numbers a notice, signed like protocol v2 (docs/protocol.md).
    being written is never skipped.
 2. Send. `run(ids)` claims the rows (pending and due), sends them concurrently on the worker's asyncio
    loop (aiohttp, the fan-out's session), and records every attempt. A 2xx delivers; anything else is
-   retried with exponential backoff and jitter, and after the last try the notice is parked, for staff
-   to re-send.
+   retried on the published schedule (portal/backoff.py), and after the last try the notice is parked,
+   for staff to re-send. What an outcome does to the endpoint (failing, disabled) and staff's replays
+   are portal/notice_delivery/.
 3. Sweep. Beat runs `sweep()`: it plans (in case a nudge was lost) and re-sends rows that should have
    been tried a while ago (a killed worker, a flushed broker). The row is the truth; tasks are
    idempotent (a row already delivered, parked or claimed is skipped).
@@ -21,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
-import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -30,13 +30,14 @@ from datetime import timedelta
 import aiohttp
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, DateTimeField, F, Value, When
+from django.db.models import Case, CharField, DateTimeField, F, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
-from portal import fanout, selectors
+from portal import backoff, fanout, selectors
 from portal.crypto import decrypt_cached
 from portal.models import NoticeAttempt, NoticeDelivery, NoticeSubscription, NumberEvent
+from portal.notice_delivery import outcomes
 from portal.outbound import clients as outbound
 from registry import protocol
 
@@ -61,7 +62,8 @@ def _plan_window(high: int) -> bool:
     with transaction.atomic():
         subscriptions = list(
             NoticeSubscription.objects.select_for_update(of=("self",))
-            .filter(enabled=True, app__organisation__status=Organisation.Status.ACTIVE, notified_up_to__lt=high)
+            .filter(enabled=True, disabled_at__isnull=True, app__organisation__status=Organisation.Status.ACTIVE,
+                    notified_up_to__lt=high)
             .order_by("pk")
         )
         if not subscriptions:
@@ -69,7 +71,7 @@ def _plan_window(high: int) -> bool:
         low = min(s.notified_up_to for s in subscriptions)
         end = min(high, low + PLAN_WINDOW)
         rows = list(NumberEvent.objects.filter(pk__gt=low, pk__lte=end).order_by("pk").values_list("pk", "type"))
-        now = timezone.now()
+        now, attempts = timezone.now(), backoff.notices().attempts
         by_types: dict[tuple[str, ...], tuple[list[int], list[int]]] = {}
         deliveries = []
         for subscription in subscriptions:
@@ -90,7 +92,7 @@ def _plan_window(high: int) -> bool:
                 if count:
                     deliveries.append(NoticeDelivery(
                         subscription=subscription, after_event_id=start, up_to_event_id=cut, event_types=" ".join(types),
-                        numbers=count, next_attempt_at=now, created_at=now, max_attempts=settings.NOTICE_MAX_ATTEMPTS,
+                        numbers=count, next_attempt_at=now, created_at=now, max_attempts=attempts,
                     ))
                 start = cut
             subscription.notified_up_to = end
@@ -119,11 +121,14 @@ def dispatch(groups: list[list[str]], *, countdown: float = 0) -> None:
 
 
 def sweep() -> int:
-    """Plan what a lost nudge left unplanned, and re-send rows that should have been tried a while ago."""
+    """Plan what a lost nudge left unplanned, send the retries now due (those hours away get no nudge)
+    and re-send rows that should have been tried a while ago."""
     plan()
-    stuck_before = timezone.now() - timedelta(seconds=settings.NOTICE_STUCK_SECONDS)
+    now = timezone.now()
+    stuck_before = now - timedelta(seconds=settings.NOTICE_STUCK_SECONDS)
     rows = list(
-        NoticeDelivery.objects.filter(state=State.PENDING, next_attempt_at__lt=stuck_before)
+        NoticeDelivery.objects.filter(Q(next_attempt_at__lt=stuck_before) | Q(attempts__gt=0, next_attempt_at__lte=now),
+                                      state=State.PENDING)
         .order_by("next_attempt_at")
         .values_list("pk", "after_event_id", "up_to_event_id", "event_types")[:5000]
     )
@@ -137,6 +142,7 @@ def sweep() -> int:
 @dataclass
 class Send:
     delivery_id: str
+    subscription_id: int
     attempt: int
     max_attempts: int
     url: str
@@ -157,17 +163,10 @@ class Result:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def backoff_seconds(attempt: int) -> float:
-    """Exponential backoff with jitter: base * 2^(attempt-1), capped, then somewhere in its upper half
-    (so members coming back up are not hit by every notice at the same moment)."""
-    delay = min(settings.NOTICE_RETRY_CAP_SECONDS, settings.NOTICE_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
-    return delay / 2 + random.uniform(0, delay / 2)
-
-
 def run(delivery_ids: list[str]) -> None:
     sends = _claim(delivery_ids)
     if sends:
-        _record(fanout.run_in_loop(_send_all(sends)))
+        _record(fanout.run_in_loop(send_all(sends)))
 
 
 def _claim(delivery_ids: list[str]) -> list[Send]:
@@ -176,9 +175,9 @@ def _claim(delivery_ids: list[str]) -> list[Send]:
     with transaction.atomic():
         rows = list(
             NoticeDelivery.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",))
-            .filter(pk__in=delivery_ids, state=State.PENDING, next_attempt_at__lte=now + timedelta(seconds=1))
-            .values("pk", "after_event_id", "up_to_event_id", "event_types", "attempts", "max_attempts", "created_at",
-                    "subscription__webhook_url", "subscription__key_id", "subscription__secret_encrypted")
+            .filter(pk__in=delivery_ids, state=State.PENDING, next_attempt_at__lte=now + timedelta(seconds=1),
+                    subscription__disabled_at__isnull=True)
+            .values(*SEND_FIELDS)
         )
         if not rows:
             return []
@@ -186,6 +185,15 @@ def _claim(delivery_ids: list[str]) -> list[Send]:
         NoticeDelivery.objects.filter(pk__in=[r["pk"] for r in rows]).update(
             next_attempt_at=now + timedelta(seconds=timeout + 5)
         )
+    return sends_for(rows)
+
+
+SEND_FIELDS = ("pk", "subscription_id", "after_event_id", "up_to_event_id", "event_types", "attempts", "max_attempts",
+               "created_at", "subscription__webhook_url", "subscription__secret_encrypted")
+
+
+def sends_for(rows: list[dict]) -> list[Send]:
+    """The signed requests of claimed rows (SEND_FIELDS); rows carrying the same events share the data."""
     data: dict[tuple, bytes] = {}
     sends = []
     for row in rows:
@@ -199,7 +207,8 @@ def _claim(delivery_ids: list[str]) -> list[Send]:
             report_path=reverse("api_platform_notice_report", args=[notice_id]),
         )
         headers = protocol.notice_headers(body, notice_id=notice_id, keys=decrypt_cached(row["subscription__secret_encrypted"]))
-        sends.append(Send(notice_id, row["attempts"] + 1, row["max_attempts"], row["subscription__webhook_url"], body, headers))
+        sends.append(Send(notice_id, row["subscription_id"], row["attempts"] + 1, row["max_attempts"],
+                          row["subscription__webhook_url"], body, headers))
     return sends
 
 
@@ -224,7 +233,7 @@ async def _send_one(send: Send) -> Result:
     return Result(send, started_at, status_code, error[:300], int((time.monotonic() - started) * 1000))
 
 
-async def _send_all(sends: list[Send]) -> list[Result]:
+async def send_all(sends: list[Send]) -> list[Result]:
     return await asyncio.gather(*(_send_one(s) for s in sends))
 
 
@@ -249,7 +258,7 @@ def _record(results: list[Result]) -> None:
                 state=State.PARKED, parked_at=now, attempts=F("attempts") + 1, last_error=_per_row(parked, CharField())
             )
         retried = [r for r in failed if r.send.delivery_id not in parked]
-        retries = {r.send.delivery_id: backoff_seconds(r.send.attempt) for r in retried}
+        retries = {r.send.delivery_id: outcomes.retry_delay(r.send.attempt, r.send.max_attempts) for r in retried}
         if retries:
             pending.filter(pk__in=retries).update(
                 attempts=F("attempts") + 1,
@@ -257,8 +266,10 @@ def _record(results: list[Result]) -> None:
                 next_attempt_at=_per_row({pk: now + timedelta(seconds=delay) for pk, delay in retries.items()},
                                          DateTimeField()),
             )
+        outcomes.endpoints_note(results, now=now)
     for delivery_id, delay in retries.items():
-        dispatch([[delivery_id]], countdown=delay)
+        if delay <= outcomes.NUDGE_MAX_SECONDS:  # later ones are the sweeper's: see outcomes.NUDGE_MAX_SECONDS
+            dispatch([[delivery_id]], countdown=delay)
 
 
 def _per_row(values: dict, output_field) -> Case:

@@ -24,7 +24,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from portal import fanout, ratelimit, selectors
+from portal import backoff, fanout, ratelimit, selectors
+from portal.notice_delivery import services as notice_delivery
 from portal.outbound import clients as outbound
 from portal.outbound import policy as outbound_policy
 from portal.models import (
@@ -1285,6 +1286,9 @@ def notice_subscription_save(
             subscription.notified_up_to = selectors.newest_number_event_id()  # resumes from now, not with a flood
         subscription.webhook_url, subscription.event_types, subscription.enabled = webhook_url, types, enabled
         subscription.save()
+        if enabled and subscription.disabled_at is not None:  # saving it is the member saying it is fixed
+            notice_delivery.endpoint_enable(subscription=subscription)
+            subscription.refresh_from_db()
         return subscription, None
     secret = secret or protocol.new_secret()  # whsec_… (Standard Webhooks)
     subscription = NoticeSubscription.objects.create(
@@ -1313,8 +1317,10 @@ def notice_delivery_resend(*, delivery: NoticeDelivery) -> NoticeDelivery:
         delivery = NoticeDelivery.objects.select_for_update().get(pk=delivery.pk)
         if delivery.state != NoticeDelivery.State.PARKED:
             raise ValidationError(_("Only a parked notice can be re-sent."))
+        if delivery.subscription.disabled_at is not None:
+            raise ValidationError(_("The webhook is disabled; re-enable it first, then replay."))
         delivery.state = NoticeDelivery.State.PENDING
-        delivery.max_attempts = delivery.attempts + settings.NOTICE_MAX_ATTEMPTS
+        delivery.max_attempts = delivery.attempts + backoff.notices().attempts
         delivery.next_attempt_at = timezone.now()
         delivery.parked_at = None
         delivery.save(update_fields=["state", "max_attempts", "next_attempt_at", "parked_at"])

@@ -116,8 +116,25 @@ def notices_deliver(delivery_ids: list[str]) -> None:
 @shared_task
 def notices_sweep() -> int:
     from portal import notices
+    from portal.notice_delivery import services as delivery
 
-    return notices.sweep()
+    return notices.sweep() + delivery.sweep()
+
+
+@shared_task(name="portal.notice_replay", acks_late=True)
+def notice_replay(delivery_id: str) -> bool:
+    """Send a notice once more as staff asked (idempotent: the row says whether a replay is due)."""
+    from portal.notice_delivery import services as delivery
+
+    return delivery.replay_run(delivery_id)
+
+
+@shared_task(name="portal.notice_endpoint_disabled_mail", acks_late=True)
+def notice_endpoint_disabled_mail(subscription_id: int) -> int:
+    """Tell an organisation's staff their notice webhook was disabled (once: the row says if it was)."""
+    from portal.notice_delivery import services as delivery
+
+    return delivery.disabled_mail_send(subscription_id)
 
 
 @shared_task(acks_late=True)

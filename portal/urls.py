@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from portal import errors, views
+from portal.notice_delivery import views as notice_delivery_views
 from portal.api.views import NumberRecyclingCheckView
 from registry.api.views import TokenView
 
@@ -25,6 +26,9 @@ urlpatterns = [
     path("staff/notices/", views.staff_notices, name="staff_notices"),
     path("staff/notices/<uuid:notice_id>/", views.staff_notice_detail, name="staff_notice_detail"),
     path("staff/notices/<uuid:notice_id>/resend", views.staff_notice_resend, name="staff_notice_resend"),
+    path("staff/notices/<uuid:notice_id>/replay", notice_delivery_views.staff_notice_replay, name="staff_notice_replay"),
+    path("staff/apps/<int:pk>/notices/enable", notice_delivery_views.staff_notice_endpoint_enable,
+         name="staff_notice_endpoint_enable"),
     path("second-hand/", views.second_hand_start, name="second_hand_start"),
     path("second-hand/verify/", views.second_hand_verify, name="second_hand_verify"),
     path("second-hand/result/", views.second_hand_result, name="second_hand_result"),

@@ -19,6 +19,7 @@ from portal.forms import (
     UnbindAnswerForm,
 )
 from portal.models import NoticeDelivery, NumberEvent, VerificationCode
+from portal.notice_delivery import services as notice_delivery
 from portal.phone import mask_phone
 from portal.uploads import refused_files_on_form, upload_limits
 from registry.models import StaffUser
@@ -339,7 +340,8 @@ def _own_notice(request, notice_id):
 @login_required
 def staff_notice_detail(request, notice_id):
     delivery = _own_notice(request, notice_id)
-    return render(request, "portal/staff_notice_detail.html", {"delivery": delivery, "attempts": delivery.attempt_log.all()})
+    return render(request, "portal/staff_notice_detail.html", {"delivery": delivery, "attempts": delivery.attempt_log.all(),
+                                                                "replay_refusal": notice_delivery.replay_refusal(delivery)})
 
 
 @login_required

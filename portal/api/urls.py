@@ -1,6 +1,7 @@
 from django.urls import path
 
 from portal.api import views
+from portal.notice_delivery.api import NoticeReplayView
 
 urlpatterns = [
     path("captcha", views.CaptchaView.as_view(), name="api_captcha"),
@@ -16,5 +17,6 @@ urlpatterns = [
     path("platform/number-checks", views.NumberChecksView.as_view(), name="api_platform_number_checks"),
     path("platform/notice-subscription", views.NoticeSubscriptionView.as_view(), name="api_platform_notice_subscription"),
     path("platform/notices/<uuid:notice_id>/report", views.NoticeReportView.as_view(), name="api_platform_notice_report"),
+    path("platform/notices/<uuid:notice_id>/replay", NoticeReplayView.as_view(), name="api_platform_notice_replay"),
     path("platform/lookups/<uuid:request_id>/results", views.PlatformLookupCallbackView.as_view(), name="api_platform_lookup_results"),
 ]

@@ -429,7 +429,8 @@ class NumberEventFeedView(MemberAPIView):
 
 def _subscription_body(subscription, secret=None) -> dict:
     body = {"app": subscription.app.name, "webhook_url": subscription.webhook_url, "event_types": subscription.types,
-            "enabled": subscription.enabled, "key_id": subscription.key_id}
+            "enabled": subscription.enabled, "key_id": subscription.key_id,
+            "disabled_at": subscription.disabled_at, "disabled_reason": subscription.disabled_reason}
     return body | ({"secret": secret} if secret else {})
 
 
