@@ -340,8 +340,9 @@ def _own_notice(request, notice_id):
 @login_required
 def staff_notice_detail(request, notice_id):
     delivery = _own_notice(request, notice_id)
-    return render(request, "portal/staff_notice_detail.html", {"delivery": delivery, "attempts": delivery.attempt_log.all(),
-                                                                "replay_refusal": notice_delivery.replay_refusal(delivery)})
+    context = {"delivery": delivery, "attempts": delivery.attempt_log.all(),
+               "replay_refusal": notice_delivery.replay_refusal(delivery)}
+    return render(request, "portal/staff_notice_detail.html", context)
 
 
 @login_required

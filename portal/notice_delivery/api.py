@@ -14,7 +14,8 @@ from registry.scoping import scope_for_user
 
 
 class NoticeReplaySerializer(serializers.Serializer):
-    id = serializers.UUIDField(help_text="the notice id: the CloudEvent id and the webhook-id of every attempt, replays too")
+    id = serializers.UUIDField(help_text="the notice id: the CloudEvent id and the webhook-id of every attempt "
+                                         "(replays too)")
     state = serializers.ChoiceField(choices=NoticeDelivery.State.values)
     attempts = serializers.IntegerField(help_text="attempts so far (the replay is the next one)")
     replay_due_at = serializers.DateTimeField(help_text="when the replay was asked for; it is sent within seconds")
@@ -39,10 +40,12 @@ class NoticeReplayView(MemberAPIView):
                           "endpoint_disabled: re-enable the webhook first"),
             429: _refusal("replay_limit: replayed NOTICE_REPLAYS_PER_DAY (20) times in 24 hours; retry_at says when"),
         },
-        summary="Replay a notice: send it once more now, same webhook-id, new timestamp and signature (signed like protocol v2)",
+        summary="Replay a notice: sent once more now, same webhook-id, new timestamp and signature (signed like "
+                "protocol v2)",
     )
     def post(self, request, notice_id):
-        delivery = scope_for_user(NoticeDelivery.objects.select_related("subscription"), request.user).filter(pk=notice_id).first()
+        rows = scope_for_user(NoticeDelivery.objects.select_related("subscription"), request.user)
+        delivery = rows.filter(pk=notice_id).first()
         if delivery is None:
             raise Http404
         if request.body.strip() not in (b"", b"{}"):
@@ -51,5 +54,6 @@ class NoticeReplayView(MemberAPIView):
             delivery = services.replay_request(delivery=delivery, by=f"api {request.auth.key_id}")
         except services.ReplayRefused as refusal:
             return error_response(refusal.code, refusal.message, status=refusal.status, retry_at=refusal.retry_at)
-        body = {"id": delivery.pk, "state": delivery.state, "attempts": delivery.attempts, "replay_due_at": delivery.replay_due_at}
+        body = {"id": delivery.pk, "state": delivery.state, "attempts": delivery.attempts,
+                "replay_due_at": delivery.replay_due_at}
         return Response(NoticeReplaySerializer(body).data, status=202)

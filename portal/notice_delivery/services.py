@@ -41,7 +41,8 @@ def replay_refusal(delivery: NoticeDelivery, *, now=None) -> ReplayRefused | Non
         return ReplayRefused("replay_window_passed", _(
             "Only notices of the last %(days)d days can be replayed; this one is of %(created)s. "
             "Its events are still in the pull feed (GET /api/v1/platform/number-events).")
-            % {"days": settings.NOTICE_REPLAY_DAYS, "created": date_format(timezone.localtime(delivery.created_at), "Y-m-d")})
+            % {"days": settings.NOTICE_REPLAY_DAYS,
+               "created": date_format(timezone.localtime(delivery.created_at), "Y-m-d")})
     if delivery.subscription.disabled_at is not None:
         return ReplayRefused("endpoint_disabled", _("The webhook is disabled; re-enable it first, then replay."))
     return None
@@ -53,7 +54,8 @@ def replay_request(*, delivery: NoticeDelivery, by: str) -> NoticeDelivery:
     at a time (asking again changes nothing); at most NOTICE_REPLAYS_PER_DAY a notice a day."""
     now = timezone.now()
     with transaction.atomic():
-        delivery = NoticeDelivery.objects.select_for_update(of=("self",)).select_related("subscription").get(pk=delivery.pk)
+        rows = NoticeDelivery.objects.select_for_update(of=("self",)).select_related("subscription")
+        delivery = rows.get(pk=delivery.pk)
         refusal = replay_refusal(delivery, now=now)
         if refusal is not None:
             raise refusal
@@ -62,8 +64,9 @@ def replay_request(*, delivery: NoticeDelivery, by: str) -> NoticeDelivery:
         day = delivery.attempt_log.filter(replay=True, started_at__gte=now - timedelta(days=1))
         if day.count() >= settings.NOTICE_REPLAYS_PER_DAY:
             retry_at = day.order_by("started_at").values_list("started_at", flat=True).first() + timedelta(days=1)
-            raise ReplayRefused("replay_limit", _("This notice was replayed %(count)d times in the last 24 hours; try again later.")
-                                % {"count": settings.NOTICE_REPLAYS_PER_DAY}, status=429, retry_at=retry_at)
+            message = _("This notice was replayed %(count)d times in the last 24 hours; try again later.")
+            raise ReplayRefused("replay_limit", message % {"count": settings.NOTICE_REPLAYS_PER_DAY}, status=429,
+                                retry_at=retry_at)
         delivery.replay_due_at, delivery.replay_requested_by = now, by[:200]
         delivery.save(update_fields=["replay_due_at", "replay_requested_by"])
         transaction.on_commit(lambda: notice_replay.delay(str(delivery.pk)))
@@ -76,8 +79,10 @@ def replay_run(delivery_id: str) -> bool:
     now = timezone.now()
     with transaction.atomic():
         rows = list(
-            NoticeDelivery.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",))
-            .filter(pk=delivery_id, replay_due_at__lte=now + timedelta(seconds=1), subscription__disabled_at__isnull=True)
+            NoticeDelivery.objects
+            .select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",))
+            .filter(pk=delivery_id, replay_due_at__lte=now + timedelta(seconds=1),
+                    subscription__disabled_at__isnull=True)
             .values(*notices.SEND_FIELDS, "replay_requested_by")
         )
         if not rows:
@@ -119,7 +124,8 @@ def endpoint_enable(*, subscription: NoticeSubscription) -> int:
         subscription = NoticeSubscription.objects.select_for_update().get(pk=subscription.pk)
         if subscription.disabled_at is None:
             return 0
-        floor = NumberEvent.objects.filter(received_at__lt=since).order_by("-pk").values_list("pk", flat=True).first() or 0
+        older = NumberEvent.objects.filter(received_at__lt=since).order_by("-pk")
+        floor = older.values_list("pk", flat=True).first() or 0
         subscription.notified_up_to = max(subscription.notified_up_to, floor)
         subscription.disabled_at, subscription.disabled_reason = None, ""
         subscription.failing_since = subscription.disabled_mailed_at = None

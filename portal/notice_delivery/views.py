@@ -17,7 +17,8 @@ from registry.selectors import member_app_list_for_user
 @login_required
 @require_POST
 def staff_notice_replay(request, notice_id):
-    delivery = get_object_or_404(scope_for_user(NoticeDelivery.objects.select_related("subscription"), request.user), pk=notice_id)
+    rows = scope_for_user(NoticeDelivery.objects.select_related("subscription"), request.user)
+    delivery = get_object_or_404(rows, pk=notice_id)
     try:
         services.replay_request(delivery=delivery, by=f"staff {request.user.email}")
     except services.ReplayRefused as refusal:
@@ -35,6 +36,6 @@ def staff_notice_endpoint_enable(request, pk: int):
     app = get_object_or_404(member_app_list_for_user(user=request.user), pk=pk)
     subscription = get_object_or_404(scope_for_user(NoticeSubscription.objects.all(), request.user), app=app)
     count = services.endpoint_enable(subscription=subscription)
-    messages.success(request, _("The webhook is enabled again; %(count)d notice(s) of the last days are being sent again.")
-                     % {"count": count})
+    text = _("The webhook is enabled again; %(count)d notice(s) of the last days are being sent again.")
+    messages.success(request, text % {"count": count})
     return redirect("staff_app_notices", pk=app.pk)
