@@ -121,14 +121,15 @@ def dispatch(groups: list[list[str]], *, countdown: float = 0) -> None:
 
 
 def sweep() -> int:
-    """Plan what a lost nudge left unplanned, send the retries now due (those hours away get no nudge)
-    and re-send rows that should have been tried a while ago."""
+    """Plan what a lost nudge left unplanned, send the retries that just came due (those hours away get no
+    nudge; each is sent from here a few sweeps at most, not every sweep while a busy queue holds it) and
+    re-send rows that should have been tried a while ago."""
     plan()
     now = timezone.now()
     stuck_before = now - timedelta(seconds=settings.NOTICE_STUCK_SECONDS)
+    just_due = Q(attempts__gt=0, next_attempt_at__lte=now, next_attempt_at__gt=now - timedelta(seconds=15))
     rows = list(
-        NoticeDelivery.objects.filter(Q(next_attempt_at__lt=stuck_before) | Q(attempts__gt=0, next_attempt_at__lte=now),
-                                      state=State.PENDING)
+        NoticeDelivery.objects.filter(Q(next_attempt_at__lt=stuck_before) | just_due, state=State.PENDING)
         .order_by("next_attempt_at")
         .values_list("pk", "after_event_id", "up_to_event_id", "event_types")[:5000]
     )

@@ -117,6 +117,7 @@ def test_the_sweeper_sends_retries_once_due_and_leaves_the_rest_to_their_nudge(w
     now = timezone.now()
     due_retry = a_notice(subscription, attempts=4, next_attempt_at=now - timedelta(seconds=1))
     later_retry = a_notice(subscription, attempts=4, next_attempt_at=now + timedelta(hours=5))
+    a_notice(subscription, attempts=4, next_attempt_at=now - timedelta(seconds=60))  # sent by earlier sweeps already
     a_notice(subscription, attempts=0, next_attempt_at=now - timedelta(seconds=1))  # just planned: its nudge is queued
     lost = a_notice(subscription, attempts=0, next_attempt_at=now - timedelta(minutes=10))  # its nudge was lost
     sent = []
