@@ -41,8 +41,18 @@ class NumberEventAdmin(ReadOnlyAdmin):
 
 @admin.register(NoticeSubscription)
 class NoticeSubscriptionAdmin(ReadOnlyAdmin):
-    list_display = ("app", "webhook_url", "event_types", "enabled", "key_id", "notified_up_to", "updated_at")
-    list_filter = ("enabled",)
+    list_display = (
+        "app",
+        "webhook_url",
+        "event_types",
+        "enabled",
+        "failing_since",
+        "disabled_at",
+        "key_id",
+        "notified_up_to",
+        "updated_at",
+    )
+    list_filter = ("enabled", ("disabled_at", admin.EmptyFieldListFilter))
     search_fields = ("app__name", "webhook_url", "key_id")
     list_select_related = ("app",)
 
@@ -51,7 +61,7 @@ class NoticeAttemptInline(admin.TabularInline):
     model = NoticeAttempt
     extra = 0
     can_delete = False
-    fields = ("number", "started_at", "status_code", "error", "duration_ms")
+    fields = ("number", "started_at", "status_code", "error", "duration_ms", "replay", "requested_by")
     readonly_fields = fields
 
 

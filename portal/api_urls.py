@@ -36,6 +36,11 @@ urlpatterns = [
         name="api_platform_notice_report",
     ),
     path(
+        "platform/notices/<uuid:notice_id>/replay",
+        notices.NoticeReplayView.as_view(),
+        name="api_platform_notice_replay",
+    ),
+    path(
         "platform/lookups/<uuid:request_id>/results",
         lookup.PlatformLookupCallbackView.as_view(),
         name="api_platform_lookup_results",

@@ -37,6 +37,10 @@ urlpatterns = [
     path("staff/notices/", notices.staff_notices, name="staff_notices"),
     path("staff/notices/<uuid:notice_id>/", notices.staff_notice_detail, name="staff_notice_detail"),
     path("staff/notices/<uuid:notice_id>/resend", notices.staff_notice_resend, name="staff_notice_resend"),
+    path("staff/notices/<uuid:notice_id>/replay", notices.staff_notice_replay, name="staff_notice_replay"),
+    path(
+        "staff/apps/<int:pk>/notices/enable", notices.staff_notice_endpoint_enable, name="staff_notice_endpoint_enable"
+    ),
     path("second-hand/", secondhand.second_hand_start, name="second_hand_start"),
     path("second-hand/verify/", secondhand.second_hand_verify, name="second_hand_verify"),
     path("second-hand/result/", secondhand.second_hand_result, name="second_hand_result"),

@@ -9,8 +9,9 @@ CloudEvents, many numbers a notice, signed like protocol v2 (docs/protocol.md).
    being written is never skipped.
 2. Send. `run(ids)` claims the rows (pending and due), sends them concurrently on the worker's asyncio
    loop (aiohttp, the fan-out's session), and records every attempt. A 2xx delivers; anything else is
-   retried with exponential backoff and jitter, and after the last try the notice is parked, for staff
-   to re-send.
+   retried on the published schedule (portal/core/backoff.py), and after the last try the notice is parked,
+   for staff to re-send. What an outcome does to the endpoint (failing, disabled) and staff's replays
+   are portal/notices/outcomes.py and replay.py.
 3. Sweep. Beat runs `sweep()`: it plans (in case a nudge was lost) and re-sends rows that should have
    been tried a while ago (a killed worker, a flushed broker). The row is the truth; tasks are
    idempotent (a row already delivered, parked or claimed is skipped).
@@ -28,21 +29,20 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, DateTimeField, F, Value, When
+from django.db.models import Case, CharField, DateTimeField, F, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.core.backoff import backoff_seconds
+from portal.core import backoff
 from portal.core.crypto import decrypt_cached
 from portal.core.enqueue import enqueue
-from portal.notices import selectors
+from portal.notices import outcomes, selectors
 from portal.notices.models import NoticeAttempt, NoticeDelivery, NoticeSubscription
 from portal.outbound import clients as outbound
 from portal.outbound import loop as fanout
 from portal.recycling.models import NumberEvent
 from portal.recycling.selectors import FEED_SETTLE_SECONDS, newest_number_event_id
 from registry import protocol
-from registry.models import Organisation
 
 logger = logging.getLogger(__name__)
 State = NoticeDelivery.State
@@ -63,10 +63,17 @@ def plan() -> bool:
 
 
 def _plan_window(high: int) -> bool:
+    from registry.models import Organisation
+
     with transaction.atomic():
         subscriptions = list(
             NoticeSubscription.objects.select_for_update(of=("self",))
-            .filter(enabled=True, app__organisation__status=Organisation.Status.ACTIVE, notified_up_to__lt=high)
+            .filter(
+                enabled=True,
+                disabled_at__isnull=True,
+                app__organisation__status=Organisation.Status.ACTIVE,
+                notified_up_to__lt=high,
+            )
             .order_by("pk")
         )
         if not subscriptions:
@@ -74,7 +81,7 @@ def _plan_window(high: int) -> bool:
         low = min(s.notified_up_to for s in subscriptions)
         end = min(high, low + PLAN_WINDOW)
         rows = list(NumberEvent.objects.filter(pk__gt=low, pk__lte=end).order_by("pk").values_list("pk", "type"))
-        now = timezone.now()
+        now, attempts = timezone.now(), backoff.notices().attempts
         by_types: dict[tuple[str, ...], tuple[list[int], list[int]]] = {}
         deliveries = []
         for subscription in subscriptions:
@@ -102,7 +109,7 @@ def _plan_window(high: int) -> bool:
                             numbers=count,
                             next_attempt_at=now,
                             created_at=now,
-                            max_attempts=settings.NOTICE_MAX_ATTEMPTS,
+                            max_attempts=attempts,
                         )
                     )
                 start = cut
@@ -125,17 +132,20 @@ def _groups(rows) -> list[list[str]]:
 
 
 def dispatch(groups: list[list[str]], *, countdown: float = 0) -> None:
-
     for ids in groups:
         enqueue("portal.tasks.notices_deliver", ids, countdown=countdown, after_commit=False)
 
 
 def sweep() -> int:
-    """Plan what a lost nudge left unplanned, and re-send rows that should have been tried a while ago."""
+    """Plan what a lost nudge left unplanned, send the retries that just came due (those hours away get no
+    nudge; each is sent from here a few sweeps at most, not every sweep while a busy queue holds it) and
+    re-send rows that should have been tried a while ago."""
     plan()
-    stuck_before = timezone.now() - timedelta(seconds=settings.NOTICE_STUCK_SECONDS)
+    now = timezone.now()
+    stuck_before = now - timedelta(seconds=settings.NOTICE_STUCK_SECONDS)
+    just_due = Q(attempts__gt=0, next_attempt_at__lte=now, next_attempt_at__gt=now - timedelta(seconds=15))
     rows = list(
-        NoticeDelivery.objects.filter(state=State.PENDING, next_attempt_at__lt=stuck_before)
+        NoticeDelivery.objects.filter(Q(next_attempt_at__lt=stuck_before) | just_due, state=State.PENDING)
         .order_by("next_attempt_at")
         .values_list("pk", "after_event_id", "up_to_event_id", "event_types")[:5000]
     )
@@ -149,6 +159,7 @@ def sweep() -> int:
 @dataclass
 class Send:
     delivery_id: str
+    subscription_id: int
     attempt: int
     max_attempts: int
     url: str
@@ -172,7 +183,7 @@ class Result:
 def run(delivery_ids: list[str]) -> None:
     sends = _claim(delivery_ids)
     if sends:
-        _record(fanout.run_in_loop(_send_all(sends)))
+        _record(fanout.run_in_loop(send_all(sends)))
 
 
 def _claim(delivery_ids: list[str]) -> list[Send]:
@@ -183,19 +194,13 @@ def _claim(delivery_ids: list[str]) -> list[Send]:
             NoticeDelivery.objects.select_for_update(
                 skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",)
             )
-            .filter(pk__in=delivery_ids, state=State.PENDING, next_attempt_at__lte=now + timedelta(seconds=1))
-            .values(
-                "pk",
-                "after_event_id",
-                "up_to_event_id",
-                "event_types",
-                "attempts",
-                "max_attempts",
-                "created_at",
-                "subscription__webhook_url",
-                "subscription__key_id",
-                "subscription__secret_encrypted",
+            .filter(
+                pk__in=delivery_ids,
+                state=State.PENDING,
+                next_attempt_at__lte=now + timedelta(seconds=1),
+                subscription__disabled_at__isnull=True,
             )
+            .values(*SEND_FIELDS)
         )
         if not rows:
             return []
@@ -203,6 +208,25 @@ def _claim(delivery_ids: list[str]) -> list[Send]:
         NoticeDelivery.objects.filter(pk__in=[r["pk"] for r in rows]).update(
             next_attempt_at=now + timedelta(seconds=timeout + 5)
         )
+    return sends_for(rows)
+
+
+SEND_FIELDS = (
+    "pk",
+    "subscription_id",
+    "after_event_id",
+    "up_to_event_id",
+    "event_types",
+    "attempts",
+    "max_attempts",
+    "created_at",
+    "subscription__webhook_url",
+    "subscription__secret_encrypted",
+)
+
+
+def sends_for(rows: list[dict]) -> list[Send]:
+    """The signed requests of claimed rows (SEND_FIELDS); rows carrying the same events share the data."""
     data: dict[tuple, bytes] = {}
     sends = []
     for row in rows:
@@ -223,7 +247,15 @@ def _claim(delivery_ids: list[str]) -> list[Send]:
             body, notice_id=notice_id, keys=decrypt_cached(row["subscription__secret_encrypted"])
         )
         sends.append(
-            Send(notice_id, row["attempts"] + 1, row["max_attempts"], row["subscription__webhook_url"], body, headers)
+            Send(
+                notice_id,
+                row["subscription_id"],
+                row["attempts"] + 1,
+                row["max_attempts"],
+                row["subscription__webhook_url"],
+                body,
+                headers,
+            )
         )
     return sends
 
@@ -247,7 +279,7 @@ async def _send_one(send: Send) -> Result:
     return Result(send, started_at, status_code, error[:300], int((time.monotonic() - started) * 1000))
 
 
-async def _send_all(sends: list[Send]) -> list[Result]:
+async def send_all(sends: list[Send]) -> list[Result]:
     return await asyncio.gather(*(_send_one(s) for s in sends))
 
 
@@ -280,15 +312,7 @@ def _record(results: list[Result]) -> None:
                 state=State.PARKED, parked_at=now, attempts=F("attempts") + 1, last_error=_per_row(parked, CharField())
             )
         retried = [r for r in failed if r.send.delivery_id not in parked]
-        retries = {
-            r.send.delivery_id: backoff_seconds(
-                r.send.attempt,
-                base=settings.NOTICE_RETRY_BASE_SECONDS,
-                cap=settings.NOTICE_RETRY_CAP_SECONDS,
-                jitter=True,
-            )
-            for r in retried
-        }
+        retries = {r.send.delivery_id: outcomes.retry_delay(r.send.attempt, r.send.max_attempts) for r in retried}
         if retries:
             pending.filter(pk__in=retries).update(
                 attempts=F("attempts") + 1,
@@ -297,8 +321,10 @@ def _record(results: list[Result]) -> None:
                     {pk: now + timedelta(seconds=delay) for pk, delay in retries.items()}, DateTimeField()
                 ),
             )
+        outcomes.endpoints_note(results, now=now)
     for delivery_id, delay in retries.items():
-        dispatch([[delivery_id]], countdown=delay)
+        if delay <= outcomes.NUDGE_MAX_SECONDS:  # later ones are the sweeper's: see outcomes.NUDGE_MAX_SECONDS
+            dispatch([[delivery_id]], countdown=delay)
 
 
 def _per_row(values: dict, output_field) -> Case:

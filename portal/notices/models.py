@@ -25,6 +25,13 @@ class NoticeSubscription(models.Model):
     secret_encrypted = models.TextField(_("secret (encrypted)"), editable=False)
     enabled = models.BooleanField(_("enabled"), default=True)
     notified_up_to = models.BigIntegerField(default=0)
+    # The endpoint's health (portal/notices/replay.py, outcomes.py): failing since its first failure after its last
+    # success; disabled by the portal after NOTICE_DISABLE_AFTER_DAYS of failures (or a 410), until staff
+    # re-enable it; its staff are e-mailed once (mailed_at).
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
+    disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
+    disabled_reason = models.CharField(_("why it was disabled"), max_length=300, blank=True)
+    disabled_mailed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -43,6 +50,7 @@ class NoticeSubscription(models.Model):
         return [str(NumberEvent.Type(t).label) for t in self.types if t in NumberEvent.Type.values]
 
     def secret(self) -> str:
+
         return decrypt_cached(self.secret_encrypted)
 
 
@@ -74,6 +82,10 @@ class NoticeDelivery(models.Model):
     parked_at = models.DateTimeField(_("parked at"), null=True, blank=True)
     bindings_removed = models.PositiveIntegerField(_("bindings removed"), null=True, blank=True)
     reported_at = models.DateTimeField(_("reported at"), null=True, blank=True)
+    # A replay staff asked for (portal/notices/replay.py, outcomes.py): due then (claimed: moved on while it is sent),
+    # None when none is waiting; who asked goes on its attempt.
+    replay_due_at = models.DateTimeField(null=True, blank=True)
+    replay_requested_by = models.CharField(max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("notice")
@@ -82,6 +94,9 @@ class NoticeDelivery(models.Model):
         indexes = [
             models.Index(fields=["state", "next_attempt_at"]),
             models.Index(fields=["up_to_event_id", "after_event_id"]),
+            models.Index(
+                fields=["replay_due_at"], condition=models.Q(replay_due_at__isnull=False), name="notice_replay_due"
+            ),
         ]
 
     def __str__(self):
@@ -99,6 +114,8 @@ class NoticeAttempt(models.Model):
     status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     error = models.CharField(_("error"), max_length=300, blank=True)
     duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    replay = models.BooleanField(_("replay"), default=False)
+    requested_by = models.CharField(_("requested by"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("notice attempt")

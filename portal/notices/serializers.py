@@ -17,6 +17,12 @@ class NoticeSubscriptionSerializer(serializers.Serializer):
     webhook_url = serializers.CharField()
     event_types = serializers.ListField(child=serializers.CharField())
     enabled = serializers.BooleanField()
+    disabled_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="set when the portal stopped sending (the webhook failed for 5 days, or answered 410); "
+        "a PUT with enabled=true sends again",
+    )
+    disabled_reason = serializers.CharField(allow_blank=True)
     key_id = serializers.CharField(
         help_text="names the current secret, so the member can tell secrets apart (not sent on notices)"
     )

@@ -1,13 +1,14 @@
 import secrets
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.core import backoff
 from portal.core.crypto import encrypt
+from portal.notices import replay
 from portal.notices.delivery import dispatch
 from portal.notices.models import NoticeDelivery, NoticeSubscription
 from portal.outbound import policy as outbound_policy
@@ -50,6 +51,9 @@ def notice_subscription_save(
             subscription.notified_up_to = newest_number_event_id()  # resumes from now, not with a flood
         subscription.webhook_url, subscription.event_types, subscription.enabled = webhook_url, types, enabled
         subscription.save()
+        if enabled and subscription.disabled_at is not None:  # saving it is the member saying it is fixed
+            replay.endpoint_enable(subscription=subscription)
+            subscription.refresh_from_db()
         return subscription, None
     secret = secret or protocol.new_secret()  # whsec_… (Standard Webhooks)
     subscription = NoticeSubscription.objects.create(
@@ -79,8 +83,10 @@ def notice_delivery_resend(*, delivery: NoticeDelivery) -> NoticeDelivery:
         delivery = NoticeDelivery.objects.select_for_update().get(pk=delivery.pk)
         if delivery.state != NoticeDelivery.State.PARKED:
             raise ValidationError(_("Only a parked notice can be re-sent."))
+        if delivery.subscription.disabled_at is not None:
+            raise ValidationError(_("The webhook is disabled; re-enable it first, then replay."))
         delivery.state = NoticeDelivery.State.PENDING
-        delivery.max_attempts = delivery.attempts + settings.NOTICE_MAX_ATTEMPTS
+        delivery.max_attempts = delivery.attempts + backoff.notices().attempts
         delivery.next_attempt_at = timezone.now()
         delivery.parked_at = None
         delivery.save(update_fields=["state", "max_attempts", "next_attempt_at", "parked_at"])

@@ -6,9 +6,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from portal.notices import selectors, services
+from portal.notices import replay, selectors, services
 from portal.notices.forms import NoticeSubscriptionForm
-from portal.notices.models import NoticeDelivery
+from portal.notices.models import NoticeDelivery, NoticeSubscription
 from portal.recycling.models import NumberEvent
 from registry.scoping import scope_for_user
 from registry.selectors import member_app_list_for_user
@@ -82,9 +82,12 @@ def _own_notice(request, notice_id):
 @login_required
 def staff_notice_detail(request, notice_id):
     delivery = _own_notice(request, notice_id)
-    return render(
-        request, "portal/staff_notice_detail.html", {"delivery": delivery, "attempts": delivery.attempt_log.all()}
-    )
+    context = {
+        "delivery": delivery,
+        "attempts": delivery.attempt_log.all(),
+        "replay_refusal": replay.replay_refusal(delivery),
+    }
+    return render(request, "portal/staff_notice_detail.html", context)
 
 
 @login_required
@@ -98,3 +101,30 @@ def staff_notice_resend(request, notice_id):
     else:
         messages.success(request, _("The notice is being sent again."))
     return redirect("staff_notice_detail", notice_id=delivery.pk)
+
+
+@login_required
+@require_POST
+def staff_notice_replay(request, notice_id):
+    rows = scope_for_user(NoticeDelivery.objects.select_related("subscription"), request.user)
+    delivery = get_object_or_404(rows, pk=notice_id)
+    try:
+        replay.replay_request(delivery=delivery, by=f"staff {request.user.email}")
+    except replay.ReplayRefused as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, _("The notice is being sent again, with the same id; the attempt appears below."))
+    return redirect("staff_notice_detail", notice_id=delivery.pk)
+
+
+@login_required
+@require_POST
+def staff_notice_endpoint_enable(request, pk: int):
+    if not request.user.is_member_staff:  # the member decides when its webhook is fixed
+        raise Http404
+    app = get_object_or_404(member_app_list_for_user(user=request.user), pk=pk)
+    subscription = get_object_or_404(scope_for_user(NoticeSubscription.objects.all(), request.user), app=app)
+    count = replay.endpoint_enable(subscription=subscription)
+    text = _("The webhook is enabled again; %(count)d notice(s) of the last days are being sent again.")
+    messages.success(request, text % {"count": count})
+    return redirect("staff_app_notices", pk=app.pk)

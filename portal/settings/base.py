@@ -353,11 +353,15 @@ EXTRA_WORKING_DAYS = env.list(
     "EXTRA_WORKING_DAYS", default=["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"]
 )
 
-# Recycled-number notices (portal/notices/): tries per notice, the backoff between them (base * 2^n,
-# capped, with jitter), each try's timeout, when a pending notice counts as stuck, notices a task sends.
-NOTICE_MAX_ATTEMPTS = env.int("NOTICE_MAX_ATTEMPTS", default=10)
-NOTICE_RETRY_BASE_SECONDS = env.float("NOTICE_RETRY_BASE_SECONDS", default=10.0)
-NOTICE_RETRY_CAP_SECONDS = env.float("NOTICE_RETRY_CAP_SECONDS", default=3600.0)
+# Recycled-number notices (portal/notices/): the retry schedule is published
+# data in portal/core/backoff.py (NOTICE_RETRY_SCHEDULE, seconds separated by commas, replaces it: tests);
+# an endpoint failing this many days is disabled; staff replay notices of the last NOTICE_REPLAY_DAYS,
+# a notice at most NOTICE_REPLAYS_PER_DAY times a day. Then each try's timeout, when a pending notice
+# counts as stuck, notices a task sends.
+NOTICE_RETRY_SCHEDULE = env.list("NOTICE_RETRY_SCHEDULE", cast=float, default=[])
+NOTICE_DISABLE_AFTER_DAYS = env.float("NOTICE_DISABLE_AFTER_DAYS", default=5.0)
+NOTICE_REPLAY_DAYS = env.int("NOTICE_REPLAY_DAYS", default=7)
+NOTICE_REPLAYS_PER_DAY = env.int("NOTICE_REPLAYS_PER_DAY", default=20)
 NOTICE_TIMEOUT_SECONDS = env.float("NOTICE_TIMEOUT_SECONDS", default=10.0)
 NOTICE_STUCK_SECONDS = env.int("NOTICE_STUCK_SECONDS", default=120)
 NOTICE_TASK_SIZE = env.int("NOTICE_TASK_SIZE", default=100)

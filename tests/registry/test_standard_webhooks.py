@@ -22,6 +22,7 @@ from portal.unbinding.models import UnbindRequest
 from portal.verification.services import verification_code_send
 from registry import protocol
 from registry import services as registry_services
+from registry.endpoint_check import integration_check_endpoint
 from tests.member_server import MemberServer
 from tests.portal.lookup.helpers import latest_code
 from tests.portal.lookup.test_lookup_staff import started  # noqa: F401  (a lookup row waiting for a member's callback)
@@ -258,3 +259,72 @@ def test_issued_secrets_are_whsec_stored_encrypted_and_read_back(platform_key):
     assert key.secret() == secret
     body = b"{}"
     assert Webhook(key.secret()).verify(body, protocol.sign(body, keys=secret)) == {}
+
+
+# --- the acceptance's other clients: a pulled unbind request answered, "test my endpoint", the simulator ---
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unbind_answer_signed_by_the_library_is_taken_through_the_member_api(client, member, no_stray_tasks):  # noqa: F811
+    app, key, secret = member.register("pulling", supports_unbind=False)  # no push: the member pulls and answers
+    lookup = run_lookup("13900004321")
+    (unbind,) = services.unbind_request_create(lookup=lookup)
+    path = "/api/v1/platform/unbind-requests?state=open"
+    listed = member_api_get(client, key, secret, path)
+    assert [r["request_id"] for r in listed.json()["unbind_requests"]] == [str(unbind.public_id)]
+
+    body = json.dumps({"result": "refused", "reason": "账号仍在使用，请联系客服"}).encode()
+    headers = {protocol.HEADER_KEY_ID: key.key_id, **library_headers(secret, body)}
+    answer = client.post(
+        reverse("api_platform_unbind_answer", args=[unbind.public_id]),
+        body,
+        content_type="application/json",
+        **as_client_kwargs(headers),
+    )
+    assert answer.status_code == 200, answer.content
+    assert UnbindRequest.objects.get(pk=unbind.pk).state == "refused"
+
+
+@pytest.mark.django_db
+def test_test_my_endpoint_passes_every_point_against_a_member_using_only_the_library(member):
+    from django.utils import translation
+
+    app, _key, _secret = member.register("selftest-lib")
+    with translation.override("en"):
+        points = integration_check_endpoint(integration=app.integration)
+    assert all(p.passed for p in points), [(p.name, p.detail) for p in points if not p.passed]
+    assert {"Accepts the portal's signature", "Signs its answer", "Refuses a forged signature"} <= {
+        p.name for p in points
+    }
+    first, forged = member.received(protocol.ACCOUNT_LOOKUP_PATH)
+    assert verified_by_library(first, member.secrets["selftest-lib"])["request_id"].startswith("selftest-")
+    with pytest.raises(WebhookVerificationError):
+        verified_by_library(forged, member.secrets["selftest-lib"])
+
+
+def test_the_simulator_takes_a_request_signed_by_the_library_and_its_answer_verifies_with_it(simulator):
+    import httpx
+
+    from portal.devtools.demo import demo_key_secret
+
+    secret = demo_key_secret("app01")
+    body = protocol.encode(
+        protocol.account_lookup_request(
+            request_id=f"lib-{time.time_ns()}", phone_e164="+8613812345678", holder_since=None, id_challenge="ab" * 32
+        )
+    )
+    answer = httpx.post(
+        f"{simulator}/app01{protocol.ACCOUNT_LOOKUP_PATH}",
+        content=body,
+        timeout=10,
+        headers={"Content-Type": "application/json", **library_headers(secret, body)},
+    )
+    assert answer.status_code == 200
+    assert "accounts" in Webhook(secret).verify(answer.content, dict(answer.headers))
+    forged = httpx.post(
+        f"{simulator}/app01{protocol.ACCOUNT_LOOKUP_PATH}",
+        content=body,
+        timeout=10,
+        headers={"Content-Type": "application/json", **library_headers(protocol.new_secret(), body)},
+    )
+    assert forged.status_code == 401

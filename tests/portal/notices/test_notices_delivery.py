@@ -20,11 +20,9 @@ from tests.registry.factories import platform_staff
 
 @pytest.fixture
 def fast_retries(monkeypatch, settings):
-    """Short backoff for the worker processes (they read the environment) and for this process."""
-    values = {"NOTICE_RETRY_BASE_SECONDS": "0.3", "NOTICE_RETRY_CAP_SECONDS": "1", "NOTICE_MAX_ATTEMPTS": "4"}
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-        setattr(settings, name, float(value) if "SECONDS" in name else int(value))
+    """A short schedule (4 attempts) for the worker processes (they read the environment) and this process."""
+    monkeypatch.setenv("NOTICE_RETRY_SCHEDULE", "0.3,0.6,1")
+    settings.NOTICE_RETRY_SCHEDULE = [0.3, 0.6, 1.0]
 
 
 @pytest.fixture
@@ -60,7 +58,7 @@ def test_a_member_that_is_down_receives_every_notice_once_it_is_back(
     client, celery_workers, fresh_simulator, fast_retries, monkeypatch
 ):
     sim = fresh_simulator
-    monkeypatch.setenv("NOTICE_MAX_ATTEMPTS", "30")
+    monkeypatch.setenv("NOTICE_RETRY_SCHEDULE", ",".join(["0.3", "0.6"] + ["1"] * 27))  # 30 attempts
     celery_workers.start("w1", "--concurrency", "2")
     celery_workers.wait_until_ready(1)
     subscribe(client, sim, "app07")
