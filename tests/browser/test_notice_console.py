@@ -8,7 +8,7 @@ from portal.notices import services
 from portal.notices.models import NoticeDelivery, NoticeSubscription
 from tests.browser.conftest import save_screenshot, sign_in
 from tests.browser.test_accessibility import axe_violations
-from tests.portal.test_outbound import no_stray_tasks  # noqa: F401
+from tests.portal.outbound.test_outbound import no_stray_tasks  # noqa: F401
 from tests.registry.factories import MemberAppFactory, OrganisationFactory, platform_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

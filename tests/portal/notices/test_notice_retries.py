@@ -24,8 +24,8 @@ from portal.notices.models import NoticeAttempt, NoticeDelivery, NoticeSubscript
 from portal.recycling.models import NumberEvent
 from registry import protocol
 from tests.member_server import MemberServer
-from tests.portal.lookup_helpers import wait_for
-from tests.portal.notice_helpers import (
+from tests.portal.lookup.helpers import wait_for
+from tests.portal.notices.helpers import (
     carrier_key,
     control,
     events,
@@ -35,7 +35,7 @@ from tests.portal.notice_helpers import (
     signed_post,
     subscribe,
 )
-from tests.portal.test_outbound import no_stray_tasks  # noqa: F401
+from tests.portal.outbound.test_outbound import no_stray_tasks  # noqa: F401
 from tests.registry.factories import MemberAppFactory, OrganisationFactory, StaffUserFactory, platform_staff
 from tests.signing import signed_headers
 
