@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from portal.admission import Overloaded, busy_message
 from portal.sms.backends import SmsDeliveryError
 
 logger = logging.getLogger("portal.errors")
@@ -41,6 +42,7 @@ DEPENDENCY_ERRORS = {
     "broker": (kombu.exceptions.OperationalError,),
     "cache": (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError),
     "sms": (SmsDeliveryError,),
+    "capacity": (Overloaded,),  # not down but full: more lookups running than the workers hold (admission)
 }
 DEPENDENCY_EXCEPTIONS = tuple(cls for classes in DEPENDENCY_ERRORS.values() for cls in classes)
 
@@ -81,12 +83,17 @@ def log_failure(exc: BaseException, *, part: str | None, request=None) -> str:
     reference = new_reference()
     what = f"{part} unavailable" if part else "unexpected error"
     path = request.path_info if request is not None else "-"
+    if part == "capacity":  # load, not a fault: one line, no traceback (under overload there are many)
+        logger.warning("reference %s: %s on %s %s (%s)", reference, what, getattr(request, "method", "-"), path, exc)
+        return reference
     logger.error("reference %s: %s on %s %s", reference, what, getattr(request, "method", "-"), path,
                  exc_info=(type(exc), exc, exc.__traceback__))
     return reference
 
 
 def temporary_message(part: str | None = None, *, api: bool = False) -> str:
+    if part == "capacity":
+        return busy_message(api=api)
     if part == "broker" or part == "sms":
         return _("Our text-message service is briefly unavailable. This is temporary: try again in a minute.")
     if api:
@@ -249,6 +256,12 @@ def favicon(request):
 
 
 # --- Middleware ----------------------------------------------------------------------------------------
+
+
+def unavailable_sentence(request, exc: BaseException) -> str:
+    """mark_unavailable, and the sentence for the form kept on the page: temporary, with the reference."""
+    reference = mark_unavailable(request, exc)
+    return _("%(message)s (Reference: %(reference)s)") % {"message": temporary_message(dependency_of(exc)), "reference": reference}
 
 
 def mark_unavailable(request, exc: BaseException) -> str:

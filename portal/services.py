@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from portal import fanout, ratelimit, selectors
+from portal import admission, fanout, ratelimit, selectors
 from portal.outbound import clients as outbound
 from portal.outbound import policy as outbound_policy
 from portal.models import (
@@ -222,6 +222,8 @@ def verification_code_send(*, phone_number: str, client_ip: str, purpose: str = 
     phone_hash = keyed_hash("phone", phone_number)
     client_hash = keyed_hash("client", client_ip or "unknown")
     now = timezone.now()
+    if purpose == VerificationCode.Purpose.LOOKUP:
+        admission.lookup_admit()  # busy: refused before an SMS is spent on a lookup that could not start
     # The client's own limits first, so that what they answer never depends on the number.
     if (cache.get(_sms_budget_key(now)) or 0) >= settings.SMS_CODES_PER_HOUR:
         _sms_budget_refuse(now)
@@ -343,6 +345,7 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
     phone_number = normalize_phone(phone_number)
     id_last6 = normalize_id_last6(id_last6)
     phone_hash = keyed_hash("phone", phone_number)
+    admission.lookup_admit()  # busy: refused before the code is checked, so it is not used up
     verification_code_check(phone_number=phone_number, code=code)  # commits its own count of wrong tries
     _one_lookup_per_day(phone_hash)  # a limit on the number: told only to whoever proved it
     # After the code, so every guess at the ID characters costs a new SMS code (and its limits).

@@ -131,6 +131,8 @@ def lookup_verify(request):
             lookup, _token = services.lookup_start(phone_number=data["phone_number"], id_last6=data["id_last6"], code=data["code"])
         except (services.Refusal, ValidationError) as error:
             refused(form, error)
+        except errors.DEPENDENCY_EXCEPTIONS as error:  # busy (admission) or a part down: 503, the form as typed
+            form.add_error(None, errors.unavailable_sentence(request, error))
         else:
             request.session[SESSION_LOOKUPS] = [*request.session.get(SESSION_LOOKUPS, [])[-9:], str(lookup.pk)]
             return redirect("lookup_results", lookup_id=lookup.pk)

@@ -1,0 +1,55 @@
+"""Admission of new lookups: past what the workers can hold, the portal says "busy, try again in a
+minute" at once (503 with Retry-After) instead of queueing lookups without end (issue 17, §3).
+
+The bound is the number of lookups started and not yet completed (LOOKUPS_IN_FLIGHT_MAX; 0 turns it
+off). Every lookup in flight has its member calls queued or running, so bounding them bounds the
+broker's queue and the time a new lookup's first call waits for a worker (about in-flight / the rate
+the workers complete lookups). Lookups older than IN_FLIGHT_WINDOW are not counted: a lookup stuck that
+long is the sweeper's business, and must not keep the door shut.
+
+It is asked twice, both before anything is spent: before a lookup's SMS code is sent (nobody waits for
+a code they cannot use) and before the code is checked (the code is not used up, so the person tries
+again with the same code). Overloaded is one of errors.DEPENDENCY_ERRORS ("capacity"), so pages answer
+503 with the form as typed, and the API its JSON envelope with Retry-After.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal.models import Lookup
+
+IN_FLIGHT_WINDOW = timedelta(minutes=5)  # longer than a lookup's deadlines and its members' 202 callbacks
+
+
+class Overloaded(Exception):
+    """More lookups are running than the workers can hold: try again shortly."""
+
+    def __init__(self, in_flight: int):
+        super().__init__(f"{in_flight} lookups in flight")
+        self.in_flight = in_flight
+
+
+def lookups_in_flight() -> int:
+    """Lookups started and not yet completed (recent ones; a partial index keeps the count small)."""
+    since = timezone.now() - IN_FLIGHT_WINDOW
+    return Lookup.objects.filter(state=Lookup.State.RUNNING, created_at__gte=since).count()
+
+
+def lookup_admit() -> None:
+    """Raise Overloaded when a new lookup would exceed LOOKUPS_IN_FLIGHT_MAX."""
+    limit = settings.LOOKUPS_IN_FLIGHT_MAX
+    if not limit:
+        return
+    in_flight = lookups_in_flight()
+    if in_flight >= limit:  # logged where it is answered (errors.log_failure), with the reference shown
+        raise Overloaded(in_flight)
+
+
+def busy_message(*, api: bool = False) -> str:
+    if api:
+        return _("Too many lookups are running right now. This is temporary: try again in a minute.")
+    return _("Too many people are looking up their number right now. This is temporary: what you typed is kept; "
+             "try again in a minute.")
