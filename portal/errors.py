@@ -261,7 +261,8 @@ def favicon(request):
 def unavailable_sentence(request, exc: BaseException) -> str:
     """mark_unavailable, and the sentence for the form kept on the page: temporary, with the reference."""
     reference = mark_unavailable(request, exc)
-    return _("%(message)s (Reference: %(reference)s)") % {"message": temporary_message(dependency_of(exc)), "reference": reference}
+    values = {"message": temporary_message(dependency_of(exc)), "reference": reference}
+    return _("%(message)s (Reference: %(reference)s)") % values
 
 
 def mark_unavailable(request, exc: BaseException) -> str:
