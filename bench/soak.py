@@ -241,7 +241,7 @@ def job_waits(t0: float, t1: float) -> dict[str, list[float]]:
 
 def rows_lost(results: list[dict]) -> tuple[dict[str, int], dict[str, int]]:
     """Answers that promised a row, against the rows there once everything settled."""
-    from portal.models import Lookup, NumberCheckAudit, NumberEvent, SmsMessage, VerificationCode
+    from portal.models import Lookup, LookupQuery, NumberCheckAudit, NumberEvent, SmsMessage, VerificationCode
 
     lookups = [i for r in results for i in r["accepted"]["lookups"]]
     events = [e for r in results for e in r["accepted"]["events"]]
@@ -253,6 +253,7 @@ def rows_lost(results: list[dict]) -> tuple[dict[str, int], dict[str, int]]:
         "code SMS not sent": SmsMessage.objects.filter(purpose="verification_code").exclude(status="sent").count(),
         "lookups (201 / 302)": len(lookups) - Lookup.objects.filter(pk__in=lookups).count(),
         "lookups not completed": Lookup.objects.exclude(state=Lookup.State.COMPLETED).count(),
+        "lookup rows not settled": LookupQuery.objects.exclude(state__in=LookupQuery.SETTLED).count(),
         "carrier events (200)": len(events) - found_events,
         "check audits (200)": sum(r["accepted"]["audits"] for r in results) - NumberCheckAudit.objects.count(),
     }, {
@@ -423,8 +424,9 @@ def main():
     if args.overload_minutes:
         drain()
         target = 2 * rate
-        # each starts a lookup every rush/target s whatever the answer: 20 s, longer than a slow code + lookup take here
-        rush = max(6, math.ceil(target * 20))
+        # each starts a lookup every rush/target s whatever the answer: 40 s, longer than a slow captcha, code and
+        # lookup take here (20 s in the phase), so the rate asked is the rate sent
+        rush = max(6, math.ceil(target * 40))
         users = {"Rush": rush, "PageCitizen": 1, "Carrier": 1, "Checker": 2, "Staff": 1, "Visitor": 1}
         t2 = time.time()
         results.append(

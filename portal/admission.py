@@ -5,7 +5,8 @@ The bound is the number of lookups started and not yet completed (LOOKUPS_IN_FLI
 off). Every lookup in flight has its member calls queued or running, so bounding them bounds the
 broker's queue and the time a new lookup's first call waits for a worker (about in-flight / the rate
 the workers complete lookups). Lookups older than IN_FLIGHT_WINDOW are not counted: a lookup stuck that
-long is the sweeper's business, and must not keep the door shut.
+long is the sweeper's business, and must not keep the door shut. The count and the new lookup are not
+one transaction: requests admitted at the same moment may pass the bound by as many as the web workers.
 
 It is asked twice, both before anything is spent: before a lookup's SMS code is sent (nobody waits for
 a code they cannot use) and before the code is checked (the code is not used up, so the person tries

@@ -54,11 +54,15 @@ def test_over_the_limit_the_code_step_answers_503_keeps_number_and_code_and_the_
 
 @override_settings(LOOKUPS_IN_FLIGHT_MAX=LIMIT)
 def test_over_the_limit_the_api_answers_the_503_envelope_with_retry_after(client, one_app):
-    accepted = client.post("/api/v1/verification-codes", {"phone_number": "13900001234"} | CAPTCHA, content_type="application/json")
+    accepted = client.post(
+        "/api/v1/verification-codes", {"phone_number": "13900001234"} | CAPTCHA, content_type="application/json"
+    )
     assert accepted.status_code == 202
     lookups_running(LIMIT)
-    for path, body in [("/api/v1/verification-codes", {"phone_number": "13900005678"} | CAPTCHA),
-                       ("/api/v1/lookups", {"phone_number": "13900001234", "id_last6": "40213X", "code": latest_code()})]:
+    for path, body in [
+        ("/api/v1/verification-codes", {"phone_number": "13900005678"} | CAPTCHA),
+        ("/api/v1/lookups", {"phone_number": "13900001234", "id_last6": "40213X", "code": latest_code()}),
+    ]:
         response = client.post(path, body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
         assert response.status_code == 503 and response["Retry-After"] == "30", path
         envelope = response.json()
@@ -83,5 +87,7 @@ def test_a_limit_of_zero_turns_shedding_off(client):
 @override_settings(LOOKUPS_IN_FLIGHT_MAX=LIMIT)
 def test_codes_for_other_flows_than_the_lookup_are_not_shed():
     lookups_running(LIMIT)
-    services.verification_code_send(phone_number="13812345678", client_ip="10.0.0.1", purpose=VerificationCode.Purpose.UNBIND)
+    services.verification_code_send(
+        phone_number="13812345678", client_ip="10.0.0.1", purpose=VerificationCode.Purpose.UNBIND
+    )
     assert VerificationCode.objects.get().purpose == "unbind"
