@@ -11,6 +11,8 @@ class PortalConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from portal.core import checks  # noqa: F401  (registers the deployment checks)
+        from portal.lookup.admission import on_code_requested
+        from portal.verification.services import code_requested
         from registry.carriers import carrier_segments_forget
 
         # the recycling checks keep the carriers' segments for 30 s; a change made here is seen at once
@@ -18,3 +20,5 @@ class PortalConfig(AppConfig):
             signal.connect(
                 carrier_segments_forget, sender="registry.Organisation", dispatch_uid=f"carrier-segments-{signal}"
             )
+        # a code for a lookup is refused while lookups cannot start (issue 17 §3: load is shed, not queued)
+        code_requested.connect(on_code_requested, dispatch_uid="lookup-admission")

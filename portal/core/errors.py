@@ -34,6 +34,14 @@ class SmsDeliveryError(Exception):
     """The SMS provider did not take the message: the task retries, and a page waiting on it answers 503."""
 
 
+class Overloaded(Exception):
+    """More lookups are running than the workers can hold: try again shortly."""
+
+    def __init__(self, in_flight: int):
+        super().__init__(f"{in_flight} lookups in flight")
+        self.in_flight = in_flight
+
+
 API_PREFIXES = ("/api/", "/oauth/", "/number-recycling/")
 CAMARA_PREFIX = "/number-recycling/"
 OAUTH_PREFIX = "/oauth/"
@@ -45,6 +53,7 @@ DEPENDENCY_ERRORS = {
     "broker": (kombu.exceptions.OperationalError,),
     "cache": (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError),
     "sms": (SmsDeliveryError,),
+    "capacity": (Overloaded,),  # not down but full: more lookups running than the workers hold (admission)
 }
 DEPENDENCY_EXCEPTIONS = tuple(cls for classes in DEPENDENCY_ERRORS.values() for cls in classes)
 
@@ -94,6 +103,9 @@ def log_failure(exc: BaseException, *, part: str | None, request=None) -> str:
     reference = new_reference()
     what = f"{part} unavailable" if part else "unexpected error"
     path = request.path_info if request is not None else "-"
+    if part == "capacity":  # load, not a fault: one line, no traceback (under overload there are many)
+        logger.warning("reference %s: %s on %s %s (%s)", reference, what, getattr(request, "method", "-"), path, exc)
+        return reference
     logger.error(
         "reference %s: %s on %s %s",
         reference,
@@ -105,7 +117,18 @@ def log_failure(exc: BaseException, *, part: str | None, request=None) -> str:
     return reference
 
 
+def busy_message(*, api: bool = False) -> str:
+    if api:
+        return _("Too many lookups are running right now. This is temporary: try again in a minute.")
+    return _(
+        "Too many people are looking up their number right now. This is temporary: what you typed is kept; "
+        "try again in a minute."
+    )
+
+
 def temporary_message(part: str | None = None, *, api: bool = False) -> str:
+    if part == "capacity":
+        return busy_message(api=api)
     if part == "broker" or part == "sms":
         return _("Our text-message service is briefly unavailable. This is temporary: try again in a minute.")
     if api:
@@ -333,3 +356,10 @@ class DependencyDownMiddleware:
     def process_exception(self, request, exception):
         part = dependency_of(exception)
         return unavailable_response(request, exception, part) if part else None
+
+
+def unavailable_sentence(request, exc: BaseException) -> str:
+    """mark_unavailable, and the sentence for the form kept on the page: temporary, with the reference."""
+    reference = mark_unavailable(request, exc)
+    values = {"message": temporary_message(dependency_of(exc)), "reference": reference}
+    return _("%(message)s (Reference: %(reference)s)") % values

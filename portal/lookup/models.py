@@ -37,6 +37,10 @@ class Lookup(models.Model):
         verbose_name = _("lookup")
         verbose_name_plural = _("lookups")
         ordering = ["-created_at"]
+        # admission.lookups_in_flight: the running ones are few at any time, whatever the table's size
+        indexes = [
+            models.Index(fields=["created_at"], condition=models.Q(state="running"), name="portal_lookup_running_idx")
+        ]
 
     def __str__(self):
         return str(self.id)

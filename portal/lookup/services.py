@@ -16,6 +16,7 @@ from portal.core.phone import normalize_phone, to_e164
 from portal.core.privacy import keyed_hash, token_hash
 from portal.core.refusals import Refusal, local_time
 from portal.lookup import fanout, selectors
+from portal.lookup.admission import lookup_admit
 from portal.lookup.completion import finish_lookups, lookup_complete_if_settled
 from portal.lookup.models import Lookup, LookupQuery
 from portal.recycling.models import NumberCheckAudit
@@ -82,6 +83,7 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
     phone_number = normalize_phone(phone_number)
     id_last6 = normalize_id_last6(id_last6)
     phone_hash = keyed_hash("phone", phone_number)
+    lookup_admit()  # busy: refused before the code is checked, so it is not used up
     verification_code_check(phone_number=phone_number, code=code)  # commits its own count of wrong tries
     _one_lookup_per_day(phone_hash)  # a limit on the number: told only to whoever proved it
     # After the code, so every guess at the ID characters costs a new SMS code (and its limits).

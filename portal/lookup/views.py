@@ -10,6 +10,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from portal.core import errors
 from portal.core.refusals import Refusal
 from portal.lookup import selectors, services
 from portal.lookup.forms import LookupCodeForm, LookupStartForm
@@ -47,6 +48,8 @@ def lookup_verify(request):
             )
         except (Refusal, ValidationError) as error:
             refused(form, error)
+        except errors.DEPENDENCY_EXCEPTIONS as error:  # busy (admission) or a part down: 503, the form as typed
+            form.add_error(None, errors.unavailable_sentence(request, error))
         else:
             request.session[SESSION_LOOKUPS] = [*request.session.get(SESSION_LOOKUPS, [])[-9:], str(lookup.pk)]
             return redirect("lookup_results", lookup_id=lookup.pk)

@@ -295,6 +295,9 @@ LOOKUP_DEADLINE_GRACE_SECONDS = env.int("LOOKUP_DEADLINE_GRACE_SECONDS", default
 LOOKUP_CALLBACK_SECONDS = env.int("LOOKUP_CALLBACK_SECONDS", default=120)  # for members answering 202
 LOOKUP_CIRCUIT_FAILURES = env.int("LOOKUP_CIRCUIT_FAILURES", default=5)
 LOOKUP_CIRCUIT_SECONDS = env.int("LOOKUP_CIRCUIT_SECONDS", default=60)
+# Load shedding (portal/admission.py): a new lookup past this many in flight answers 503 "busy, try again";
+# about the workers' completed lookups a second times the longest wait accepted (15/s x ~13 s here). 0: off.
+LOOKUPS_IN_FLIGHT_MAX = env.int("LOOKUPS_IN_FLIGHT_MAX", default=200)
 
 # Complaints (12300 / CFPB rules): the platform answers within 15 days, "in progress" becomes final within
 # 60; the holder may rate or dispute for 30 days; same number, app and category within 30 days is a likely

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError as CaptchaWrong
@@ -102,6 +103,11 @@ def _number_withholds(*, phone_hash: str, client_hash: str, purpose: str, now) -
     return ""
 
 
+# Sent before a code is spent on a purpose: a receiver refuses by raising (the lookup's admission control,
+# portal/lookup/admission.py, connected in portal/apps.py: the lookup sits above verification).
+code_requested = Signal()
+
+
 def verification_code_send(*, phone_number: str, client_ip: str, purpose: str = "lookup") -> VerificationCode | None:
     """Send a 6-digit code by SMS, within the limits. Limits that concern the client (its daily cap, the
     site's hourly SMS budget) refuse with a Refusal. Limits that concern the number withhold the code
@@ -112,6 +118,7 @@ def verification_code_send(*, phone_number: str, client_ip: str, purpose: str = 
     phone_hash = keyed_hash("phone", phone_number)
     client_hash = keyed_hash("client", client_ip or "unknown")
     now = timezone.now()
+    code_requested.send(sender=VerificationCode, purpose=purpose)  # a receiver may refuse (lookup admission)
     # The client's own limits first, so that what they answer never depends on the number.
     if (cache.get(_sms_budget_key(now)) or 0) >= settings.SMS_CODES_PER_HOUR:
         _sms_budget_refuse(now)
