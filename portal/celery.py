@@ -11,6 +11,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["portal.bulkcheck"])  # a package inside the portal app, with tasks of its own
 
 from portal.worker import WorkerHeartbeatStep  # noqa: E402
 

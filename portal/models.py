@@ -482,6 +482,7 @@ class NumberCheckAudit(models.Model):
     class Api(models.TextChoices):
         CAMARA = "camara", _("CAMARA check")
         BULK = "bulk", _("Bulk check")
+        FILE = "file", _("Bulk check file")
 
     class Answer(models.TextChoices):
         YES = "yes", _("changed hands since")
@@ -507,3 +508,6 @@ class NumberCheckAudit(models.Model):
 
     def __str__(self):
         return f"{self.get_api_display()} · {self.key_id} · {self.checked_at:%Y-%m-%d %H:%M:%S}"
+
+
+from portal.bulkcheck.models import BulkCheckFile  # noqa: E402,F401  (a model of its own package, app "portal")

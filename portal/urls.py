@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from portal import errors, views
 from portal.api.views import NumberRecyclingCheckView
+from portal.bulkcheck import urls as bulkcheck_urls
 from registry.api.views import TokenView
 
 # The admin signs in through allauth, so it gets the same rate limits and TOTP step as every login.
@@ -33,6 +34,7 @@ urlpatterns = [
     path("staff/number-events/uploads/<int:pk>/", views.staff_number_event_upload, name="staff_number_event_upload"),
     path("staff/number-events/uploads/<int:pk>/progress", views.staff_number_event_upload_progress, name="staff_number_event_upload_progress"),
     path("staff/number-events/uploads/<int:pk>/rejected.csv", views.staff_number_event_upload_rejected, name="staff_number_event_upload_rejected"),
+    path("staff/number-check-files/", include(bulkcheck_urls.console_patterns)),
     path("before-giving-up/", views.before_giving_up, name="before_giving_up"),
     path("lookup/", views.lookup_start, name="lookup_start"),
     path("lookup/verify/", views.lookup_verify, name="lookup_verify"),
@@ -56,6 +58,7 @@ urlpatterns = [
          name="api_docs"),
     path("api/v1/", include("registry.api.urls")),
     path("api/v1/", include("portal.api.urls")),
+    path("api/v1/", include(bulkcheck_urls.api_patterns)),
     path("api/v1/", include("complaints.api.urls")),
     path("oauth/token", TokenView.as_view(), name="oauth_token"),
 ]
