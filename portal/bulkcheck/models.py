@@ -46,6 +46,7 @@ class BulkCheckFile(models.Model):
     bytes_read = models.BigIntegerField(default=0)
     lines_read = models.PositiveIntegerField(default=0)
     result_bytes = models.BigIntegerField(default=0)
+    audit_bytes = models.BigIntegerField(default=0, help_text="how much of the result is in the audit trail")
     rows_done = models.PositiveIntegerField(_("rows checked"), default=0)
     rows_yes = models.PositiveIntegerField(_("changed hands"), default=0)
     rows_no = models.PositiveIntegerField(_("not changed hands"), default=0)

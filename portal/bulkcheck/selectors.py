@@ -1,7 +1,7 @@
 """Reads for bulk check files: the answers of a chunk in one statement, the files a user may see, progress."""
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from portal.bulkcheck.models import BulkCheckFile
 from portal.models import NumberEvent
@@ -39,7 +39,10 @@ def answers_for_checks(checks: list[tuple[str, object]]) -> list[tuple[str, str]
     answers = [("no_data", NOT_COVERED)] * len(checks)
     if not covered:
         return answers
-    with connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # The planner's guess for the per-row subquery switches on JIT compilation, which cost three times
+        # the statement itself (1.3 s of 1.7 s for 5,000 rows), as in the carriers' ingest.
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(_ANSWERS_SQL, [_pg_array((checks[i][0] for i in covered), quote=False),
                                       _pg_array((checks[i][1].isoformat() for i in covered), quote=False), settings.TIME_ZONE])
         for i, (last_before, first_after) in zip(covered, cursor.fetchall()):

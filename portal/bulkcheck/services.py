@@ -4,17 +4,18 @@ re-queue stuck ones, delete them after the retention period."""
 import codecs
 import csv
 import io
-import json
 import logging
 import os
 import secrets
 import time
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,7 +27,7 @@ from portal.csv_export import CsvFileReader
 from portal.models import NumberCheckAudit
 from portal.phone import normalize_phone
 from portal.privacy import keyed_hash
-from portal.services import CheckClient, _number_check_audit_write
+from portal.services import CheckClient
 
 logger = logging.getLogger(__name__)
 
@@ -167,17 +168,6 @@ def _check_rows(rows: list[tuple[int, list[str]]], today: date) -> tuple[list[li
     return results, checks
 
 
-def _audit(checked: BulkCheckFile, first_row: int, checks, answers) -> None:
-    """The audit trail of this chunk, written with it: each row's id is the file's plus the row's place in it,
-    so a chunk checked again is kept once."""
-    if not checks:
-        return
-    record = json.dumps([checked.public_id.int + first_row, time.time(), NumberCheckAudit.Api.FILE, checked.organisation_id,
-                         checked.integration_id, checked.key_id or f"staff:{checked.uploaded_by_id}",
-                         [(keyed_hash("phone", phone), since.isoformat(), answer) for (phone, since), (answer, _r) in zip(checks, answers)]])
-    _number_check_audit_write([record])
-
-
 def _csv_bytes(rows: list[list]) -> bytes:
     text = io.StringIO()
     csv.writer(text).writerows(rows)
@@ -204,7 +194,6 @@ def _run_chunk(checked: BulkCheckFile, reader: CsvFileReader, today: date) -> No
         out.write(text)
         out.flush()
         os.fsync(out.fileno())
-    _audit(checked, checked.rows_done, checks, answers)
     checked.result_bytes += len(text)
     checked.rows_done = min(checked.rows_total, checked.rows_done + reader.lines - checked.lines_read)
     for answer, count in counts.items():
@@ -222,9 +211,11 @@ def _fail(checked: BulkCheckFile, message: str) -> None:
 
 
 def bulk_check_file_process(*, file_id: int, seconds: float | None = None) -> bool:
-    """Check a file a chunk at a time for about `seconds`; True if more is left. Each chunk's answers, audit
-    rows and counters commit together under the row's lock, so a second task for the same file leaves, and a
-    killed worker's chunk is checked again from the committed position."""
+    """Check a file a chunk at a time for about `seconds`; True if more is left. Each chunk's answers and
+    counters commit together under the row's lock, so a second task for the same file leaves, and a killed
+    worker's chunk is checked again from the committed position. Once done, its audit trail is written."""
+    from portal.bulkcheck.tasks import bulk_check_file_audit  # tasks call this module's functions: a real cycle
+
     seconds = settings.BULK_CHECK_FILE_TASK_SECONDS if seconds is None else seconds
     started, reader, today = time.monotonic(), None, timezone.localdate()
     try:
@@ -250,6 +241,8 @@ def bulk_check_file_process(*, file_id: int, seconds: float | None = None) -> bo
                 _run_chunk(checked, reader, today)
             if checked.is_done:
                 _path(checked, "csv").unlink(missing_ok=True)  # the answers are kept; the list of numbers is not
+                if checked.state == BulkCheckFile.State.COMPLETED:
+                    transaction.on_commit(lambda: bulk_check_file_audit.delay(file_id))
                 return False
             if time.monotonic() - started >= seconds:
                 return True
@@ -259,16 +252,63 @@ def bulk_check_file_process(*, file_id: int, seconds: float | None = None) -> bo
 
 
 def bulk_check_files_sweep() -> int:
-    """Re-queue files no worker has advanced for two minutes (a killed worker, a lost message)."""
-    from portal.bulkcheck.tasks import bulk_check_file_run  # tasks call this module's functions: a real cycle
+    """Re-queue files no worker has advanced for two minutes (a killed worker, a lost message), to be checked
+    or to have their audit trail written."""
+    from portal.bulkcheck.tasks import bulk_check_file_audit, bulk_check_file_run  # they call this module: a real cycle
 
-    stuck = list(BulkCheckFile.objects.filter(
-        state__in=[BulkCheckFile.State.QUEUED, BulkCheckFile.State.RUNNING], purged_at__isnull=True,
-        progress_at__lt=timezone.now() - timedelta(minutes=2),
-    ).values_list("pk", flat=True))
+    late = timezone.now() - timedelta(minutes=2)
+    waiting = BulkCheckFile.objects.filter(purged_at__isnull=True, progress_at__lt=late)
+    stuck = list(waiting.filter(state__in=[BulkCheckFile.State.QUEUED, BulkCheckFile.State.RUNNING]).values_list("pk", flat=True))
     for file_id in stuck:
         bulk_check_file_run.delay(file_id)
-    return len(stuck)
+    unaudited = list(waiting.filter(state=BulkCheckFile.State.COMPLETED, audit_bytes__lt=F("result_bytes")).values_list("pk", flat=True))
+    for file_id in unaudited:
+        bulk_check_file_audit.delay(file_id)
+    return len(stuck) + len(unaudited)
+
+
+AUDIT_CHUNK_ROWS = 20_000
+
+
+def bulk_check_file_audit_process(*, file_id: int) -> int:
+    """Write who checked which number (hashed) for a checked file, from its result, by COPY a chunk at a time:
+    each chunk's rows commit with the position reached, so a killed worker's chunk is written again, never
+    twice. Apart from the check, as the API's trail is buffered: at 250,000 rows the audit rows cost more
+    than the check itself (bench/bulk_file.py). Rows written."""
+    written = 0
+    while True:
+        with transaction.atomic():
+            try:
+                checked = BulkCheckFile.objects.select_for_update(nowait=True).get(pk=file_id)
+            except DatabaseError:
+                return written  # another task is at it
+            if checked.purged_at or checked.audit_bytes >= checked.result_bytes:
+                return written
+            reader = CsvFileReader(_path(checked, "result"), position=checked.audit_bytes)
+            try:
+                rows = reader.rows(AUDIT_CHUNK_ROWS)
+                written += _audit_copy(checked, rows)
+                checked.audit_bytes, checked.progress_at = reader.position, timezone.now()
+            finally:
+                reader.close()
+            checked.save(update_fields=["audit_bytes", "progress_at"])
+
+
+def _audit_copy(checked: BulkCheckFile, rows) -> int:
+    """COPY the audit rows of checked rows (`[line, answer, reason, number, date]`; bad rows were not checked).
+    Each row's id is the file's plus its line, so the trail of a row is kept once."""
+    at, base = timezone.now().isoformat(), checked.public_id.int
+    fixed = "\t".join([at, NumberCheckAudit.Api.FILE, str(checked.organisation_id), str(checked.integration_id or "\\N"),
+                       checked.key_id or f"staff:{checked.uploaded_by_id}"])
+    lines = [f"{uuid.UUID(int=(base + int(line)) % 2**128)}\t{fixed}\t{keyed_hash('phone', normalize_phone(phone))}\t{since}\t{answer}\n"
+             for _n, (line, answer, _reason, phone, since) in rows if answer != "invalid"]
+    if lines:
+        with connection.cursor() as cursor, cursor.cursor.copy(
+            f"COPY {NumberCheckAudit._meta.db_table} (id, checked_at, api, organisation_id, integration_id, key_id, phone_hash,"
+            " specified_date, answer) FROM STDIN"
+        ) as copy:
+            copy.write("".join(lines))
+    return len(lines)
 
 
 def bulk_check_files_purge() -> int:

@@ -12,6 +12,12 @@ def bulk_check_file_run(file_id: int) -> None:
         bulk_check_file_run.delay(file_id)
 
 
+@shared_task(name="portal.bulk_check_file_audit", acks_late=True)
+def bulk_check_file_audit(file_id: int) -> int:
+    """Write a checked file's audit trail (who checked which number, hashed)."""
+    return services.bulk_check_file_audit_process(file_id=file_id)
+
+
 @shared_task(name="portal.bulk_check_files_sweep")
 def bulk_check_files_sweep() -> int:
     return services.bulk_check_files_sweep()

@@ -129,9 +129,13 @@ def test_answers_agree_with_the_thousand_number_call():
     assert answers == ["no_data" if r is None else ("yes" if r else "no") for r in one_by_one]
 
 
-def test_each_checked_row_is_in_the_audit_trail_once_hashed(client):
+@override_settings(BULK_CHECK_FILE_CHUNK_ROWS=3)
+def test_each_checked_row_is_in_the_audit_trail_once_hashed(client, monkeypatch):
     staff = platform_staff()
-    check_all(checked_file(client, staff))
+    row = check_all(checked_file(client, staff))
+    monkeypatch.setattr(services, "AUDIT_CHUNK_ROWS", 2)
+    assert services.bulk_check_file_audit_process(file_id=row.pk) == 4  # bad rows were not checked
+    assert services.bulk_check_file_audit_process(file_id=row.pk) == 0  # written once
     audit = NumberCheckAudit.objects.filter(api="file")
     assert audit.count() == 4 and {a.organisation_id for a in audit} == {staff.organisation_id}
     assert not audit.filter(phone_hash__contains="138").exists() and audit.first().key_id == f"staff:{staff.pk}"
@@ -224,7 +228,7 @@ def test_a_killed_job_resumes_from_the_committed_chunk_and_writes_no_row_twice(c
     def die(*args, **kwargs):
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(services, "_audit", die)
+    monkeypatch.setattr(BulkCheckFile, "save", die)
     with pytest.raises(SystemExit):
         services.bulk_check_file_process(file_id=row.pk, seconds=0)
     monkeypatch.undo()
@@ -235,16 +239,40 @@ def test_a_killed_job_resumes_from_the_committed_chunk_and_writes_no_row_twice(c
     assert (row.state, row.rows_done, row.rows_invalid) == ("completed", 9, 4)
     client.cookies["django_language"] = "en"
     assert result_rows(client.get(reverse("staff_bulk_check_file_result", args=[row.public_id]))) == EXPECTED
+
+
+def test_a_killed_audit_writes_each_row_once(client, monkeypatch):
+    row = check_all(checked_file(client, platform_staff()))
+    monkeypatch.setattr(services, "AUDIT_CHUNK_ROWS", 2)
+    original = services._audit_copy
+    calls = []
+
+    def die_on_second(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            original(*args)  # written, then the worker dies before the position commits
+            raise SystemExit("worker killed")
+        return original(*args)
+
+    monkeypatch.setattr(services, "_audit_copy", die_on_second)
+    with pytest.raises(SystemExit):
+        services.bulk_check_file_audit_process(file_id=row.pk)
+    monkeypatch.setattr(services, "_audit_copy", original)
+    services.bulk_check_file_audit_process(file_id=row.pk)
     assert NumberCheckAudit.objects.filter(api="file").count() == 4
 
 
 def test_a_stuck_job_is_queued_again_by_the_sweeper(client, monkeypatch):
     row = checked_file(client, platform_staff())
-    sent = []
+    sent, audits = [], []
     monkeypatch.setattr(tasks.bulk_check_file_run, "delay", sent.append)
+    monkeypatch.setattr(tasks.bulk_check_file_audit, "delay", audits.append)
     assert tasks.bulk_check_files_sweep() == 0
     BulkCheckFile.objects.filter(pk=row.pk).update(progress_at=timezone.now() - timedelta(minutes=5))
     assert tasks.bulk_check_files_sweep() == 1 and sent == [row.pk]
+    check_all(row)  # checked, its audit trail not written yet
+    BulkCheckFile.objects.filter(pk=row.pk).update(progress_at=timezone.now() - timedelta(minutes=5))
+    assert tasks.bulk_check_files_sweep() == 1 and audits == [row.pk]
 
 
 def test_beat_runs_the_sweeper_and_the_purge():
@@ -328,3 +356,8 @@ def test_a_real_worker_checks_the_file_while_the_page_follows(client, celery_wor
             break
         time.sleep(0.3)
     assert (progress["state"], progress["rows_yes"], progress["rows_invalid"]) == ("completed", 2, 4), progress
+    for _ in range(300):  # then the worker writes the audit trail
+        if NumberCheckAudit.objects.filter(api="file").count() == 4:
+            break
+        time.sleep(0.3)
+    assert NumberCheckAudit.objects.filter(api="file").count() == 4
