@@ -270,28 +270,30 @@ def bulk_check_files_sweep() -> int:
 AUDIT_CHUNK_ROWS = 20_000
 
 
-def bulk_check_file_audit_process(*, file_id: int) -> int:
-    """Write who checked which number (hashed) for a checked file, from its result, by COPY a chunk at a time:
-    each chunk's rows commit with the position reached, so a killed worker's chunk is written again, never
-    twice. Apart from the check, as the API's trail is buffered: at 250,000 rows the audit rows cost more
-    than the check itself (bench/bulk_file.py). Rows written."""
-    written = 0
+def bulk_check_file_audit_process(*, file_id: int, seconds: float | None = None) -> bool:
+    """Write who checked which number (hashed) for a checked file, from its result, by COPY a chunk at a time
+    for about `seconds`; True if more is left. Each chunk's rows commit with the position reached, so a killed
+    worker's chunk is written again, never twice. Apart from the check, as the API's trail is buffered: at
+    250,000 rows the audit rows cost more than the check itself (bench/bulk_file.py)."""
+    seconds = settings.BULK_CHECK_FILE_TASK_SECONDS if seconds is None else seconds
+    started = time.monotonic()
     while True:
         with transaction.atomic():
             try:
                 checked = BulkCheckFile.objects.select_for_update(nowait=True).get(pk=file_id)
             except DatabaseError:
-                return written  # another task is at it
+                return False  # another task is at it
             if checked.purged_at or checked.audit_bytes >= checked.result_bytes:
-                return written
+                return False
             reader = CsvFileReader(_path(checked, "result"), position=checked.audit_bytes)
             try:
-                rows = reader.rows(AUDIT_CHUNK_ROWS)
-                written += _audit_copy(checked, rows)
+                _audit_copy(checked, reader.rows(AUDIT_CHUNK_ROWS))
                 checked.audit_bytes, checked.progress_at = reader.position, timezone.now()
             finally:
                 reader.close()
             checked.save(update_fields=["audit_bytes", "progress_at"])
+        if time.monotonic() - started >= seconds:
+            return True
 
 
 def _audit_copy(checked: BulkCheckFile, rows) -> int:

@@ -13,9 +13,10 @@ def bulk_check_file_run(file_id: int) -> None:
 
 
 @shared_task(name="portal.bulk_check_file_audit", acks_late=True)
-def bulk_check_file_audit(file_id: int) -> int:
-    """Write a checked file's audit trail (who checked which number, hashed)."""
-    return services.bulk_check_file_audit_process(file_id=file_id)
+def bulk_check_file_audit(file_id: int) -> None:
+    """Write a checked file's audit trail (who checked which number, hashed) for a while, then queue the rest."""
+    if services.bulk_check_file_audit_process(file_id=file_id):
+        bulk_check_file_audit.delay(file_id)
 
 
 @shared_task(name="portal.bulk_check_files_sweep")
