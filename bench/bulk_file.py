@@ -39,12 +39,20 @@ def member_token() -> str:
     from registry.validators import uscc_check_character
 
     prefix = "91110000MA0BENCH3"
-    org = Organisation.objects.create(kind="internet_platform", legal_name="压测银行", credit_code=prefix + uscc_check_character(prefix),
-                                      contact_name="x", contact_email="z@example.com", status="active")
+    org = Organisation.objects.create(
+        kind="internet_platform",
+        legal_name="压测银行",
+        credit_code=prefix + uscc_check_character(prefix),
+        contact_name="x",
+        contact_email="z@example.com",
+        status="active",
+    )
     app = MemberApp.objects.create(organisation=org, name="压测手机银行", category="banking", go_live_date="2026-01-01")
     integration = Integration.objects.create(app=app, base_url="http://127.0.0.1:9/none")
     key, secret = registry_services.integration_key_issue(integration=integration, by=None)
-    token, _record = registry_services.access_token_issue(client_id=key.key_id, client_secret=secret, scope="number-recycling:check")
+    token, _record = registry_services.access_token_issue(
+        client_id=key.key_id, client_secret=secret, scope="number-recycling:check"
+    )
     return token
 
 
@@ -81,8 +89,13 @@ def check_file(client, token: str, body: bytes) -> tuple[float, float, object]:
 
     tracemalloc.start()
     started = time.perf_counter()
-    response = client.generic("POST", "/api/v1/platform/number-check-files", body, content_type="text/csv",
-                              HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = client.generic(
+        "POST",
+        "/api/v1/platform/number-check-files",
+        body,
+        content_type="text/csv",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
     upload_peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     assert response.status_code == 202, response.content
@@ -115,7 +128,7 @@ def floor_seconds(body: bytes) -> float:
             checks.append((number[3:], date.fromisoformat(day)))
     started = time.perf_counter()
     for offset in range(0, len(checks), 5000):
-        answers_for_checks(checks[offset:offset + 5000])
+        answers_for_checks(checks[offset : offset + 5000])
     return time.perf_counter() - started
 
 
@@ -138,12 +151,15 @@ def main():
     redis_client().flushdb()
     seeding = time.perf_counter()
     phones = load_histories(register_carrier(), args.numbers)
-    print(f"history: {NumberEvent.objects.count():,} events of {args.numbers:,} numbers, seeded in {time.perf_counter() - seeding:.0f} s")
+    print(
+        f"history: {NumberEvent.objects.count():,} events of {args.numbers:,} numbers,"
+        f" seeded in {time.perf_counter() - seeding:.0f} s"
+    )
     token = member_token()
     small, big = customer_list(phones, args.rows // 10, 1), customer_list(phones, args.rows, 2)
 
-    worker = start(["-m", "celery", "-A", "portal", "worker", "-l", "ERROR", "--pool", "solo", "-n", "bench-bulkfile@%h",
-                    "--without-gossip", "--without-mingle"])
+    worker = start(["-m", "celery", "-A", "portal", "worker", "-l", "ERROR", "--pool", "solo",
+                    "-n", "bench-bulkfile@%h", "--without-gossip", "--without-mingle"])  # fmt: skip
     deadline = time.time() + 90
     while not celery_app.control.ping(timeout=0.5) and time.time() < deadline:
         time.sleep(0.2)
@@ -155,28 +171,47 @@ def main():
     before, web_before = {pid: cpu_seconds([pid]) for pid in [worker.pid, *backends()]}, time.process_time()
     seconds, upload_peak, row = check_file(client, token, big)
     # the web side (the upload, then polling) runs in this process; backends opened meanwhile count too
-    cpu = time.process_time() - web_before + sum(max(0.0, cpu_seconds([pid]) - before.get(pid, 0))
-                                                 for pid in {worker.pid, *backends(), *before})
+    cpu = (
+        time.process_time()
+        - web_before
+        + sum(max(0.0, cpu_seconds([pid]) - before.get(pid, 0)) for pid in {worker.pid, *backends(), *before})
+    )
     audit = audit_seconds(row)
     rss_big = peak_rss_kib(worker.pid)
 
     started = time.perf_counter()
-    response = client.get(f"/api/v1/platform/number-check-files/{row.public_id}/result", HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = client.get(
+        f"/api/v1/platform/number-check-files/{row.public_id}/result", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
     result_rows = sum(chunk.count(b"\n") for chunk in response.streaming_content) - 1
     download = time.perf_counter() - started
-    floor = floor_seconds(big)
+    report(args.rows, len(big), row, seconds=seconds, small_seconds=small_seconds, cpu=cpu, audit=audit,
+           floor=floor_seconds(big), rss=(rss_idle, rss_small, rss_big), upload_peak=upload_peak,
+           download=(result_rows, download))  # fmt: skip
 
-    print(f"file: {len(big) / 2**20:.1f} MiB, {args.rows:,} rows: yes {row.rows_yes:,}, no {row.rows_no:,}, "
-          f"no_data {row.rows_no_data:,}, bad {row.rows_invalid:,}")
-    print(f"upload to done: {seconds:.1f} s ({args.rows / seconds:,.0f} rows/s; target under {TARGET_SECONDS} s: "
-          f"{'met' if seconds < TARGET_SECONDS else 'NOT met'}); a {args.rows // 10:,}-row file: {small_seconds:.1f} s")
-    print(f"CPU of the web side, the worker and the PostgreSQL backends, upload to done: {cpu:.1f} s (the wall time on idle cores, "
-          f"about); the audit trail of the {args.rows:,} checks, written apart: complete {audit:.1f} s later")
-    print(f"floor (the bare set-based query over the same rows): {floor:.1f} s; upload to done is {seconds / floor:.1f}x the floor")
-    print(f"worker peak RSS: {rss_idle / 1024:.0f} MiB idle, {rss_small / 1024:.0f} MiB after {args.rows // 10:,} rows, "
-          f"{rss_big / 1024:.0f} MiB after {args.rows:,} rows (+{(rss_big - rss_small) / 1024:.0f} MiB: flat)")
+
+def report(rows, size, row, *, seconds, small_seconds, cpu, audit, floor, rss, upload_peak, download):
+    rss_idle, rss_small, rss_big = rss
+    print(
+        f"file: {size / 2**20:.1f} MiB, {rows:,} rows: yes {row.rows_yes:,}, no {row.rows_no:,}, "
+        f"no_data {row.rows_no_data:,}, bad {row.rows_invalid:,}"
+    )
+    print(
+        f"upload to done: {seconds:.1f} s ({rows / seconds:,.0f} rows/s; target under {TARGET_SECONDS} s: "
+        f"{'met' if seconds < TARGET_SECONDS else 'NOT met'}); a {rows // 10:,}-row file: {small_seconds:.1f} s"
+    )
+    print(
+        f"CPU of the web side, the worker and the PostgreSQL backends, upload to done: {cpu:.1f} s"
+        f" (the wall time on idle cores, about); the audit trail of the {rows:,} checks,"
+        f" written apart: complete {audit:.1f} s later"
+    )
+    print(f"floor (the bare set-based query over the same rows): {floor:.1f} s; upload to done: {seconds / floor:.1f}x")
+    print(
+        f"worker peak RSS: {rss_idle / 1024:.0f} MiB idle, {rss_small / 1024:.0f} MiB after {rows // 10:,} rows, "
+        f"{rss_big / 1024:.0f} MiB after {rows:,} rows (+{(rss_big - rss_small) / 1024:.0f} MiB: flat)"
+    )
     print(f"upload request's Python peak (tracemalloc, the body streamed to disk): {upload_peak:.1f} MiB")
-    print(f"result download: {result_rows:,} rows in {download:.1f} s")
+    print(f"result download: {download[0]:,} rows in {download[1]:.1f} s")
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
 
 

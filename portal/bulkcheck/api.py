@@ -27,8 +27,10 @@ from registry.selectors import access_token_grant
 
 SCOPE = "number-recycling:check"
 BODY_CHUNK_BYTES = 64 * 1024
-BAD_FILE = ("no_file, empty, columns, not_text, not_utf8, too_big, too_many_rows: the file cannot be checked; "
-            "detail says why and what to do")
+BAD_FILE = (
+    "no_file, empty, columns, not_text, not_utf8, too_big, too_many_rows: the file cannot be checked; "
+    "detail says why and what to do"
+)
 
 
 class CheckClientUser:
@@ -49,7 +51,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         grant = access_token_grant(token=header[7:])
         if grant is None or grant["expires_at"] <= timezone.now() or grant["revoked"]:
-            raise exceptions.AuthenticationFailed(_("The access token is unknown, expired or revoked. Get a new one from /oauth/token."))
+            raise exceptions.AuthenticationFailed(
+                _("The access token is unknown, expired or revoked. Get a new one from /oauth/token.")
+            )
         if SCOPE not in grant["scopes"]:
             raise exceptions.PermissionDenied(_("The access token lacks the scope %(scope)s.") % {"scope": SCOPE})
         return CheckClientUser(grant), None
@@ -63,8 +67,15 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
     name = "oauthClientCredentials"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {
-            SCOPE: "recycling checks: CAMARA and bulk check files"}}}}
+        return {
+            "type": "oauth2",
+            "flows": {
+                "clientCredentials": {
+                    "tokenUrl": "/oauth/token",
+                    "scopes": {SCOPE: "recycling checks: CAMARA and bulk check files"},
+                }
+            },
+        }
 
 
 class IsActiveMemberClient:
@@ -72,8 +83,10 @@ class IsActiveMemberClient:
 
     def has_permission(self, request, view):
         user = request.user
-        return isinstance(user, CheckClientUser) and Organisation.objects.filter(
-            pk=user.organisation_id, status=Organisation.Status.ACTIVE).exists()
+        return (
+            isinstance(user, CheckClientUser)
+            and Organisation.objects.filter(pk=user.organisation_id, status=Organisation.Status.ACTIVE).exists()
+        )
 
     def has_object_permission(self, request, view, obj):
         return self.has_permission(request, view)
@@ -107,8 +120,10 @@ class BulkCheckFileSerializer(serializers.Serializer):
 
 def _body(checked) -> dict:
     body = selectors.bulk_check_file_progress(checked)
-    return body | {"status_url": reverse("api_bulk_check_file", args=[checked.public_id]),
-                   "result_url": reverse("api_bulk_check_file_result", args=[checked.public_id])}
+    return body | {
+        "status_url": reverse("api_bulk_check_file", args=[checked.public_id]),
+        "result_url": reverse("api_bulk_check_file_result", args=[checked.public_id]),
+    }
 
 
 class BulkCheckAPIView(APIView):
@@ -117,14 +132,22 @@ class BulkCheckAPIView(APIView):
     renderer_classes = [JSONRenderer]
 
     def perform_content_negotiation(self, request, force=False):
-        return super().perform_content_negotiation(request, force=True)  # JSON, or the result's CSV, whatever Accept says
+        return super().perform_content_negotiation(
+            request, force=True
+        )  # JSON, or the result's CSV, whatever Accept says
 
     def file_for(self, public_id):
         return selectors.bulk_check_files_for(self.request.user).filter(public_id=public_id).first()
 
 
-COMMON = {401: OpenApiResponse(s.RefusalSerializer, description="not_authenticated, authentication_failed: no valid bearer token"),
-          403: OpenApiResponse(s.RefusalSerializer, description="permission_denied: not an active member, or the token lacks the scope")}
+COMMON = {
+    401: OpenApiResponse(
+        s.RefusalSerializer, description="not_authenticated, authentication_failed: no valid bearer token"
+    ),
+    403: OpenApiResponse(
+        s.RefusalSerializer, description="permission_denied: not an active member, or the token lacks the scope"
+    ),
+}
 NOT_FOUND = {404: OpenApiResponse(s.RefusalSerializer, description="not_found: no such file of this organisation")}
 
 
@@ -132,39 +155,67 @@ class BulkCheckFilesView(BulkCheckAPIView):
     parser_classes = [MultiPartParser]  # a text/csv body is read as a stream, below, never parsed whole
 
     @extend_schema(
-        request={"multipart/form-data": {"type": "object", "required": ["file"], "properties": {
-                     "file": {"type": "string", "format": "binary", "description": "CSV: number,date rows"}}},
-                 "text/csv": {"type": "string", "description": "number,date rows, a header row optional"}},
-        responses={202: OpenApiResponse(BulkCheckFileSerializer, description="queued; follow status_url"),
-                   400: OpenApiResponse(s.RefusalSerializer, description=BAD_FILE), **COMMON,
-                   411: OpenApiResponse(s.RefusalSerializer, description="length_required: send Content-Length"),
-                   413: OpenApiResponse(s.RefusalSerializer, description="too_large: over the byte limit, refused unread"),
-                   415: OpenApiResponse(s.RefusalSerializer, description="unsupported_media_type: multipart/form-data or text/csv"),
-                   429: OpenApiResponse(s.RefusalSerializer, description="busy: the organisation's files in progress are at the limit")},
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary", "description": "CSV: number,date rows"}},
+            },
+            "text/csv": {"type": "string", "description": "number,date rows, a header row optional"},
+        },
+        responses={
+            202: OpenApiResponse(BulkCheckFileSerializer, description="queued; follow status_url"),
+            400: OpenApiResponse(s.RefusalSerializer, description=BAD_FILE),
+            **COMMON,
+            411: OpenApiResponse(s.RefusalSerializer, description="length_required: send Content-Length"),
+            413: OpenApiResponse(s.RefusalSerializer, description="too_large: over the byte limit, refused unread"),
+            415: OpenApiResponse(
+                s.RefusalSerializer, description="unsupported_media_type: multipart/form-data or text/csv"
+            ),
+            429: OpenApiResponse(
+                s.RefusalSerializer, description="busy: the organisation's files in progress are at the limit"
+            ),
+        },
         summary="Upload a file of up to 250,000 number,date rows to check in the background",
         tags=["number-checks"],
     )
     def post(self, request):
         content_type = request.content_type.split(";")[0].strip().lower()
         if content_type == "text/csv":
-            if int(request.META.get("CONTENT_LENGTH") or 0) > settings.BULK_CHECK_FILE_MAX_BYTES:  # the form's overhead is no file
-                return error_response("too_large", _("The file is larger than %(max)s. Split it into several files.")
-                                      % {"max": filesizeformat(settings.BULK_CHECK_FILE_MAX_BYTES)}, status=413)
+            if (
+                int(request.META.get("CONTENT_LENGTH") or 0) > settings.BULK_CHECK_FILE_MAX_BYTES
+            ):  # the form's overhead is no file
+                return error_response(
+                    "too_large",
+                    _("The file is larger than %(max)s. Split it into several files.")
+                    % {"max": filesizeformat(settings.BULK_CHECK_FILE_MAX_BYTES)},
+                    status=413,
+                )
             name, chunks = "upload.csv", iter(lambda: request._request.read(BODY_CHUNK_BYTES), b"")
         elif content_type == "multipart/form-data":
             upload = request.FILES.get("file")
             if upload is None:
                 if getattr(request._request, "upload_refused", None):
-                    return error_response("too_big", _("The file is larger than %(max)s. Split it into several files.")
-                                          % {"max": filesizeformat(settings.BULK_CHECK_FILE_MAX_BYTES)})
+                    return error_response(
+                        "too_big",
+                        _("The file is larger than %(max)s. Split it into several files.")
+                        % {"max": filesizeformat(settings.BULK_CHECK_FILE_MAX_BYTES)},
+                    )
                 return error_response("no_file", _("Send the file in the form field “file”."))
             name, chunks = upload.name, upload.chunks()
         else:
-            return error_response("unsupported_media_type", _("Send the file as multipart/form-data (field “file”) or as a "
-                                                              "text/csv body."), status=415)
+            return error_response(
+                "unsupported_media_type",
+                _("Send the file as multipart/form-data (field “file”) or as a " "text/csv body."),
+                status=415,
+            )
         try:
-            checked = services.bulk_check_file_create(organisation=Organisation.objects.get(pk=request.user.organisation_id),
-                                                      name=name, chunks=chunks, client=request.user.client)
+            checked = services.bulk_check_file_create(
+                organisation=Organisation.objects.get(pk=request.user.organisation_id),
+                name=name,
+                chunks=chunks,
+                client=request.user.client,
+            )
         except ValidationError as error:
             code = getattr(error, "code", None) or "invalid"
             return error_response(code, " ".join(error.messages), status=429 if code == "busy" else 400)
@@ -174,8 +225,11 @@ class BulkCheckFilesView(BulkCheckAPIView):
 
 
 class BulkCheckFileView(BulkCheckAPIView):
-    @extend_schema(responses={200: BulkCheckFileSerializer, **COMMON, **NOT_FOUND},
-                   summary="A bulk check file's state and progress", tags=["number-checks"])
+    @extend_schema(
+        responses={200: BulkCheckFileSerializer, **COMMON, **NOT_FOUND},
+        summary="A bulk check file's state and progress",
+        tags=["number-checks"],
+    )
     def get(self, request, public_id):
         checked = self.file_for(public_id)
         if checked is None:
@@ -185,23 +239,37 @@ class BulkCheckFileView(BulkCheckAPIView):
 
 class BulkCheckFileResultView(BulkCheckAPIView):
     @extend_schema(
-        responses={(200, "text/csv"): OpenApiResponse(
-                       {"type": "string"}, description="UTF-8 with BOM: row,phone_number,date,answer,reason,reason_text; "
-                       "answer yes, no, no_data, or invalid for a bad row"),
-                   **COMMON, **NOT_FOUND,
-                   409: OpenApiResponse(s.RefusalSerializer, description="not_ready: still being checked; failed"),
-                   410: OpenApiResponse(s.RefusalSerializer, description="deleted: past the 7 days the result is kept")},
-        summary="A bulk check file's result as CSV", tags=["number-checks"])
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                {"type": "string"},
+                description="UTF-8 with BOM: row,phone_number,date,answer,reason,reason_text; "
+                "answer yes, no, no_data, or invalid for a bad row",
+            ),
+            **COMMON,
+            **NOT_FOUND,
+            409: OpenApiResponse(s.RefusalSerializer, description="not_ready: still being checked; failed"),
+            410: OpenApiResponse(s.RefusalSerializer, description="deleted: past the 7 days the result is kept"),
+        },
+        summary="A bulk check file's result as CSV",
+        tags=["number-checks"],
+    )
     def get(self, request, public_id):
         checked = self.file_for(public_id)
         if checked is None:
             return error_response("not_found", _("No such file."), status=404)
         if checked.purged_at:
-            return error_response("deleted", _("The result was deleted: results are kept %(days)d days.")
-                                  % {"days": settings.BULK_CHECK_FILE_RETENTION_DAYS}, status=410)
+            return error_response(
+                "deleted",
+                _("The result was deleted: results are kept %(days)d days.")
+                % {"days": settings.BULK_CHECK_FILE_RETENTION_DAYS},
+                status=410,
+            )
         if checked.state == checked.State.FAILED:
             return error_response("failed", checked.error or _("The file could not be checked."), status=409)
         if not checked.is_done:
-            return error_response("not_ready", _("The file is still being checked (%(percent)d%%).") % {"percent": checked.percent},
-                                  status=409)
+            return error_response(
+                "not_ready",
+                _("The file is still being checked (%(percent)d%%).") % {"percent": checked.percent},
+                status=409,
+            )
         return csv_response(services.bulk_check_result_rows(checked), f"bulk-check-{checked.public_id}.csv")

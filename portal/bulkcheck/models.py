@@ -26,11 +26,23 @@ class BulkCheckFile(models.Model):
     organisation_field = "organisation"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    organisation = models.ForeignKey("registry.Organisation", verbose_name=_("organisation"), on_delete=models.PROTECT,
-                                     related_name="bulk_check_files")
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.SET_NULL,
-                                    null=True, blank=True, related_name="+")
-    integration = models.ForeignKey("registry.Integration", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    organisation = models.ForeignKey(
+        "registry.Organisation",
+        verbose_name=_("organisation"),
+        on_delete=models.PROTECT,
+        related_name="bulk_check_files",
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    integration = models.ForeignKey(
+        "registry.Integration", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     key_id = models.CharField(max_length=64, blank=True, help_text="the signing key of an API upload")
     via = models.CharField(max_length=10, choices=Via.choices)
     original_name = models.CharField(_("file name"), max_length=255)
@@ -40,7 +52,9 @@ class BulkCheckFile(models.Model):
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.QUEUED)
     created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
     expires_at = models.DateTimeField(_("deleted after"))
-    progress_at = models.DateTimeField(default=timezone.now, help_text="last committed chunk (the sweeper resumes stuck files)")
+    progress_at = models.DateTimeField(
+        default=timezone.now, help_text="last committed chunk (the sweeper resumes stuck files)"
+    )
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     purged_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
     bytes_read = models.BigIntegerField(default=0)
@@ -59,8 +73,13 @@ class BulkCheckFile(models.Model):
         app_label = "portal"
         verbose_name = _("bulk check file")
         verbose_name_plural = _("bulk check files")
-        indexes = [models.Index(fields=["organisation", "-created_at"]), models.Index(fields=["state", "progress_at"]),
-                   models.Index(fields=["expires_at"], condition=models.Q(purged_at__isnull=True), name="portal_bulkcheck_to_purge")]
+        indexes = [
+            models.Index(fields=["organisation", "-created_at"]),
+            models.Index(fields=["state", "progress_at"]),
+            models.Index(
+                fields=["expires_at"], condition=models.Q(purged_at__isnull=True), name="portal_bulkcheck_to_purge"
+            ),
+        ]
 
     def __str__(self):
         return self.original_name

@@ -66,8 +66,14 @@ def _header_lines(first_line: bytes) -> int:
     if len(cells) == 2 and cells[0] in HEADER_NAMES[0] and cells[1] in HEADER_NAMES[1]:
         return 1
     if len(cells) == 2 and not any(ch.isdigit() for ch in "".join(cells)):
-        _refuse(_("The columns must be number,date (a header row naming them is optional). This file's first row has: "
-                  "%(found)s.") % {"found": ", ".join(cells)[:200]}, "columns")
+        _refuse(
+            _(
+                "The columns must be number,date (a header row naming them is optional). This file's first row has: "
+                "%(found)s."
+            )
+            % {"found": ", ".join(cells)[:200]},
+            "columns",
+        )
     return 0
 
 
@@ -81,26 +87,43 @@ def _store(chunks, path: Path) -> tuple[int, int, bytes]:
         for chunk in chunks:
             size += len(chunk)
             if size > limit_bytes:
-                _refuse(_("The file is larger than %(max)s. Split it into several files.") % {"max": filesizeformat(limit_bytes)}, "too_big")
+                _refuse(
+                    _("The file is larger than %(max)s. Split it into several files.")
+                    % {"max": filesizeformat(limit_bytes)},
+                    "too_big",
+                )
             if b"\x00" in chunk:
-                _refuse(_("This is not a text file. Save the sheet as “CSV UTF-8 (comma delimited)” and upload that."), "not_text")
+                _refuse(
+                    _("This is not a text file. Save the sheet as “CSV UTF-8 (comma delimited)” and upload that."),
+                    "not_text",
+                )
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError:
-                _refuse(_("The file is not UTF-8 text (it may be GBK or a spreadsheet). Save it as “CSV UTF-8” and upload it "
-                          "again."), "not_utf8")
+                _refuse(
+                    _(
+                        "The file is not UTF-8 text (it may be GBK or a spreadsheet). Save it as “CSV UTF-8” and "
+                        "upload it again."
+                    ),
+                    "not_utf8",
+                )
             if len(first) < 4096 and b"\n" not in first:
                 first += chunk[:4096]
             newlines += chunk.count(b"\n")
             if newlines > limit_rows + 1:
-                _refuse(_("The file has more than %(max)s rows. Split it into several files.") % {"max": f"{limit_rows:,}"}, "too_many_rows")
+                _refuse(
+                    _("The file has more than %(max)s rows. Split it into several files.") % {"max": f"{limit_rows:,}"},
+                    "too_many_rows",
+                )
             last = chunk[-1:] or last
             out.write(chunk)
     lines = newlines + (last != b"\n" and size > 0)
     return size, lines, first.split(b"\n", 1)[0]
 
 
-def bulk_check_file_create(*, organisation, name: str, chunks, uploaded_by=None, client: CheckClient | None = None) -> BulkCheckFile:
+def bulk_check_file_create(
+    *, organisation, name: str, chunks, uploaded_by=None, client: CheckClient | None = None
+) -> BulkCheckFile:
     """Keep a member's file of `number,date` rows outside the web root (streamed: checked for size, encoding,
     rows and columns as it is written) and check it in the background. Rows themselves are checked as they
     are read; bad ones are named in the result."""
@@ -108,8 +131,14 @@ def bulk_check_file_create(*, organisation, name: str, chunks, uploaded_by=None,
 
     name = os.path.basename(name or "")[:255] or "upload.csv"
     if selectors.bulk_check_files_in_progress(organisation_id=organisation.pk) >= settings.BULK_CHECK_FILES_IN_PROGRESS:
-        _refuse(_("%(n)d of your organisation's files are still being checked. Upload this one when one of them is "
-                  "done.") % {"n": settings.BULK_CHECK_FILES_IN_PROGRESS}, "busy")
+        _refuse(
+            _(
+                "%(n)d of your organisation's files are still being checked. Upload this one when one of them is "
+                "done."
+            )
+            % {"n": settings.BULK_CHECK_FILES_IN_PROGRESS},
+            "busy",
+        )
     folder = Path(settings.BULK_CHECK_FILE_DIR)
     folder.mkdir(parents=True, exist_ok=True)
     stored_name = secrets.token_hex(16)
@@ -125,11 +154,20 @@ def bulk_check_file_create(*, organisation, name: str, chunks, uploaded_by=None,
         now = timezone.now()
         with transaction.atomic():
             checked = BulkCheckFile.objects.create(
-                created_at=now, progress_at=now, expires_at=now + timedelta(days=settings.BULK_CHECK_FILE_RETENTION_DAYS),
-                organisation=organisation, uploaded_by=uploaded_by, original_name=name, stored_name=stored_name,
-                via=BulkCheckFile.Via.API if client else BulkCheckFile.Via.CONSOLE, size_bytes=size, rows_total=lines - header,
-                integration_id=client.integration_id if client else None, key_id=client.key_id if client else "",
-                bytes_read=len(first_line) + 1 if header else bom, lines_read=header,
+                created_at=now,
+                progress_at=now,
+                expires_at=now + timedelta(days=settings.BULK_CHECK_FILE_RETENTION_DAYS),
+                organisation=organisation,
+                uploaded_by=uploaded_by,
+                original_name=name,
+                stored_name=stored_name,
+                via=BulkCheckFile.Via.API if client else BulkCheckFile.Via.CONSOLE,
+                size_bytes=size,
+                rows_total=lines - header,
+                integration_id=client.integration_id if client else None,
+                key_id=client.key_id if client else "",
+                bytes_read=len(first_line) + 1 if header else bom,
+                lines_read=header,
             )
             transaction.on_commit(lambda: bulk_check_file_run.delay(checked.pk))
     except Exception:
@@ -201,7 +239,11 @@ def _run_chunk(checked: BulkCheckFile, reader: CsvFileReader, today: date) -> No
     checked.bytes_read, checked.lines_read, checked.progress_at = reader.position, reader.lines, timezone.now()
     checked.state = BulkCheckFile.State.RUNNING
     if len(rows) < settings.BULK_CHECK_FILE_CHUNK_ROWS:
-        checked.state, checked.finished_at, checked.rows_done = BulkCheckFile.State.COMPLETED, timezone.now(), checked.rows_total
+        checked.state, checked.finished_at, checked.rows_done = (
+            BulkCheckFile.State.COMPLETED,
+            timezone.now(),
+            checked.rows_total,
+        )
     checked.save()
 
 
@@ -231,7 +273,9 @@ def bulk_check_file_process(*, file_id: int, seconds: float | None = None) -> bo
                     if reader:
                         reader.close()
                     try:
-                        reader = CsvFileReader(_path(checked, "csv"), position=checked.bytes_read, first_line=checked.lines_read)
+                        reader = CsvFileReader(
+                            _path(checked, "csv"), position=checked.bytes_read, first_line=checked.lines_read
+                        )
                     except FileNotFoundError:
                         _fail(checked, _("The stored file is gone. Upload it again."))
                         return False
@@ -258,10 +302,16 @@ def bulk_check_files_sweep() -> int:
 
     late = timezone.now() - timedelta(minutes=2)
     waiting = BulkCheckFile.objects.filter(purged_at__isnull=True, progress_at__lt=late)
-    stuck = list(waiting.filter(state__in=[BulkCheckFile.State.QUEUED, BulkCheckFile.State.RUNNING]).values_list("pk", flat=True))
+    stuck = list(
+        waiting.filter(state__in=[BulkCheckFile.State.QUEUED, BulkCheckFile.State.RUNNING]).values_list("pk", flat=True)
+    )
     for file_id in stuck:
         bulk_check_file_run.delay(file_id)
-    unaudited = list(waiting.filter(state=BulkCheckFile.State.COMPLETED, audit_bytes__lt=F("result_bytes")).values_list("pk", flat=True))
+    unaudited = list(
+        waiting.filter(state=BulkCheckFile.State.COMPLETED, audit_bytes__lt=F("result_bytes")).values_list(
+            "pk", flat=True
+        )
+    )
     for file_id in unaudited:
         bulk_check_file_audit.delay(file_id)
     return len(stuck) + len(unaudited)
@@ -300,15 +350,29 @@ def _audit_copy(checked: BulkCheckFile, rows) -> int:
     """COPY the audit rows of checked rows (`[line, answer, reason, number, date]`; bad rows were not checked).
     Each row's id is the file's plus its line, so the trail of a row is kept once."""
     at, base = timezone.now().isoformat(), checked.public_id.int
-    fixed = "\t".join([at, NumberCheckAudit.Api.FILE, str(checked.organisation_id), str(checked.integration_id or "\\N"),
-                       checked.key_id or f"staff:{checked.uploaded_by_id}"])
-    lines = [f"{uuid.UUID(int=(base + int(line)) % 2**128)}\t{fixed}\t{keyed_hash('phone', normalize_phone(phone))}\t{since}\t{answer}\n"
-             for _n, (line, answer, _reason, phone, since) in rows if answer != "invalid"]
+    fixed = "\t".join(
+        [
+            at,
+            NumberCheckAudit.Api.FILE,
+            str(checked.organisation_id),
+            str(checked.integration_id or "\\N"),
+            checked.key_id or f"staff:{checked.uploaded_by_id}",
+        ]
+    )
+    lines = [
+        f"{uuid.UUID(int=(base + int(line)) % 2**128)}\t{fixed}\t{keyed_hash('phone', normalize_phone(phone))}"
+        f"\t{since}\t{answer}\n"
+        for _n, (line, answer, _reason, phone, since) in rows
+        if answer != "invalid"
+    ]
     if lines:
-        with connection.cursor() as cursor, cursor.cursor.copy(
-            f"COPY {NumberCheckAudit._meta.db_table} (id, checked_at, api, organisation_id, integration_id, key_id, phone_hash,"
-            " specified_date, answer) FROM STDIN"
-        ) as copy:
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(
+                f"COPY {NumberCheckAudit._meta.db_table} (id, checked_at, api, organisation_id, integration_id,"
+                " key_id, phone_hash, specified_date, answer) FROM STDIN"
+            ) as copy,
+        ):
             copy.write("".join(lines))
     return len(lines)
 

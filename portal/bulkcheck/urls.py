@@ -11,9 +11,15 @@ console_patterns = [
 ]
 
 api_patterns = [
-    path("platform/number-check-files", upload_limits(per_file="BULK_CHECK_FILE_MAX_BYTES")(api.BulkCheckFilesView.as_view()),
-         name="api_bulk_check_files"),
+    path(
+        "platform/number-check-files",
+        upload_limits(per_file="BULK_CHECK_FILE_MAX_BYTES")(api.BulkCheckFilesView.as_view()),
+        name="api_bulk_check_files",
+    ),
     path("platform/number-check-files/<uuid:public_id>", api.BulkCheckFileView.as_view(), name="api_bulk_check_file"),
-    path("platform/number-check-files/<uuid:public_id>/result", api.BulkCheckFileResultView.as_view(),
-         name="api_bulk_check_file_result"),
+    path(
+        "platform/number-check-files/<uuid:public_id>/result",
+        api.BulkCheckFileResultView.as_view(),
+        name="api_bulk_check_file_result",
+    ),
 ]

@@ -37,14 +37,23 @@ def staff_bulk_check_files(request):
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                checked = services.bulk_check_file_create(organisation=request.user.organisation, name=upload.name,
-                                                          chunks=upload.chunks(), uploaded_by=request.user)
+                checked = services.bulk_check_file_create(
+                    organisation=request.user.organisation,
+                    name=upload.name,
+                    chunks=upload.chunks(),
+                    uploaded_by=request.user,
+                )
             except ValidationError as error:
                 form.add_error("file", error)
             else:
                 return redirect("staff_bulk_check_file", public_id=checked.public_id)
-    context = {"files": files[:100], "form": form, "max_bytes": settings.BULK_CHECK_FILE_MAX_BYTES,
-               "max_rows": settings.BULK_CHECK_FILE_MAX_ROWS, "retention_days": settings.BULK_CHECK_FILE_RETENTION_DAYS}
+    context = {
+        "files": files[:100],
+        "form": form,
+        "max_bytes": settings.BULK_CHECK_FILE_MAX_BYTES,
+        "max_rows": settings.BULK_CHECK_FILE_MAX_ROWS,
+        "retention_days": settings.BULK_CHECK_FILE_RETENTION_DAYS,
+    }
     return render(request, "portal/bulkcheck/files.html", context, status=400 if form.errors else 200)
 
 

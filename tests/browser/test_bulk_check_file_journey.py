@@ -21,14 +21,26 @@ def test_member_staff_check_a_customer_list_and_download_the_result(live_server,
     celery_workers.start("bulkcheck")
     celery_workers.wait_until_ready(1)
     carrier = OrganisationFactory(kind="basic_carrier", number_segments="138")
-    NumberEvent.objects.create(carrier=carrier, event_id="c", phone_number="13800130000", type="cancelled",
-                               occurred_at=datetime(2025, 3, 1, 10, tzinfo=timezone.get_current_timezone()))
+    NumberEvent.objects.create(
+        carrier=carrier,
+        event_id="c",
+        phone_number="13800130000",
+        type="cancelled",
+        occurred_at=datetime(2025, 3, 1, 10, tzinfo=timezone.get_current_timezone()),
+    )
     staff = platform_staff(organisation=OrganisationFactory(legal_name="示例银行"))
     signed_in = Client()
     signed_in.force_login(staff)
     page = phone_page
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": signed_in.cookies[settings.SESSION_COOKIE_NAME].value,
-                               "url": live_server.url}])
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": signed_in.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
 
     rows = ["number,date"] + [f"1380013{i:04d},2025-01-01" for i in range(2000)] + ["12345,2025-01-01"]
     customers = tmp_path / "customers.csv"

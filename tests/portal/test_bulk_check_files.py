@@ -44,10 +44,23 @@ EXPECTED = [
     ["row", "phone_number", "date", "answer", "reason", "reason_text"],
     ["2", "'+8613812345678", "2023-12-22", "yes", "cancelled_after", "a carrier cancelled the number after the date"],
     ["3", "138 1234 5678", "2024-09-21", "no", "no_change", "no cancellation or re-assignment reported after the date"],
-    ["4", "13812345678", "2024-03-01", "yes", "unassigned_on_date", "the number was cancelled and held by nobody on the date"],
+    [
+        "4",
+        "13812345678",
+        "2024-03-01",
+        "yes",
+        "unassigned_on_date",
+        "the number was cancelled and held by nobody on the date",
+    ],
     ["5", "17712345678", "2024-03-01", "no_data", "not_covered", "no reporting carrier covers this number"],
-    ["7", "12345", "2024-03-01", "invalid", "bad_number",
-     "not a mainland mobile number (11 digits starting 13 to 19, or +86 and them)"],
+    [
+        "7",
+        "12345",
+        "2024-03-01",
+        "invalid",
+        "bad_number",
+        "not a mainland mobile number (11 digits starting 13 to 19, or +86 and them)",
+    ],
     ["8", "13812345678", "21/03/2024", "invalid", "bad_date", "the date must be YYYY-MM-DD"],
     ["9", "13812345678", "", "invalid", "columns", "a row must have two columns: number,date"],
     ["10", "13812345678", "2999-01-01", "invalid", "future_date", "the date is in the future"],
@@ -66,10 +79,20 @@ def history():
     """User A had 138 1234 5678 until 2024-02-25; user B got it on 2024-09-21 (CAMARA's scenario 2)."""
     carrier = OrganisationFactory(kind="basic_carrier", number_segments="138 139")
     tz = timezone.get_current_timezone()
-    NumberEvent.objects.create(carrier=carrier, event_id="c", phone_number="13812345678", type="cancelled",
-                               occurred_at=datetime(2024, 2, 25, 10, tzinfo=tz))
-    NumberEvent.objects.create(carrier=carrier, event_id="r", phone_number="13812345678", type="reassigned",
-                               occurred_at=datetime(2024, 9, 21, 10, tzinfo=tz))
+    NumberEvent.objects.create(
+        carrier=carrier,
+        event_id="c",
+        phone_number="13812345678",
+        type="cancelled",
+        occurred_at=datetime(2024, 2, 25, 10, tzinfo=tz),
+    )
+    NumberEvent.objects.create(
+        carrier=carrier,
+        event_id="r",
+        phone_number="13812345678",
+        type="reassigned",
+        occurred_at=datetime(2024, 9, 21, 10, tzinfo=tz),
+    )
     portal_services.selectors.carrier_segments_forget()
 
 
@@ -102,16 +125,32 @@ def test_upload_progress_and_result_csv_name_every_answer_and_every_bad_row(clie
     staff = platform_staff()
     row = checked_file(client, staff)
     progress = client.get(reverse("staff_bulk_check_file_progress", args=[row.public_id])).json()
-    assert (progress["state"], progress["rows_total"], progress["rows_done"], progress["percent"]) == ("queued", 9, 0, 0)
+    assert (progress["state"], progress["rows_total"], progress["rows_done"], progress["percent"]) == (
+        "queued",
+        9,
+        0,
+        0,
+    )
     page = client.get(reverse("staff_bulk_check_file", args=[row.public_id])).content.decode()
     assert "upload.js" in page and "<progress" in page and 'http-equiv="refresh"' in page
 
     row = check_all(row)
-    assert (row.state, row.rows_done, row.rows_yes, row.rows_no, row.rows_no_data, row.rows_invalid) == ("completed", 9, 2, 1, 1, 4)
+    assert (row.state, row.rows_done, row.rows_yes, row.rows_no, row.rows_no_data, row.rows_invalid) == (
+        "completed",
+        9,
+        2,
+        1,
+        1,
+        4,
+    )
     progress = client.get(reverse("staff_bulk_check_file_progress", args=[row.public_id])).json()
     assert progress["percent"] == 100 and progress["result_available"]
-    assert progress["bad_rows"] == [{"row": 7, "reason": "bad_number"}, {"row": 8, "reason": "bad_date"},
-                                    {"row": 9, "reason": "columns"}, {"row": 10, "reason": "future_date"}]
+    assert progress["bad_rows"] == [
+        {"row": 7, "reason": "bad_number"},
+        {"row": 8, "reason": "bad_date"},
+        {"row": 9, "reason": "columns"},
+        {"row": 10, "reason": "future_date"},
+    ]
     client.cookies["django_language"] = "en"
     page = client.get(reverse("staff_bulk_check_file", args=[row.public_id])).content.decode()
     assert "Download the result" in page and "the date must be YYYY-MM-DD" in page
@@ -120,10 +159,15 @@ def test_upload_progress_and_result_csv_name_every_answer_and_every_bad_row(clie
 
 
 def test_answers_agree_with_the_thousand_number_call():
-    checks = [("13812345678", datetime(2023, 12, 22).date()), ("13812345678", datetime(2024, 9, 21).date()),
-              ("13812345678", datetime(2024, 3, 1).date()), ("13812345678", datetime(2024, 9, 20).date()),
-              ("13812345678", datetime(2024, 2, 25).date()), ("13999999999", datetime(2020, 1, 1).date()),
-              ("17712345678", datetime(2024, 3, 1).date())]
+    checks = [
+        ("13812345678", datetime(2023, 12, 22).date()),
+        ("13812345678", datetime(2024, 9, 21).date()),
+        ("13812345678", datetime(2024, 3, 1).date()),
+        ("13812345678", datetime(2024, 9, 20).date()),
+        ("13812345678", datetime(2024, 2, 25).date()),
+        ("13999999999", datetime(2020, 1, 1).date()),
+        ("17712345678", datetime(2024, 3, 1).date()),
+    ]
     one_by_one = portal_services.selectors.numbers_recycled_since(checks=checks)
     answers = [answer for answer, _reason in selectors.answers_for_checks(checks)]
     assert answers == ["no_data" if r is None else ("yes" if r else "no") for r in one_by_one]
@@ -145,8 +189,10 @@ def test_each_checked_row_is_in_the_audit_trail_once_hashed(client, monkeypatch)
 
 def test_attack_another_organisations_staff_get_404_for_the_file_and_its_result(client):
     row = check_all(checked_file(client, platform_staff()))
-    urls = [reverse(name, args=[row.public_id]) for name in
-            ("staff_bulk_check_file", "staff_bulk_check_file_progress", "staff_bulk_check_file_result")]
+    urls = [
+        reverse(name, args=[row.public_id])
+        for name in ("staff_bulk_check_file", "staff_bulk_check_file_progress", "staff_bulk_check_file_result")
+    ]
     client.force_login(platform_staff())
     assert [client.get(url).status_code for url in urls] == [404, 404, 404]
     assert "customers.csv" not in client.get(FILES).content.decode()
@@ -162,19 +208,27 @@ def test_attack_oversize_file_is_refused_413_before_its_body_is_read(client):
         def read(self, *args):
             raise AssertionError("the body was read")
 
-    response = client.generic("POST", FILES, b"", content_type="multipart/form-data; boundary=x",
-                              **{"CONTENT_LENGTH": str(5 * 2**20), "wsgi.input": Unreadable(b"x" * 10)})
+    response = client.generic(
+        "POST",
+        FILES,
+        b"",
+        content_type="multipart/form-data; boundary=x",
+        **{"CONTENT_LENGTH": str(5 * 2**20), "wsgi.input": Unreadable(b"x" * 10)},
+    )
     assert response.status_code == 413
     assert not BulkCheckFile.objects.exists()
 
 
-@pytest.mark.parametrize("content, code, message", [
-    (b"\x00PK spreadsheet", "not_text", "not a text file"),
-    ("number,date\n13812345678,2024-01-01\n甲".encode("gbk"), "not_utf8", "not UTF-8"),
-    (b"phone,when\n13812345678,2024-01-01\n", "columns", "The columns must be number,date"),
-    (b"number,date\n", "empty", "no rows to check"),
-    (b"", "empty", "empty"),
-])
+@pytest.mark.parametrize(
+    "content, code, message",
+    [
+        (b"\x00PK spreadsheet", "not_text", "not a text file"),
+        ("number,date\n13812345678,2024-01-01\n甲".encode("gbk"), "not_utf8", "not UTF-8"),
+        (b"phone,when\n13812345678,2024-01-01\n", "columns", "The columns must be number,date"),
+        (b"number,date\n", "empty", "no rows to check"),
+        (b"", "empty", "empty"),
+    ],
+)
 def test_a_file_that_cannot_be_checked_is_refused_clearly(client, content, code, message):
     client.cookies["django_language"] = "en"
     response = uploaded(client, platform_staff(), content)
@@ -235,7 +289,10 @@ def test_a_killed_job_resumes_from_the_committed_chunk_and_writes_no_row_twice(c
         services.bulk_check_file_process(file_id=row.pk, seconds=0)
     monkeypatch.undo()
     row.refresh_from_db()
-    assert row.rows_done == 3 and Path(settings.BULK_CHECK_FILE_DIR, f"{row.stored_name}.result").stat().st_size > row.result_bytes
+    assert (
+        row.rows_done == 3
+        and Path(settings.BULK_CHECK_FILE_DIR, f"{row.stored_name}.result").stat().st_size > row.result_bytes
+    )
 
     row = check_all(row)  # the next worker cuts the result back and goes on from the row's position
     assert (row.state, row.rows_done, row.rows_invalid) == ("completed", 9, 4)
@@ -289,8 +346,15 @@ def test_beat_runs_the_sweeper_and_the_purge():
 def member_token(client, organisation=None) -> str:
     integration = IntegrationFactory(app__organisation=organisation or OrganisationFactory(kind="internet_platform"))
     key, secret = registry_services.integration_key_issue(integration=integration, by=None)
-    response = client.post("/oauth/token", {"grant_type": "client_credentials", "client_id": key.key_id,
-                                            "client_secret": secret, "scope": "number-recycling:check"})
+    response = client.post(
+        "/oauth/token",
+        {
+            "grant_type": "client_credentials",
+            "client_id": key.key_id,
+            "client_secret": secret,
+            "scope": "number-recycling:check",
+        },
+    )
     return response.json()["access_token"]
 
 
@@ -303,7 +367,12 @@ def test_api_upload_as_text_csv_status_and_result(client):
     assert response["Location"] == body["status_url"] and body["state"] == "queued" and body["rows_total"] == 9
     check_all(BulkCheckFile.objects.get(public_id=body["id"]))
     status = client.get(body["status_url"], **auth).json()
-    assert (status["state"], status["rows_yes"], status["rows_invalid"], status["result_available"]) == ("completed", 2, 4, True)
+    assert (status["state"], status["rows_yes"], status["rows_invalid"], status["result_available"]) == (
+        "completed",
+        2,
+        4,
+        True,
+    )
     assert result_rows(client.get(body["result_url"], HTTP_ACCEPT_LANGUAGE="en", **auth)) == EXPECTED
     assert BulkCheckFile.objects.get(public_id=body["id"]).via == "api"
 
@@ -343,7 +412,9 @@ def test_the_schema_documents_the_file_api_and_its_statuses(client):
     assert set(upload["responses"]) == {"202", "400", "401", "403", "411", "413", "415", "429"}
     assert set(upload["requestBody"]["content"]) == {"multipart/form-data", "text/csv"}
     result = schema["paths"]["/api/v1/platform/number-check-files/{public_id}/result"]["get"]
-    assert {"200", "401", "403", "404", "409", "410"} <= set(result["responses"]) and "text/csv" in result["responses"]["200"]["content"]
+    assert {"200", "401", "403", "404", "409", "410"} <= set(result["responses"]) and "text/csv" in result["responses"][
+        "200"
+    ]["content"]
 
 
 @pytest.mark.worker
