@@ -137,7 +137,8 @@ def test_every_reachable_page_has_no_serious_or_critical_axe_violation(live_serv
         "admin@demo.portal": ["/staff/", "/staff/lookups/", "/staff/sms-outbox/", "/staff/notices/", "/staff/complaints/",
                               f"/staff/complaints/{complaint.reference}/", "/staff/unbind-requests/",
                               "/staff/number-events/uploads/", "/staff/statistics/", "/staff/statistics/quarterly/"],
-        "platform@demo.portal": ["/staff/", "/staff/complaints/", "/staff/unbind-requests/", "/staff/notices/"],
+        "platform@demo.portal": ["/staff/", "/staff/complaints/", "/staff/unbind-requests/", "/staff/notices/",
+                                 "/staff/number-check-files/"],
         "carrier@demo.portal": ["/staff/", "/staff/number-events/uploads/"],
         "regulator@demo.portal": ["/staff/", "/staff/statistics/", "/staff/statistics/quarterly/"],
     }
