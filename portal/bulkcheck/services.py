@@ -77,6 +77,11 @@ def _header_lines(first_line: bytes) -> int:
     return 0
 
 
+def _too_many_rows():
+    limit = settings.BULK_CHECK_FILE_MAX_ROWS
+    _refuse(_("The file has more than %(max)s rows. Split it into several files.") % {"max": f"{limit:,}"}, "too_many_rows")
+
+
 def _store(chunks, path: Path) -> tuple[int, int, bytes]:
     """Write the chunks to `path`, checking as they pass: at most BULK_CHECK_FILE_MAX_BYTES, text in UTF-8, at
     most BULK_CHECK_FILE_MAX_ROWS lines after a header. (bytes, lines, the first line); a ValidationError
@@ -110,11 +115,8 @@ def _store(chunks, path: Path) -> tuple[int, int, bytes]:
             if len(first) < 4096 and b"\n" not in first:
                 first += chunk[:4096]
             newlines += chunk.count(b"\n")
-            if newlines > limit_rows + 1:
-                _refuse(
-                    _("The file has more than %(max)s rows. Split it into several files.") % {"max": f"{limit_rows:,}"},
-                    "too_many_rows",
-                )
+            if newlines > limit_rows + 1:  # a header line and the rows; the exact count once the header is known
+                _too_many_rows()
             last = chunk[-1:] or last
             out.write(chunk)
     lines = newlines + (last != b"\n" and size > 0)
@@ -151,6 +153,8 @@ def bulk_check_file_create(
         header = _header_lines(first_line[bom:])
         if lines - header < 1:
             _refuse(_("The file has no rows to check."), "empty")
+        if lines - header > settings.BULK_CHECK_FILE_MAX_ROWS:
+            _too_many_rows()
         now = timezone.now()
         with transaction.atomic():
             checked = BulkCheckFile.objects.create(

@@ -243,6 +243,7 @@ def test_a_file_over_the_row_limit_is_refused_in_both_languages(client):
     assert "more than 3 rows" in uploaded(client, platform_staff(), content).content.decode()
     client.cookies["django_language"] = "zh-hans"
     assert "超过 3 行" in uploaded(client, platform_staff(), content).content.decode()
+    assert uploaded(client, platform_staff(), b"13812345678,2024-01-01\n" * 4).status_code == 400  # no header: 4 rows
     assert uploaded(client, platform_staff(), b"13812345678,2024-01-01\n" * 3).status_code == 302  # no header: 3 rows
 
 
