@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from portal.bulkcheck import urls as bulkcheck_urls
 from portal.console import views as console
 from portal.core import errors
 from portal.core import views as core
@@ -77,6 +78,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    path("staff/number-check-files/", include(bulkcheck_urls.console_patterns)),
     path("staff/", console.staff_home, name="staff_home"),
     path("staff/apps/<int:pk>/queries/", lookup.staff_app_queries, name="staff_app_queries"),
     path("", include("registry.urls")),
@@ -91,6 +93,7 @@ urlpatterns = [
     ),
     path("api/v1/", include("registry.api.urls")),
     path("api/v1/", include("portal.api_urls")),
+    path("api/v1/", include(bulkcheck_urls.api_patterns)),
     path("api/v1/", include("complaints.api.urls")),
     path("oauth/token", TokenView.as_view(), name="oauth_token"),
 ]

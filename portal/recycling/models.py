@@ -150,6 +150,7 @@ class NumberCheckAudit(models.Model):
     class Api(models.TextChoices):
         CAMARA = "camara", _("CAMARA check")
         BULK = "bulk", _("Bulk check")
+        FILE = "file", _("Bulk check file")
 
     class Answer(models.TextChoices):
         YES = "yes", _("changed hands since")

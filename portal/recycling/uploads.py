@@ -13,6 +13,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.core.csv_export import CsvFileReader
 from portal.core.enqueue import enqueue
 from portal.recycling.models import NumberEventUpload, NumberEventUploadRejection
 from portal.recycling.services import NUMBER_EVENT_FIELDS, number_events_ingest
@@ -111,44 +112,11 @@ def _upload_path(upload) -> Path:
     return Path(settings.NUMBER_EVENT_UPLOAD_DIR) / upload.stored_name
 
 
-class _UploadReader:
-    """The rows of an upload from a byte offset, counting bytes and lines so the position after any row
-    can be stored and resumed from. Streams: memory stays flat for a file of any size."""
+class _UploadReader(CsvFileReader):
+    """The rows of an upload from where the last committed chunk ended."""
 
     def __init__(self, upload):
-        self.file = open(_upload_path(upload), "rb")
-        self.file.seek(upload.bytes_read)
-        self.position, self.first_line = upload.bytes_read, upload.lines_read
-        self.reader = csv.reader(self._lines())
-
-    def _lines(self):
-        for raw in self.file:
-            self.position += len(raw)
-            yield raw.decode("utf-8", errors="replace")  # a bad byte spoils its row only: that row is rejected
-
-    def rows(self, limit: int) -> list[tuple[int, list[str]]]:
-        """Up to `limit` non-blank rows, each with the line it starts on."""
-        rows = []
-        while len(rows) < limit:
-            line = self.first_line + self.reader.line_num + 1
-            try:
-                row = next(self.reader)
-            except StopIteration:
-                break
-            except csv.Error as error:  # e.g. a quote never closed: reject what is left as one row
-                rows.append((line, [str(error)]))
-                break
-            cells = [cell.strip() for cell in row]
-            if any(cells):
-                rows.append((line, cells))
-        return rows
-
-    @property
-    def lines(self) -> int:
-        return self.first_line + self.reader.line_num
-
-    def close(self):
-        self.file.close()
+        super().__init__(_upload_path(upload), position=upload.bytes_read, first_line=upload.lines_read)
 
 
 def number_event_upload_process(*, upload_id: int, seconds: float | None = None) -> bool:

@@ -202,6 +202,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "unbind-sweep": {"task": "portal.tasks.unbind_sweep", "schedule": 30.0},
     "notices-sweep": {"task": "portal.tasks.notices_sweep", "schedule": 5.0},
     "number-event-uploads-sweep": {"task": "portal.tasks.number_event_uploads_sweep", "schedule": 60.0},
+    "bulk-check-files-sweep": {"task": "portal.bulk_check_files_sweep", "schedule": 60.0},
+    "bulk-check-files-purge": {"task": "portal.bulk_check_files_purge", "schedule": 3600.0},
     # Statistics: rebuild the daily rollups of recent days and of cases that changed (cheap, incremental).
     "statistics-refresh": {"task": "complaints.tasks.statistics_refresh", "schedule": 600.0},
     # Expired sessions (staff ones end after 30 min idle) are deleted, not left in the table.
@@ -378,6 +380,18 @@ NUMBER_EVENT_UPLOAD_TASK_SECONDS = env.int(
     "NUMBER_EVENT_UPLOAD_TASK_SECONDS", default=60
 )  # then the task re-queues itself
 NUMBER_EVENT_UPLOAD_RETENTION_DAYS = env.int("NUMBER_EVENT_UPLOAD_RETENTION_DAYS", default=90)  # rejected rows' values
+# --- Members' bulk checks as files (portal/bulkcheck/) --------------------------------------------------
+# A file of `number,date` rows (250,000 at most, as the FCC's database takes), kept outside the web root,
+# checked a chunk at a time; the file is deleted once checked, its result after the retention period.
+BULK_CHECK_FILE_DIR = Path(env.str("BULK_CHECK_FILE_DIR", default=str(VAR_DIR / "uploads" / "bulk-checks")))
+BULK_CHECK_FILE_MAX_ROWS = env.int("BULK_CHECK_FILE_MAX_ROWS", default=250_000)
+BULK_CHECK_FILE_MAX_BYTES = env.int("BULK_CHECK_FILE_MAX_BYTES", default=16 * 1024 * 1024)  # 250,000 rows of 60 bytes
+BULK_CHECK_FILE_CHUNK_ROWS = env.int("BULK_CHECK_FILE_CHUNK_ROWS", default=5_000)  # one set-based query
+BULK_CHECK_FILE_TASK_SECONDS = env.int("BULK_CHECK_FILE_TASK_SECONDS", default=60)  # then the task re-queues itself
+BULK_CHECK_FILE_RETENTION_DAYS = env.int(
+    "BULK_CHECK_FILE_RETENTION_DAYS", default=7
+)  # then file and result are deleted
+BULK_CHECK_FILES_IN_PROGRESS = env.int("BULK_CHECK_FILES_IN_PROGRESS", default=3)  # per organisation, queued or running
 # Members' recycling checks: limits per integration (shared by every instance through Redis), and how long
 # the audit trail of who checked which number (hashed) is kept (purged by lookup_purge).
 NUMBER_CHECKS_PER_SECOND = env.int("NUMBER_CHECKS_PER_SECOND", default=100)  # CAMARA checks

@@ -1,9 +1,10 @@
-// Keeps a carrier upload's progress bar current. Without JavaScript the page refreshes itself instead.
+// Keeps an upload's progress bar current (a carrier's file, a bulk check file): the counts named in the
+// box's data-fields. Without JavaScript the page refreshes itself instead.
 (function () {
   var box = document.getElementById("upload");
   if (!box || box.dataset.done === "true") return;
   var url = box.dataset.progressUrl;
-  var fields = ["rows_read", "rows_accepted", "rows_duplicate", "rows_rejected", "freeze_breaches", "percent"];
+  var fields = (box.dataset.fields || "rows_read rows_accepted rows_duplicate rows_rejected freeze_breaches percent").split(" ");
   function update(p) {
     fields.forEach(function (name) { var el = document.getElementById(name); if (el) el.textContent = p[name]; });
     document.getElementById("state").textContent = p.state_label;

@@ -157,7 +157,13 @@ def test_every_reachable_page_has_no_serious_or_critical_axe_violation(live_serv
             "/staff/statistics/",
             "/staff/statistics/quarterly/",
         ],
-        "platform@demo.portal": ["/staff/", "/staff/complaints/", "/staff/unbind-requests/", "/staff/notices/"],
+        "platform@demo.portal": [
+            "/staff/",
+            "/staff/complaints/",
+            "/staff/unbind-requests/",
+            "/staff/notices/",
+            "/staff/number-check-files/",
+        ],
         "carrier@demo.portal": ["/staff/", "/staff/number-events/uploads/"],
         "regulator@demo.portal": ["/staff/", "/staff/statistics/", "/staff/statistics/quarterly/"],
     }
