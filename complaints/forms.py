@@ -5,8 +5,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from complaints import selectors
+from complaints.evidence import evidence_check
 from complaints.models import Complaint
-from complaints.services import evidence_check
 from portal.core.regions import Province
 from portal.core.upload_limits import file_input_limits
 from portal.verification.forms import PhoneCaptchaForm, PhoneCodeForm

@@ -3,7 +3,6 @@
 Every change goes through `_change`, which keeps the history (who, when, what, old and new value) and, when
 it concerns the holder, tells them by SMS (and e-mail if they gave one)."""
 
-import hashlib
 import logging
 from datetime import timedelta
 
@@ -13,9 +12,9 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from PIL import Image
 
-from complaints.models import Complaint, ComplaintEvent, Evidence, ReferenceCounter
+from complaints.evidence import evidence_check, evidence_store
+from complaints.models import Complaint, ComplaintEvent, ReferenceCounter
 from portal.core.crypto import encrypt
 from portal.core.phone import normalize_phone
 from portal.core.privacy import keyed_hash
@@ -52,7 +51,7 @@ def _actor(by) -> tuple:
     return None, str(by)  # a member's system (signed API call)
 
 
-def _change(
+def record_change(
     complaint: Complaint,
     *,
     by,
@@ -101,7 +100,7 @@ def _change(
         )
     ComplaintEvent.objects.bulk_create(rows)
     if tell_holder:
-        _notify_holder(complaint, tell_holder)
+        notify_holder(complaint, tell_holder)
 
 
 def _text(value) -> str:
@@ -116,7 +115,7 @@ def _text(value) -> str:
     return str(getattr(value, "pk", value))[:500]
 
 
-def _notify_holder(complaint: Complaint, text: str) -> None:
+def notify_holder(complaint: Complaint, text: str) -> None:
     if not complaint.phone_encrypted:
         return
     sms_send(phone_number=complaint.phone_number, text=f"【码号服务】{text}", purpose="complaint")
@@ -133,70 +132,6 @@ def _send_email(address: str, reference: str, text: str) -> None:
 
 
 # --- Evidence -------------------------------------------------------------------------------------------
-
-
-def evidence_content_type(upload) -> str:
-    """The real type of an uploaded file, read from its content (never its name): image/jpeg, image/png or
-    application/pdf; anything else is refused with a message naming the file."""
-    name = upload.name
-    if upload.size > settings.COMPLAINT_EVIDENCE_MAX_BYTES:
-        raise ValidationError(
-            _("“%(name)s” is larger than %(mb)d MB.")
-            % {"name": name, "mb": settings.COMPLAINT_EVIDENCE_MAX_BYTES // 2**20},
-            code="evidence_too_big",
-        )
-    upload.seek(0)
-    head = upload.read(8)
-    upload.seek(0)
-    if head.startswith(b"%PDF-"):
-        upload.seek(max(0, upload.size - 1024))
-        tail = upload.read()
-        upload.seek(0)
-        if b"%%EOF" in tail:
-            return "application/pdf"
-    elif head.startswith(b"\xff\xd8\xff") or head.startswith(b"\x89PNG\r\n\x1a\n"):
-        try:
-            with Image.open(upload) as image:
-                image.verify()  # decodes the structure: a renamed or truncated file fails here
-                kind = image.format
-        except Exception:
-            kind = None
-        upload.seek(0)
-        if kind in ("JPEG", "PNG"):
-            return "image/jpeg" if kind == "JPEG" else "image/png"
-    raise ValidationError(
-        _(
-            "“%(name)s” is not a JPEG or PNG picture or a PDF document (we checked its content, not its name). "
-            "Attach a photo, a screenshot or a PDF."
-        )
-        % {"name": name},
-        code="evidence_type",
-    )
-
-
-def evidence_check(files: list) -> list[str]:
-    if len(files) > settings.COMPLAINT_EVIDENCE_FILES:
-        raise ValidationError(
-            _("Attach at most %(count)d files.") % {"count": settings.COMPLAINT_EVIDENCE_FILES}, code="evidence_count"
-        )
-    return [evidence_content_type(upload) for upload in files]
-
-
-def _evidence_store(complaint: Complaint, files: list, content_types: list[str]) -> None:
-    for upload, content_type in zip(files, content_types):
-        digest = hashlib.sha256()
-        for chunk in upload.chunks():
-            digest.update(chunk)
-        upload.seek(0)
-        evidence = Evidence(
-            complaint=complaint,
-            content_type=content_type,
-            size=upload.size,
-            original_name=(upload.name or "file")[-200:],
-            sha256=digest.hexdigest(),
-        )
-        evidence.file.save(upload.name or "file", upload, save=False)
-        evidence.save()
 
 
 # --- Filing ---------------------------------------------------------------------------------------------
@@ -271,8 +206,8 @@ def complaint_file(
         duplicate_of=duplicate,
         unbind_request_id=unbind_request_id,
     )
-    _evidence_store(complaint, evidence, content_types)
-    _change(
+    evidence_store(complaint, evidence, content_types)
+    record_change(
         complaint,
         by=HOLDER,
         action="filed",
@@ -305,11 +240,11 @@ def _require(complaint: Complaint, states, message: str) -> None:
 def complaint_accept(*, complaint: Complaint, by) -> Complaint:
     """Accept a submitted complaint; one about a member app goes on to the platform at once."""
     _require(complaint, ACCEPT_FROM, _("Only a submitted complaint can be accepted."))
-    _change(complaint, by=by, action="accepted", changes={"state": State.ACCEPTED, "accepted_at": timezone.now()})
+    record_change(complaint, by=by, action="accepted", changes={"state": State.ACCEPTED, "accepted_at": timezone.now()})
     if complaint.app_id:
         complaint_send(complaint=complaint, by=by)
     else:
-        _notify_holder(
+        notify_holder(
             complaint,
             _("Complaint %(reference)s was accepted; the working group handles it. / Complaint accepted.")
             % {"reference": complaint.reference},
@@ -319,7 +254,7 @@ def complaint_accept(*, complaint: Complaint, by) -> Complaint:
 
 def complaint_send(*, complaint: Complaint, by) -> Complaint:
     now = timezone.now()
-    _change(
+    record_change(
         complaint,
         by=by,
         action="sent",
@@ -350,7 +285,7 @@ def complaint_reject(*, complaint: Complaint, by, reason: str) -> Complaint:
     if not reason:
         raise ValidationError(_("Give the reason the holder will see."), code="reason_required")
     now = timezone.now()
-    _change(
+    record_change(
         complaint,
         by=by,
         action="rejected",
@@ -365,7 +300,7 @@ def complaint_reject(*, complaint: Complaint, by, reason: str) -> Complaint:
 def complaint_reroute(*, complaint: Complaint, by, app) -> Complaint:
     """Send the complaint to another member app (a misrouted case, or one filed against the wrong app)."""
     _require(complaint, REROUTE_FROM, _("This complaint is closed or answered and cannot be re-routed."))
-    _change(
+    record_change(
         complaint,
         by=by,
         action="rerouted",
@@ -373,7 +308,9 @@ def complaint_reroute(*, complaint: Complaint, by, app) -> Complaint:
         for_holder=True,
     )
     if complaint.accepted_at is None:
-        _change(complaint, by=by, action="accepted", changes={"state": State.ACCEPTED, "accepted_at": timezone.now()})
+        record_change(
+            complaint, by=by, action="accepted", changes={"state": State.ACCEPTED, "accepted_at": timezone.now()}
+        )
     return complaint_send(complaint=complaint, by=by)
 
 
@@ -382,7 +319,7 @@ def complaint_merge(*, complaint: Complaint, into: Complaint, by) -> Complaint:
     if into.pk == complaint.pk or into.merged_into_id:
         raise NotAllowed(_("Merge into a different complaint that was not merged itself."))
     _require(complaint, TRIAGE_STATES, _("Only a complaint in triage can be merged."))
-    _change(
+    record_change(
         complaint,
         by=by,
         action="merged",
@@ -401,7 +338,7 @@ def complaint_close(*, complaint: Complaint, by, note: str) -> Complaint:
     note = (note or "").strip()
     if not note:
         raise ValidationError(_("Say what was done; the holder will see it."), code="note_required")
-    _change(
+    record_change(
         complaint,
         by=by,
         action="closed",
@@ -452,7 +389,7 @@ def complaint_answer(*, complaint: Complaint, by, answer: str, text: str, relief
         message = _(
             "%(app)s answered complaint %(reference)s. Read the answer and rate it at the portal within %(days)d days."
         )
-    _change(
+    record_change(
         complaint,
         by=by,
         action="answered",
@@ -487,7 +424,7 @@ def complaint_feedback(
     now = timezone.now()
     comment = (comment or "").strip()[:1000]
     if dispute:
-        _change(
+        record_change(
             complaint,
             by=HOLDER,
             action="disputed",
@@ -505,7 +442,7 @@ def complaint_feedback(
         return complaint
     if score is None or not 1 <= int(score) <= 5:
         raise ValidationError(_("Choose a rating from 1 to 5."), code="score_invalid")
-    _change(
+    record_change(
         complaint,
         by=HOLDER,
         action="rated",
@@ -522,78 +459,3 @@ def complaint_feedback(
 
 
 # --- Deadlines and retention (periodic) -----------------------------------------------------------------
-
-
-def complaint_deadlines_enforce(*, now=None) -> dict:
-    """Mark late answers untimely and escalate what the platform left unanswered (15 days for an answer,
-    60 for a final one), telling the holder; close answered cases whose feedback window has ended.
-    Idempotent: each case moves once."""
-    now = now or timezone.now()
-    counts = {"escalated": 0, "closed": 0}
-    overdue = Complaint.objects.filter(state=State.SENT, answer_due_at__lt=now) | Complaint.objects.filter(
-        state=State.IN_PROGRESS, final_due_at__lt=now
-    )
-    for pk in overdue.values_list("pk", flat=True):
-        with transaction.atomic():
-            complaint = Complaint.objects.select_for_update().get(pk=pk)
-            late_first = complaint.state == State.SENT and complaint.answer_due_at < now
-            late_final = complaint.state == State.IN_PROGRESS and complaint.final_due_at < now
-            if not (late_first or late_final):  # answered meanwhile
-                continue
-            _change(
-                complaint,
-                by=SYSTEM,
-                action="escalated",
-                changes={"state": State.ESCALATED, "escalated_at": now, "timely": False},
-                note=_("No answer within %(days)d days.") % {"days": settings.COMPLAINT_ANSWER_DAYS}
-                if late_first
-                else _("No final answer within %(days)d days.") % {"days": settings.COMPLAINT_FINAL_DAYS},
-                tell_holder=_(
-                    "%(app)s did not answer complaint %(reference)s in time. It has been escalated to the working "
-                    "group."
-                )
-                % {"app": complaint.app, "reference": complaint.reference},
-            )
-            counts["escalated"] += 1
-    window = now - timedelta(days=settings.COMPLAINT_FEEDBACK_DAYS)
-    for pk in Complaint.objects.filter(state=State.ANSWERED, answered_at__lt=window).values_list("pk", flat=True):
-        with transaction.atomic():
-            complaint = Complaint.objects.select_for_update().get(pk=pk)
-            if complaint.state != State.ANSWERED:
-                continue
-            _change(
-                complaint,
-                by=SYSTEM,
-                action="closed",
-                changes={"state": State.CLOSED, "closed_at": now},
-                note=_("No feedback within %(days)d days.") % {"days": settings.COMPLAINT_FEEDBACK_DAYS},
-                for_holder=True,
-            )
-            counts["closed"] += 1
-    return counts
-
-
-def complaint_purge(*, now=None) -> int:
-    """Remove the personal details of cases closed longer ago than the retention period; the counted
-    fields stay for statistics."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.COMPLAINT_RETENTION_DAYS)
-    purged = 0
-    for complaint in Complaint.objects.filter(closed_at__lt=cutoff, purged_at__isnull=True).iterator():
-        with transaction.atomic():
-            for evidence in complaint.evidence.all():
-                evidence.file.delete(save=False)
-                evidence.delete()
-            Complaint.objects.filter(pk=complaint.pk).update(
-                phone_hash="",
-                phone_encrypted="",
-                email_encrypted="",
-                description="",
-                desired_outcome="",
-                answer_text="",
-                feedback_comment="",
-                purged_at=now,
-            )
-            ComplaintEvent.objects.filter(complaint=complaint).update(note="")
-        purged += 1
-    return purged

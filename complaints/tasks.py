@@ -1,17 +1,17 @@
 from celery import shared_task
 
-from complaints import services
+from complaints import deadlines
 from complaints.statistics import services as statistics_services
 
 
 @shared_task(acks_late=True)
 def complaint_deadlines_enforce() -> dict:
-    return services.complaint_deadlines_enforce()
+    return deadlines.complaint_deadlines_enforce()
 
 
 @shared_task(acks_late=True)
 def complaint_purge() -> int:
-    return services.complaint_purge()
+    return deadlines.complaint_purge()
 
 
 @shared_task(acks_late=True)

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from complaints import services
+from complaints import deadlines, services
 from complaints.models import Complaint
 from portal.sms.models import SmsMessage
 from tests.complaints.helpers import (
@@ -97,13 +97,13 @@ def test_in_progress_then_final_and_a_dispute_escalates(filed):
 
 def test_the_deadline_job_escalates_unanswered_cases_and_marks_late_answers(filed):
     sent_at = filed.sent_at
-    assert services.complaint_deadlines_enforce(now=sent_at + timedelta(days=14)) == {"escalated": 0, "closed": 0}
-    counts = services.complaint_deadlines_enforce(now=sent_at + timedelta(days=16))
+    assert deadlines.complaint_deadlines_enforce(now=sent_at + timedelta(days=14)) == {"escalated": 0, "closed": 0}
+    counts = deadlines.complaint_deadlines_enforce(now=sent_at + timedelta(days=16))
     assert counts["escalated"] == 1
     filed.refresh_from_db()
     assert filed.state == Complaint.State.ESCALATED and filed.timely is False and filed.escalated_at
     assert any("escalated" in text or "升级" in text for text in sms_texts())
-    assert services.complaint_deadlines_enforce(now=sent_at + timedelta(days=17))["escalated"] == 0  # once
+    assert deadlines.complaint_deadlines_enforce(now=sent_at + timedelta(days=17))["escalated"] == 0  # once
 
     # The platform may still answer; the answer stays marked untimely.
     services.complaint_answer(complaint=filed, by="甲 system", answer="closed_with_explanation", text="迟到的答复。")
@@ -111,7 +111,7 @@ def test_the_deadline_job_escalates_unanswered_cases_and_marks_late_answers(file
     assert filed.state == Complaint.State.ANSWERED and filed.timely is False
 
     # Without feedback for 30 days, the case closes.
-    services.complaint_deadlines_enforce(now=filed.answered_at + timedelta(days=31))
+    deadlines.complaint_deadlines_enforce(now=filed.answered_at + timedelta(days=31))
     filed.refresh_from_db()
     assert filed.state == Complaint.State.CLOSED
 
@@ -119,8 +119,8 @@ def test_the_deadline_job_escalates_unanswered_cases_and_marks_late_answers(file
 def test_in_progress_must_become_final_within_sixty_days(filed):
     services.complaint_answer(complaint=filed, by="甲 system", answer="in_progress", text="正在核实。")
     filed.refresh_from_db()
-    assert services.complaint_deadlines_enforce(now=filed.sent_at + timedelta(days=30))["escalated"] == 0
-    assert services.complaint_deadlines_enforce(now=filed.sent_at + timedelta(days=61))["escalated"] == 1
+    assert deadlines.complaint_deadlines_enforce(now=filed.sent_at + timedelta(days=30))["escalated"] == 0
+    assert deadlines.complaint_deadlines_enforce(now=filed.sent_at + timedelta(days=61))["escalated"] == 1
     filed.refresh_from_db()
     assert filed.state == Complaint.State.ESCALATED and filed.timely is False
 
@@ -273,7 +273,7 @@ def test_personal_details_are_purged_after_retention_and_counts_stay(client, fil
     services.complaint_feedback(complaint=filed, score=5)
     filed.refresh_from_db()
     evidence_path = filed.evidence.get().file.path
-    assert services.complaint_purge(now=filed.closed_at + timedelta(days=366)) == 1
+    assert deadlines.complaint_purge(now=filed.closed_at + timedelta(days=366)) == 1
     filed.refresh_from_db()
     assert filed.phone_encrypted == "" and filed.description == "" and not filed.evidence.exists()
     assert filed.category == "debt_collection" and filed.feedback_score == 5 and filed.timely is True
