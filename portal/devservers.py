@@ -105,10 +105,15 @@ def start_postgres(var_dir: Path) -> bool:
     return True
 
 
-def _create_database(var_dir: Path, name: str) -> None:
+def postgres_admin(var_dir: Path):
+    """A connection (autocommit) to the embedded server's `postgres` database, for creating databases."""
     import psycopg
 
-    with psycopg.connect(host=str(postgres_dir(var_dir)), user=POSTGRES_USER, dbname="postgres", autocommit=True) as conn:
+    return psycopg.connect(host=str(postgres_dir(var_dir)), user=POSTGRES_USER, dbname="postgres", autocommit=True)
+
+
+def _create_database(var_dir: Path, name: str) -> None:
+    with postgres_admin(var_dir) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
 

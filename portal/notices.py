@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from portal import fanout, selectors
 from portal.crypto import decrypt_cached
+from portal.enqueue import enqueue_each
 from portal.models import NoticeAttempt, NoticeDelivery, NoticeSubscription, NumberEvent
 from portal.outbound import clients as outbound
 from registry import protocol
@@ -112,10 +113,8 @@ def _groups(rows) -> list[list[str]]:
 
 
 def dispatch(groups: list[list[str]], *, countdown: float = 0) -> None:
-    from portal.tasks import notices_deliver
-
-    for ids in groups:
-        notices_deliver.apply_async((ids,), countdown=countdown)
+    """A group a task; a broker refusing them leaves the rows pending, for sweep() to send again."""
+    enqueue_each("portal.tasks.notices_deliver", [(ids,) for ids in groups], countdown=countdown)
 
 
 def sweep() -> int:

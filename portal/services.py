@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from portal import fanout, ratelimit, selectors
+from portal.enqueue import enqueue, enqueue_after_commit, enqueue_each, enqueue_each_after_commit
 from portal.outbound import clients as outbound
 from portal.outbound import policy as outbound_policy
 from portal.models import (
@@ -54,11 +55,11 @@ def worker_heartbeat_record(*, hostname: str) -> None:
 
 
 def sms_send(*, phone_number: str, text: str, purpose: str = "other") -> SmsMessage:
-    """Record an SMS and deliver it in the background once the caller's transaction commits."""
-    from portal.tasks import sms_deliver
-
+    """Record an SMS and deliver it in the background once the caller's transaction commits. A broker that
+    refuses the message leaves it queued for sms_resend_stuck; only for a verification code is the refusal
+    raised, so the person waiting for it is told (503) rather than shown a code step with no code coming."""
     message = SmsMessage.objects.create(phone_number=normalize_phone(phone_number), text=text, purpose=purpose)
-    transaction.on_commit(lambda: sms_deliver.delay(message.pk))
+    enqueue_after_commit("portal.tasks.sms_deliver", message.pk, required=purpose == SmsMessage.Purpose.VERIFICATION_CODE)
     return message
 
 
@@ -67,36 +68,36 @@ class SmsRetry(Exception):
 
 
 def sms_deliver_now(*, message_id: int, final_attempt: bool) -> SmsMessage:
-    """Hand one queued message to the backend. Idempotent: a message already sent is left alone."""
+    """Hand one queued message to the backend. Idempotent, and one delivery at a time: the row stays
+    locked while the provider is called, so a second nudge (the sweeper's, a second beat's, a retry)
+    skips it rather than sending it again; a delivery killed mid-call leaves it queued."""
     from portal.sms.backends import SmsDeliveryError, get_backend
 
+    backend, failure = get_backend(), None
     with transaction.atomic():
-        message = SmsMessage.objects.select_for_update().get(pk=message_id)
-        if message.status != SmsMessage.Status.QUEUED:
-            return message
+        message = SmsMessage.objects.select_for_update(skip_locked=True).filter(pk=message_id).first()
+        if message is None or message.status != SmsMessage.Status.QUEUED:  # being sent right now, or done
+            return message or SmsMessage.objects.get(pk=message_id)
         message.attempts += 1
-        message.save(update_fields=["attempts"])
-    backend = get_backend()
-    try:
-        provider_id = backend.send(phone_number=message.phone_number, text=message.text, reference=str(message.pk))
-    except SmsDeliveryError as error:
-        message.last_error = message.without_code(str(error))[:500]
         message.backend = backend.name
-        if final_attempt:
-            message.status = SmsMessage.Status.FAILED
-            message.text = message.without_code(message.text)  # never sent again: the code may go
-        message.save(update_fields=["last_error", "backend", "status", "text"])
-        if not final_attempt:
-            raise SmsRetry(message.last_error) from error
-        return message
-    message.status = SmsMessage.Status.SENT
-    message.backend = backend.name
-    message.provider_id = provider_id
-    message.sent_at = timezone.now()
-    message.last_error = ""
-    if not backend.keeps_text:  # the provider has the code now; whoever reads the database must not
-        message.text = message.without_code(message.text)
-    message.save(update_fields=["status", "backend", "provider_id", "sent_at", "last_error", "text"])
+        try:
+            provider_id = backend.send(phone_number=message.phone_number, text=message.text, reference=str(message.pk))
+        except SmsDeliveryError as error:
+            failure = error
+            message.last_error = message.without_code(str(error))[:500]
+            if final_attempt:
+                message.status = SmsMessage.Status.FAILED
+                message.text = message.without_code(message.text)  # never sent again: the code may go
+        else:
+            message.status = SmsMessage.Status.SENT
+            message.provider_id = provider_id
+            message.sent_at = timezone.now()
+            message.last_error = ""
+            if not backend.keeps_text:  # the provider has the code now; whoever reads the database must not
+                message.text = message.without_code(message.text)
+        message.save(update_fields=["attempts", "status", "backend", "provider_id", "sent_at", "last_error", "text"])
+    if failure is not None and not final_attempt:
+        raise SmsRetry(message.last_error) from failure
     return message
 
 
@@ -432,11 +433,10 @@ def lookup_dispatch_calls(*, specs: list[dict]) -> None:
     calling members without reading the rows first (retries and the sweeper go by row ids). The calls
     hold the number, so they travel sealed with the field keys: the broker (and Celery's `argsrepr`)
     never sees a number in clear."""
-    from portal.tasks import lookup_calls_run
-
     size = settings.LOOKUP_BATCH_SIZE
-    for start in range(0, len(specs), size):
-        lookup_calls_run.delay(fanout.seal_specs(specs[start : start + size]))
+    # a broker refusing these leaves the rows running: lookup_sweep sends them again after their deadline
+    enqueue_each("portal.tasks.lookup_calls_run",
+                 [(fanout.seal_specs(specs[start : start + size]),) for start in range(0, len(specs), size)])
 
 
 def lookup_dispatch(*, query_ids: list[int]) -> None:
@@ -483,30 +483,34 @@ def lookup_complete_if_settled(*, lookup_id) -> Lookup | None:
 def lookup_sweep() -> int:
     """Re-send rows stuck past their deadline (a killed worker, a lost message); rows out of attempts
     settle. Also completes lookups whose rows all settled but which were not marked. A statement per
-    kind of outcome, not per row: after a broker restart thousands of rows may be stuck at once."""
+    kind of outcome, not per row: after a broker restart thousands of rows may be stuck at once. The
+    rows are taken under lock (SKIP LOCKED) and get a new deadline before the lock goes, so a second
+    sweep at the same moment (two beats) finds nothing to send again."""
     State = LookupQuery.State
     now = timezone.now()
-    stuck = (
-        LookupQuery.objects.filter(state__in=[State.WAITING, State.RUNNING], deadline_at__lt=now)
-        .order_by("pk")
-        .values_list("pk", "lookup_id", "state", "error", "attempts", "app__integration__timeout_ms")[:5000]
-    )
     settle, resend, touched = defaultdict(list), defaultdict(list), set()
-    for pk, lookup_id, state, error, attempts, timeout_ms in stuck:
-        if attempts >= settings.LOOKUP_MAX_ATTEMPTS:
-            awaiting_callback = state == State.RUNNING and error == fanout.AWAITING_CALLBACK
-            settled_as = State.TIMED_OUT if state == State.RUNNING else State.ERROR
-            reason = (_("no callback before the deadline") if awaiting_callback
-                      else _("no answer after %(n)d attempts") % {"n": attempts})
-            settle[(state, settled_as, reason)].append(pk)
-            touched.add(lookup_id)
-        else:
-            resend[timeout_ms].append(pk)
-    for (state, settled_as, reason), ids in settle.items():  # only rows still as read: a late answer wins
-        LookupQuery.objects.filter(pk__in=ids, state=state).update(state=settled_as, error=reason, finished_at=now, id_check={})
-    grace = timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
-    for timeout_ms, ids in resend.items():
-        LookupQuery.objects.filter(pk__in=ids).update(deadline_at=now + timedelta(milliseconds=timeout_ms) + grace)
+    with transaction.atomic():
+        stuck = (
+            LookupQuery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(state__in=[State.WAITING, State.RUNNING], deadline_at__lt=now)
+            .order_by("pk")
+            .values_list("pk", "lookup_id", "state", "error", "attempts", "app__integration__timeout_ms")[:5000]
+        )
+        for pk, lookup_id, state, error, attempts, timeout_ms in stuck:
+            if attempts >= settings.LOOKUP_MAX_ATTEMPTS:
+                awaiting_callback = state == State.RUNNING and error == fanout.AWAITING_CALLBACK
+                settled_as = State.TIMED_OUT if state == State.RUNNING else State.ERROR
+                reason = (_("no callback before the deadline") if awaiting_callback
+                          else _("no answer after %(n)d attempts") % {"n": attempts})
+                settle[(state, settled_as, reason)].append(pk)
+                touched.add(lookup_id)
+            else:
+                resend[timeout_ms].append(pk)
+        for (state, settled_as, reason), ids in settle.items():  # only rows still as read: a late answer wins
+            LookupQuery.objects.filter(pk__in=ids, state=state).update(state=settled_as, error=reason, finished_at=now, id_check={})
+        grace = timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
+        for timeout_ms, ids in resend.items():
+            LookupQuery.objects.filter(pk__in=ids).update(deadline_at=now + timedelta(milliseconds=timeout_ms) + grace)
     resend_ids = sorted(pk for ids in resend.values() for pk in ids)
     if resend_ids:
         lookup_dispatch(query_ids=resend_ids)
@@ -762,8 +766,6 @@ def _upload_columns(head: bytes, *, complete: bool) -> tuple[list[str], int, int
 def number_event_upload_create(*, carrier, uploaded_by, file) -> NumberEventUpload:
     """Check a carrier's CSV file (name, size, encoding, columns), keep it outside the web root and read
     it in the background. The rows themselves are checked as they are read; bad ones are listed."""
-    from portal.tasks import number_event_upload_run
-
     if not carrier.is_carrier:
         raise ValidationError(_("Only carriers and MVNOs report number events."), code="not_carrier")
     name = os.path.basename(file.name or "")[:255]
@@ -794,7 +796,7 @@ def number_event_upload_create(*, carrier, uploaded_by, file) -> NumberEventUplo
                 carrier=carrier, uploaded_by=uploaded_by, original_name=name, stored_name=stored_name, size_bytes=file.size,
                 columns=columns, bytes_read=data_start, lines_read=header_lines,
             )
-            transaction.on_commit(lambda: number_event_upload_run.delay(upload.pk))
+            enqueue_after_commit("portal.tasks.number_event_upload_run", upload.pk)  # refused: the uploads sweeper
     except Exception:
         path.unlink(missing_ok=True)
         raise
@@ -1104,8 +1106,8 @@ def unbind_request_create(*, lookup: Lookup, app_ids: list[int] | None = None) -
                 next_attempt_at=now if delivery == UnbindRequest.Delivery.PUSH else None,
             ))
             made[-1].created_now = True
-        push = [r.pk for r in made if r.delivery == UnbindRequest.Delivery.PUSH and r.app_id not in existing]
-        transaction.on_commit(lambda: unbind_dispatch(request_ids=push))
+        push = [(r.pk,) for r in made if r.delivery == UnbindRequest.Delivery.PUSH and r.app_id not in existing]
+        enqueue_each_after_commit("portal.tasks.unbind_request_deliver", push)  # refused: unbind_sweep sends them
     return made
 
 
@@ -1221,11 +1223,12 @@ def unbind_sweep(*, grace_seconds: int = 5) -> int:
     """Nudge push deliveries whose attempt is overdue (a lost message, a worker killed mid-call);
     delivery is idempotent."""
     due = timezone.now() - timedelta(seconds=grace_seconds)
-    ids = list(UnbindRequest.objects.filter(
-        state=UnbindRequest.State.QUEUED, delivery=UnbindRequest.Delivery.PUSH, next_attempt_at__lte=due,
-    ).values_list("pk", flat=True)[:1000])
-    if ids:
+    with transaction.atomic():  # under lock, due no more once it goes: a second sweep (two beats) skips them
+        ids = list(UnbindRequest.objects.select_for_update(skip_locked=True).filter(
+            state=UnbindRequest.State.QUEUED, delivery=UnbindRequest.Delivery.PUSH, next_attempt_at__lte=due,
+        ).values_list("pk", flat=True)[:1000])
         UnbindRequest.objects.filter(pk__in=ids).update(next_attempt_at=timezone.now())
+    if ids:
         unbind_dispatch(request_ids=ids)
     return len(ids)
 
@@ -1242,13 +1245,10 @@ def holder_verify(*, phone_number: str, code: str, purpose: str) -> str:
 
 def notices_plan_soon() -> None:
     """After carriers' events arrive: plan their notices once they have settled. One nudge per settle
-    period however many batches arrive; the plan task comes back while newer events are settling."""
-    from django.core.cache import cache
-
-    from portal.tasks import notices_plan
-
+    period however many batches arrive; the plan task comes back while newer events are settling. A broker
+    that refuses the nudge costs nothing: notices_sweep plans too."""
     if cache.add("notices:plan-soon", 1, timeout=selectors.FEED_SETTLE_SECONDS):
-        notices_plan.apply_async(countdown=selectors.FEED_SETTLE_SECONDS + 0.5)
+        enqueue("portal.tasks.notices_plan", countdown=selectors.FEED_SETTLE_SECONDS + 0.5)
 
 
 def _clean_subscription(webhook_url: str, event_types) -> tuple[str, str]:
