@@ -96,7 +96,10 @@ def start_postgres(var_dir: Path) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # cleanup_mode=None: the server outlives this handle; stop_postgres ends it. As root, the package
-        # runs the server as its own system user (PostgreSQL refuses to run as root).
+        # runs the server as its own system user (PostgreSQL refuses to run as root). The package keeps
+        # one handle a data directory and starts the server only when making it: a process that stopped
+        # its server (the fault tests restart theirs) must forget the old handle to start it again.
+        module.PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
         server = module.get_server(pgdata, cleanup_mode=None)
     socket_dir = server.get_postmaster_info().socket_dir
     if socket_dir and Path(socket_dir) != pgdata:

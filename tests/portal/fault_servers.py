@@ -121,7 +121,7 @@ def on_fault_database():
 
 
 @pytest.fixture(scope="session")
-def fault_database(django_db_setup, django_db_blocker):
+def fault_database(django_db_blocker):
     """The fault PostgreSQL with a freshly migrated database (made once a run)."""
     devservers.start_postgres(FAULT_DIR)
     with django_db_blocker.unblock():
