@@ -22,24 +22,32 @@ def running_portal(*, database_down: bool = False, redis_down: bool = False):
     if redis_down:
         env["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # broker, results and cache alike
         env.pop("CELERY_BROKER_URL", None)
-    port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="portal-fault-", suffix=".log")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--timeout", "60"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    process, url = start_portal(env, log)
     try:
-        for _ in range(150):
-            if process.poll() is not None:
-                raise AssertionError("gunicorn stopped: " + open(log.name, encoding="utf-8").read()[-2000:])
-            try:
-                httpx.get(url + "/favicon.ico", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
         yield url, lambda: open(log.name, encoding="utf-8", errors="replace").read()
     finally:
         stop_process(process, timeout=15)
         log.close()
+
+
+def start_portal(env: dict, log) -> tuple[subprocess.Popen, str]:
+    """gunicorn (one worker) on a free loopback port, in a session of its own (a test may kill -9 the whole
+    group, master and worker); returns once it answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+         "--timeout", "60"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(900):  # 90 s: a generous bound for a start on a loaded machine
+        if process.poll() is not None:
+            raise AssertionError("gunicorn stopped: " + open(log.name, encoding="utf-8").read()[-2000:])
+        try:
+            httpx.get(url + "/favicon.ico", timeout=1)
+            return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    stop_process(process)
+    raise AssertionError("gunicorn did not answer within 90 s")

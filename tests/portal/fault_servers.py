@@ -12,6 +12,7 @@ REDIS_URL say, so stopping them can never break another test or another run's se
 import contextlib
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,16 @@ class FaultBroker:
 
     def _pid(self) -> int:
         return int((devservers.redis_socket(FAULT_DIR).parent / "redis.pid").read_text())
+
+    def kill(self) -> None:
+        """kill -9 (it may be paused): whatever it held is gone."""
+        pid = self._pid()
+        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)  # not our child (it daemonized): nothing to reap
+        deadline = time.monotonic() + 30
+        while devservers.redis_running(FAULT_DIR) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def pause(self) -> None:
         os.kill(self._pid(), signal.SIGSTOP)

@@ -1,0 +1,208 @@
+"""Whichever process dies, nothing committed is lost: the web process killed (-9) between a commit and its
+enqueue, a worker killed mid-file, beat killed; after a restart every row settles. And two beats running at
+once by mistake send no periodic message twice: every periodic job is idempotent or takes a lock."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from complaints.models import Complaint, ComplaintEvent
+from complaints.services import complaint_file
+from portal import services
+from portal.celery import app as celery_app
+from portal.models import Lookup, LookupQuery, NoticeAttempt, NoticeDelivery, NumberEvent, NumberEventUpload, SmsMessage
+from tests.conftest import ROOT, worker_env
+from tests.portal.fault_helpers import start_portal
+from tests.portal.fault_servers import broker_workers, fault_broker, fault_broker_server  # noqa: F401 (fixtures)
+from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_for, wait_until_completed
+from tests.portal.notice_helpers import carrier_key, events, inbox, report_events, subscribe
+from tests.portal.test_faults_postgres import _big_file
+from tests.portal.test_number_event_uploads import carrier_staff, uploaded
+from tests.registry.factories import MemberAppFactory
+
+pytestmark = pytest.mark.worker
+
+
+class SmsProvider:
+    """An SMS provider on loopback that takes its time (so two deliveries of one message would overlap)
+    and counts what it is given, by the portal's reference."""
+
+    def __init__(self):
+        self.references: Counter = Counter()
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                time.sleep(0.2)
+                provider.references[body["reference"]] += 1
+                reply = json.dumps({"id": f"p-{body['reference']}"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/send"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def _periodic_twice(*task_names: str) -> None:
+    """What two beats do: each sends every periodic task when it falls due, at the same moment."""
+    for name in task_names:
+        celery_app.send_task(name)
+        celery_app.send_task(name)
+
+
+def test_two_beats_at_once_send_no_complaint_deadline_sms_or_notice_twice(client, celery_workers, simulator):
+    provider = SmsProvider()
+    celery_workers.env.update(SMS_BACKEND="portal.sms.backends.HttpBackend", SMS_HTTP_URL=provider.url)
+    app = MemberAppFactory()
+    for i in range(10):
+        complaint_file(phone_number=f"1390013{i:04d}", category="debt_collection", app=app, province="44",
+                       description="每天收到催收短信，收件人是前机主。")
+    Complaint.objects.update(answer_due_at=timezone.now() - timedelta(hours=1))  # no answer in 15 days
+    httpx.post(f"{simulator}/_control/reset", timeout=5)
+    subscribe(client, simulator, "app05")
+    key, secret = carrier_key()
+    report_events(client, key, secret, events(40))
+    celery_app.control.purge()  # the nudges are lost: only the periodic jobs plan, send and re-send
+    SmsMessage.objects.update(created_at=timezone.now() - timedelta(minutes=10))  # the filing SMS, still queued
+    time.sleep(3)  # the events settle (the feed's settle period), so a sweep plans them
+
+    celery_workers.start("beat-a", "--concurrency", "2")
+    celery_workers.start("beat-b", "--concurrency", "2")
+    celery_workers.wait_until_ready(2)
+    _periodic_twice("complaints.tasks.complaint_deadlines_enforce", "portal.tasks.notices_sweep",
+                    "portal.tasks.sms_resend_stuck")
+
+    wait_for(lambda: inbox(simulator, "app05")["numbers"] == 40, timeout=60, what="the notice at the member")
+    wait_for(lambda: Complaint.objects.filter(state="escalated").count() == 10, timeout=60, what="escalations")
+    wait_for(lambda: not SmsMessage.objects.exclude(status="sent").exists(), timeout=60, what="every SMS sent")
+    SmsMessage.objects.update(created_at=timezone.now() - timedelta(minutes=10))
+    _periodic_twice("complaints.tasks.complaint_deadlines_enforce", "portal.tasks.notices_sweep",
+                    "portal.tasks.sms_resend_stuck")  # the next round finds everything done
+    time.sleep(5)
+
+    messages = SmsMessage.objects.filter(purpose="complaint")
+    assert messages.count() == 30  # ten "received", ten "sent to the platform", ten "escalated": one each
+    assert ComplaintEvent.objects.filter(action="escalated", field="state").count() == 10  # each case moved once
+    assert provider.references == Counter({str(pk): 1 for pk in messages.values_list("pk", flat=True)})
+    assert NoticeDelivery.objects.count() == 1 and NoticeAttempt.objects.count() == 1
+    assert inbox(simulator, "app05")["notices"] == 1 and inbox(simulator, "app05")["numbers"] == 40
+
+
+def test_web_killed_mid_request_between_commit_and_enqueue_the_lookup_settles_after_restart(broker_workers, fault_broker,
+                                                                                             simulator):
+    simulated_apps(simulator, ["app01", "app05"])
+    env = worker_env(settings.DATABASES["default"]["NAME"]) | {"CELERY_BROKER_URL": fault_broker.url}
+    log = tempfile.NamedTemporaryFile(prefix="portal-killed-", suffix=".log")
+    web, url = start_portal(env, log)
+    with httpx.Client(base_url=url, timeout=60) as http:
+        captcha = http.post("/api/v1/captcha", json={}).json()["captcha_key"]
+        assert http.post("/api/v1/verification-codes", json={"phone_number": "13900139200", "captcha_key": captcha,
+                                                             "captcha_answer": "passed"}).status_code == 202
+    code = latest_code()
+    fault_broker.pause()  # a hung broker: the web process commits the lookup, then waits on its enqueue
+
+    def start_lookup():
+        try:
+            httpx.post(url + "/api/v1/lookups", json={"phone_number": "13900139200", "id_last6": "40213X", "code": code},
+                       timeout=120)
+        except httpx.TransportError:
+            pass  # the process answering it is killed
+
+    request = threading.Thread(target=start_lookup)
+    request.start()
+    lookup = wait_for(lambda: Lookup.objects.first(), timeout=60, what="the lookup committed")
+    os.killpg(web.pid, signal.SIGKILL)  # mid-request: committed, never handed to the broker
+    web.wait()
+    request.join(timeout=30)
+    fault_broker.kill()  # the hung broker restarted: what the killed process had begun to send is gone
+    fault_broker.start()
+
+    web, url = start_portal(env, log)  # the restart
+    try:
+        assert httpx.get(url + "/", timeout=30).status_code == 200
+        broker_workers.start("after-kill", "--concurrency", "2")
+        broker_workers.wait_until_ready(1, timeout=90)
+        LookupQuery.objects.filter(lookup=lookup).update(deadline_at=timezone.now() - timedelta(seconds=1))
+        assert services.lookup_sweep() == 2
+        lookup = wait_until_completed(lookup.pk, timeout=60)
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=30)
+        log.close()
+    assert not lookup.queries.exclude(state__in=["answered", "no_account"]).exists()
+    assert SmsMessage.objects.filter(purpose="lookup_summary").count() == 1  # the holder learns the result by SMS
+
+
+def test_worker_killed_mid_upload_the_upload_finishes_with_each_event_stored_once(client, celery_workers):
+    celery_workers.env["NUMBER_EVENT_UPLOAD_CHUNK_ROWS"] = "2000"
+    staff = carrier_staff()
+    doomed = celery_workers.start("doomed", "--concurrency", "1")
+    celery_workers.wait_until_ready(1)
+    row = uploaded(client, staff, content=_big_file(30_000))
+    wait_for(lambda: NumberEventUpload.objects.filter(pk=row.pk, rows_read__gt=0).exists(), timeout=90,
+             what="the first chunk read")
+    doomed.send_signal(signal.SIGKILL)  # mid-file: its message is never acknowledged
+    doomed.wait()
+    assert NumberEventUpload.objects.get(pk=row.pk).state != "completed"
+
+    celery_workers.start("rescuer", "--concurrency", "1")
+    celery_workers.wait_until_ready(1)
+
+    def swept_and_done():
+        NumberEventUpload.objects.filter(pk=row.pk, state__in=["queued", "running"]).update(
+            progress_at=timezone.now() - timedelta(minutes=10))  # two minutes without progress, as the sweeper sees
+        services.number_event_uploads_sweep()
+        return NumberEventUpload.objects.filter(pk=row.pk, state="completed").first()
+
+    row = wait_for(swept_and_done, timeout=120, what="the upload completed")
+    assert (row.rows_read, row.rows_accepted, row.rows_duplicate, row.rows_rejected) == (30_000, 30_000, 0, 0)
+    assert NumberEvent.objects.filter(carrier=staff.organisation).count() == 30_000
+
+
+def _beat(schedule: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "celery", "-A", "portal", "beat", "-l", "WARNING", "-s", schedule],
+                            cwd=ROOT, env=worker_env(settings.DATABASES["default"]["NAME"]))
+
+
+def test_beat_killed_and_restarted_the_sweeps_go_on(celery_workers, simulator, tmp_path):
+    schedule = str(tmp_path / "celerybeat-schedule")
+    beat = _beat(schedule)
+    try:
+        wait_for(lambda: list(tmp_path.glob("celerybeat-schedule*")), timeout=90, what="beat to write its schedule")
+        time.sleep(1)
+        beat.send_signal(signal.SIGKILL)  # whatever it was writing
+        beat.wait()
+
+        simulated_apps(simulator, ["app01"])
+        services.verification_code_send(phone_number="13900139300", client_ip="127.0.0.1")
+        lookup, _token = services.lookup_start(phone_number="13900139300", id_last6="40213X", code=latest_code())
+        celery_app.control.purge()  # its first calls are lost: only a sweep (beat's) sends them again
+        celery_workers.start("after-beat", "--concurrency", "1")
+        celery_workers.wait_until_ready(1)
+        beat = _beat(schedule)  # the restart, on the schedule file the killed beat left
+        lookup = wait_until_completed(lookup.pk, timeout=90)
+    finally:
+        beat.terminate()
+        beat.wait(timeout=30)
+    assert lookup.queries.get().attempts == 2  # sent again by the sweep the restarted beat ran
