@@ -12,11 +12,11 @@ import threading
 import time
 from collections import Counter
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from complaints.models import Complaint, ComplaintEvent
@@ -25,6 +25,7 @@ from portal import services
 from portal.celery import app as celery_app
 from portal.models import Lookup, LookupQuery, NoticeAttempt, NoticeDelivery, NumberEvent, NumberEventUpload, SmsMessage
 from tests.conftest import ROOT, worker_env
+from tests.member_server import MemberServer
 from tests.portal.fault_helpers import start_portal
 from tests.portal.fault_servers import broker_workers, fault_broker, fault_broker_server  # noqa: F401 (fixtures)
 from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_for, wait_until_completed
@@ -36,32 +37,18 @@ from tests.registry.factories import MemberAppFactory
 pytestmark = pytest.mark.worker
 
 
-class SmsProvider:
+class SmsProvider(MemberServer):
     """An SMS provider on loopback that takes its time (so two deliveries of one message would overlap)
-    and counts what it is given, by the portal's reference."""
+    and keeps what it is given."""
 
-    def __init__(self):
-        self.references: Counter = Counter()
-        provider = self
+    delay = 1.0
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                time.sleep(0.2)
-                provider.references[body["reference"]] += 1
-                reply = json.dumps({"id": f"p-{body['reference']}"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
+    def answer(self, name, request):
+        time.sleep(self.delay)
+        return 200, {"id": f"p-{json.loads(request['body'])['reference']}"}, None
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/send"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def references(self) -> Counter:
+        return Counter(payload["reference"] for payload in (json.loads(r["body"]) for r in self.requests))
 
 
 def _periodic_twice(*task_names: str) -> None:
@@ -73,7 +60,7 @@ def _periodic_twice(*task_names: str) -> None:
 
 def test_two_beats_at_once_send_no_complaint_deadline_sms_or_notice_twice(client, celery_workers, simulator):
     provider = SmsProvider()
-    celery_workers.env.update(SMS_BACKEND="portal.sms.backends.HttpBackend", SMS_HTTP_URL=provider.url)
+    celery_workers.env.update(SMS_BACKEND="portal.sms.backends.HttpBackend", SMS_HTTP_URL=provider.url + "/send")
     app = MemberAppFactory()
     for i in range(10):
         complaint_file(phone_number=f"1390013{i:04d}", category="debt_collection", app=app, province="44",
@@ -104,9 +91,35 @@ def test_two_beats_at_once_send_no_complaint_deadline_sms_or_notice_twice(client
     messages = SmsMessage.objects.filter(purpose="complaint")
     assert messages.count() == 30  # ten "received", ten "sent to the platform", ten "escalated": one each
     assert ComplaintEvent.objects.filter(action="escalated", field="state").count() == 10  # each case moved once
-    assert provider.references == Counter({str(pk): 1 for pk in messages.values_list("pk", flat=True)})
+    assert provider.references() == Counter({str(pk): 1 for pk in messages.values_list("pk", flat=True)})
     assert NoticeDelivery.objects.count() == 1 and NoticeAttempt.objects.count() == 1
     assert inbox(simulator, "app05")["notices"] == 1 and inbox(simulator, "app05")["numbers"] == 40
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_nudges_of_one_sms_at_once_send_it_once(settings):
+    """The sweeper's nudge and the first one (or two beats' sweepers) delivering one message at the same
+    moment: the second finds the row locked and leaves it."""
+    provider = SmsProvider()
+    settings.SMS_BACKEND, settings.SMS_HTTP_URL = "portal.sms.backends.HttpBackend", provider.url + "/send"
+    message = SmsMessage.objects.create(phone_number="13900139400", text="【码号服务】您的投诉已升级。", purpose="complaint")
+    results = []
+
+    def deliver():
+        results.append(services.sms_deliver_now(message_id=message.pk, final_attempt=False).status)
+        connection.close()
+
+    nudges = [threading.Thread(target=deliver) for _ in range(2)]
+    for nudge in nudges:
+        nudge.start()
+        time.sleep(0.1)  # the second arrives while the provider is taking the first
+    for nudge in nudges:
+        nudge.join(timeout=30)
+    provider.stop()
+    assert provider.references() == Counter({str(message.pk): 1})
+    assert sorted(results) == ["queued", "sent"]  # the second left it to the first
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("sent", 1)
 
 
 def test_web_killed_mid_request_between_commit_and_enqueue_the_lookup_settles_after_restart(broker_workers, fault_broker,
