@@ -59,7 +59,8 @@ def sms_send(*, phone_number: str, text: str, purpose: str = "other") -> SmsMess
     refuses the message leaves it queued for sms_resend_stuck; only for a verification code is the refusal
     raised, so the person waiting for it is told (503) rather than shown a code step with no code coming."""
     message = SmsMessage.objects.create(phone_number=normalize_phone(phone_number), text=text, purpose=purpose)
-    enqueue_after_commit("portal.tasks.sms_deliver", message.pk, required=purpose == SmsMessage.Purpose.VERIFICATION_CODE)
+    code = purpose == SmsMessage.Purpose.VERIFICATION_CODE
+    enqueue_after_commit("portal.tasks.sms_deliver", message.pk, required=code)
     return message
 
 

@@ -51,3 +51,10 @@ def start_portal(env: dict, log) -> tuple[subprocess.Popen, str]:
             time.sleep(0.1)
     stop_process(process)
     raise AssertionError("gunicorn did not answer within 90 s")
+
+
+def carrier_file(rows: int) -> bytes:
+    """A carrier's monthly CSV of `rows` good cancellations (a few chunks, so a fault can land between two)."""
+    lines = ["phone_number,event_id,occurred_at,type"]
+    lines += [f"138{i:08d},big-{i},2026-01-10T09:30:00+08:00,cancelled" for i in range(rows)]
+    return ("\r\n".join(lines) + "\r\n").encode()

@@ -35,7 +35,8 @@ def _start_worker(workers, name):
     workers.wait_until_ready(1, timeout=WORKER_START)
 
 
-def test_broker_down_between_commit_and_enqueue_code_sms_is_sent_after_broker_returns(client, broker_workers, fault_broker):
+def test_broker_down_between_commit_and_enqueue_code_sms_is_sent_after_broker_returns(
+        client, broker_workers, fault_broker):
     fault_broker.stop()
     key = client.post("/api/v1/captcha", content_type="application/json", data={}).json()["captcha_key"]
     answer = client.post("/api/v1/verification-codes", content_type="application/json",
@@ -52,7 +53,8 @@ def test_broker_down_between_commit_and_enqueue_code_sms_is_sent_after_broker_re
     assert SmsMessage.objects.count() == 1
 
 
-def test_broker_down_between_commit_and_enqueue_lookup_jobs_run_after_broker_returns(broker_workers, fault_broker, simulator):
+def test_broker_down_between_commit_and_enqueue_lookup_jobs_run_after_broker_returns(
+        broker_workers, fault_broker, simulator):
     simulated_apps(simulator, ["app01", "app05"])
     services.verification_code_send(phone_number="13900139002", client_ip="127.0.0.1")
     code = latest_code()
@@ -70,8 +72,8 @@ def test_broker_down_between_commit_and_enqueue_lookup_jobs_run_after_broker_ret
     assert SmsMessage.objects.filter(purpose="lookup_summary").count() == 1
 
 
-def test_broker_down_between_commit_and_enqueue_unbind_deliveries_are_pushed_after_broker_returns(broker_workers, fault_broker,
-                                                                                                   simulator):
+def test_broker_down_between_commit_and_enqueue_unbind_deliveries_are_pushed_after_broker_returns(
+        broker_workers, fault_broker, simulator):
     simulated_apps(simulator, ["app01"], supports_unbind=True)
     _start_worker(broker_workers, "unbind")
     lookup, _token = completed_lookup(number_with_previous_accounts(["app01"]))
@@ -89,8 +91,8 @@ def test_broker_down_between_commit_and_enqueue_unbind_deliveries_are_pushed_aft
     assert done.attempts == 1 and SmsMessage.objects.filter(purpose="unbind").count() == 1
 
 
-def test_broker_down_between_commit_and_enqueue_notices_are_planned_and_sent_after_broker_returns(client, broker_workers,
-                                                                                                   fault_broker, simulator):
+def test_broker_down_between_commit_and_enqueue_notices_are_planned_and_sent_after_broker_returns(
+        client, broker_workers, fault_broker, simulator):
     httpx.post(f"{simulator}/_control/reset", timeout=5)
     subscribe(client, simulator, "app05")
     key, secret = carrier_key()
@@ -108,7 +110,8 @@ def test_broker_down_between_commit_and_enqueue_notices_are_planned_and_sent_aft
     assert NoticeDelivery.objects.get().state == "delivered" and inbox(simulator, "app05")["notices"] == 1
 
 
-def test_broker_down_between_commit_and_enqueue_carrier_upload_is_read_after_broker_returns(client, broker_workers, fault_broker):
+def test_broker_down_between_commit_and_enqueue_carrier_upload_is_read_after_broker_returns(
+        client, broker_workers, fault_broker):
     fault_broker.stop()
     row = uploaded(client, carrier_staff())  # the carrier sees its upload queued, not an error
     assert row.state == "queued"

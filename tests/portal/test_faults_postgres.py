@@ -15,7 +15,10 @@ from django.utils import timezone
 from portal import services
 from portal.models import LookupQuery, NumberEvent, NumberEventUpload, SmsMessage
 from tests.conftest import WorkerProcesses, running_simulator
-from tests.portal.fault_servers import FAULT_DATABASE, fault_database, fault_env, on_fault_db, restart_postgres  # noqa: F401
+from tests.portal.fault_servers import (  # noqa: F401 (fixtures)
+    FAULT_DATABASE, fault_database, fault_env, on_fault_db, restart_postgres,
+)
+from tests.portal.fault_helpers import carrier_file
 from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_for
 from tests.portal.test_number_event_uploads import carrier_staff, uploaded
 
@@ -74,16 +77,10 @@ def test_postgres_restarted_mid_200_app_lookup_it_finishes_with_each_answer_stor
     assert SmsMessage.objects.filter(purpose="lookup_summary").count() == 1
 
 
-def _big_file(rows: int) -> bytes:
-    lines = ["phone_number,event_id,occurred_at,type"]
-    lines += [f"138{i:08d},big-{i},2026-01-10T09:30:00+08:00,cancelled" for i in range(rows)]
-    return ("\r\n".join(lines) + "\r\n").encode()
-
-
 def test_postgres_restarted_mid_carrier_upload_it_finishes_with_each_event_stored_once(fault_workers):
     client = Client()
     staff = carrier_staff()
-    row = uploaded(client, staff, content=_big_file(UPLOAD_ROWS))
+    row = uploaded(client, staff, content=carrier_file(UPLOAD_ROWS))
     fault_workers.start("uploads", "--concurrency", "1")
     fault_workers.wait_until_ready(1, timeout=90)
     wait_for(lambda: NumberEventUpload.objects.filter(pk=row.pk, rows_read__gt=0).exists(), timeout=90,

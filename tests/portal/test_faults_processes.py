@@ -26,11 +26,10 @@ from portal.celery import app as celery_app
 from portal.models import Lookup, LookupQuery, NoticeAttempt, NoticeDelivery, NumberEvent, NumberEventUpload, SmsMessage
 from tests.conftest import ROOT, worker_env
 from tests.member_server import MemberServer
-from tests.portal.fault_helpers import start_portal
+from tests.portal.fault_helpers import carrier_file, start_portal
 from tests.portal.fault_servers import broker_workers, fault_broker, fault_broker_server  # noqa: F401 (fixtures)
 from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_for, wait_until_completed
 from tests.portal.notice_helpers import carrier_key, events, inbox, report_events, subscribe
-from tests.portal.test_faults_postgres import _big_file
 from tests.portal.test_number_event_uploads import carrier_staff, uploaded
 from tests.registry.factories import MemberAppFactory
 
@@ -122,8 +121,8 @@ def test_two_nudges_of_one_sms_at_once_send_it_once(settings):
     assert (message.status, message.attempts) == ("sent", 1)
 
 
-def test_web_killed_mid_request_between_commit_and_enqueue_the_lookup_settles_after_restart(broker_workers, fault_broker,
-                                                                                             simulator):
+def test_web_killed_mid_request_between_commit_and_enqueue_the_lookup_settles_after_restart(
+        broker_workers, fault_broker, simulator):
     simulated_apps(simulator, ["app01", "app05"])
     env = worker_env(settings.DATABASES["default"]["NAME"]) | {"CELERY_BROKER_URL": fault_broker.url}
     log = tempfile.NamedTemporaryFile(prefix="portal-killed-", suffix=".log")
@@ -172,7 +171,7 @@ def test_worker_killed_mid_upload_the_upload_finishes_with_each_event_stored_onc
     staff = carrier_staff()
     doomed = celery_workers.start("doomed", "--concurrency", "1")
     celery_workers.wait_until_ready(1)
-    row = uploaded(client, staff, content=_big_file(30_000))
+    row = uploaded(client, staff, content=carrier_file(30_000))
     wait_for(lambda: NumberEventUpload.objects.filter(pk=row.pk, rows_read__gt=0).exists(), timeout=90,
              what="the first chunk read")
     doomed.send_signal(signal.SIGKILL)  # mid-file: its message is never acknowledged
