@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from portal import services
+from portal.celery import app as celery_app
 from portal.models import LookupQuery, NumberEvent, NumberEventUpload, SmsMessage
 from tests.conftest import WorkerProcesses, running_simulator
 from tests.portal.fault_servers import (  # noqa: F401 (fixtures)
@@ -34,6 +35,7 @@ def fault_workers(on_fault_db, monkeypatch):
     workers = WorkerProcesses(FAULT_DATABASE, env=fault_env())
     yield workers
     workers.stop_all()
+    celery_app.control.purge()  # the broker is the suite's: leave no message about the fault database's rows
 
 
 def _restart_postgres() -> None:
