@@ -15,6 +15,7 @@ import signal
 import time
 from pathlib import Path
 
+import kombu.pools
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -39,6 +40,8 @@ class FaultBroker:
 
     def start(self) -> None:
         devservers.start_redis(FAULT_DIR)
+        if celery_app.conf.broker_url == self.url:
+            _use_broker(self.url)  # this process's pooled connections died with the old server
 
     def _pid(self) -> int:
         return int((devservers.redis_socket(FAULT_DIR).parent / "redis.pid").read_text())
@@ -63,7 +66,9 @@ class FaultBroker:
 def _use_broker(url: str) -> None:
     """This process's Celery app sends to (and pings through) `url` from now on."""
     celery_app.conf.broker_url = url
-    celery_app._pool = None  # the connection pools were made for the old URL
+    # the connection pools were made for the old URL or the old server (kombu keeps them by URL, globally)
+    kombu.pools.reset()
+    celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
 
