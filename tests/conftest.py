@@ -90,8 +90,9 @@ def worker_env(database_name: str | None = None) -> dict:
 class WorkerProcesses:
     """Real `celery worker` processes against the test database and the test Redis."""
 
-    def __init__(self, database_name: str):
+    def __init__(self, database_name: str, env: dict | None = None):
         self.database_name = database_name
+        self.env = env or {}  # on top of worker_env: the fault tests' own broker or database
         self.processes: list[subprocess.Popen] = []
 
     def start(self, name: str, *extra: str) -> subprocess.Popen:
@@ -110,7 +111,7 @@ class WorkerProcesses:
             "--without-mingle",
             *extra,
         ]
-        process = subprocess.Popen(cmd, cwd=ROOT, env=worker_env(self.database_name))
+        process = subprocess.Popen(cmd, cwd=ROOT, env=worker_env(self.database_name) | self.env)
         self.processes.append(process)
         return process
 

@@ -100,7 +100,10 @@ def start_postgres(var_dir: Path) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # cleanup_mode=None: the server outlives this handle; stop_postgres ends it. As root, the package
-        # runs the server as its own system user (PostgreSQL refuses to run as root).
+        # runs the server as its own system user (PostgreSQL refuses to run as root). The package keeps
+        # one handle a data directory and starts the server only when making it: a process that stopped
+        # its server (the fault tests restart theirs) must forget the old handle to start it again.
+        module.PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
         server = module.get_server(pgdata, cleanup_mode=None)
     socket_dir = server.get_postmaster_info().socket_dir
     if socket_dir and Path(socket_dir) != pgdata:
@@ -109,10 +112,14 @@ def start_postgres(var_dir: Path) -> bool:
     return True
 
 
+def postgres_admin(var_dir: Path):
+    """A connection (autocommit) to the embedded server's `postgres` database, for creating databases."""
+
+    return psycopg.connect(host=str(postgres_dir(var_dir)), user=POSTGRES_USER, dbname="postgres", autocommit=True)
+
+
 def _create_database(var_dir: Path, name: str) -> None:
-    with psycopg.connect(
-        host=str(postgres_dir(var_dir)), user=POSTGRES_USER, dbname="postgres", autocommit=True
-    ) as conn:
+    with postgres_admin(var_dir) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
 

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from portal.core.enqueue import enqueue
+from portal.core.enqueue import enqueue, enqueue_each
 from portal.core.phone import normalize_phone, to_e164
 from portal.core.privacy import keyed_hash, token_hash
 from portal.core.refusals import Refusal, local_time
@@ -223,11 +223,11 @@ def lookup_dispatch_calls(*, specs: list[dict]) -> None:
     """The first attempt of a new lookup: each task gets its calls ready-made, so a worker starts
     calling members without reading the rows first (retries and the sweeper go by row ids). The calls
     hold the number, so they travel sealed with the field keys: the broker (and Celery's `argsrepr`)
-    never sees a number in clear."""
-
+    never sees a number in clear. A broker refusing them leaves the rows running: lookup_sweep sends them
+    again after their deadline."""
     size = settings.LOOKUP_BATCH_SIZE
-    for start in range(0, len(specs), size):
-        enqueue("portal.tasks.lookup_calls_run", fanout.seal_specs(specs[start : start + size]), after_commit=False)
+    batches = [(fanout.seal_specs(specs[start : start + size]),) for start in range(0, len(specs), size)]
+    enqueue_each("portal.tasks.lookup_calls_run", batches, after_commit=False)
 
 
 def lookup_dispatch(*, query_ids: list[int]) -> None:
@@ -241,11 +241,28 @@ def lookup_dispatch(*, query_ids: list[int]) -> None:
 def lookup_sweep() -> int:
     """Re-send rows stuck past their deadline (a killed worker, a lost message); rows out of attempts
     settle. Also completes lookups whose rows all settled but which were not marked. A statement per
-    kind of outcome, not per row: after a broker restart thousands of rows may be stuck at once."""
+    kind of outcome, not per row: after a broker restart thousands of rows may be stuck at once. The
+    rows are taken under lock (SKIP LOCKED) and get a new deadline before the lock goes, so a second
+    sweep at the same moment (two beats) finds nothing to send again."""
+    with transaction.atomic():
+        resend, touched = _stuck_rows_settle_or_extend(timezone.now())
+    resend_ids = sorted(resend)
+    if resend_ids:
+        lookup_dispatch(query_ids=resend_ids)
+    running = Lookup.objects.filter(state=Lookup.State.RUNNING).exclude(
+        queries__state__in=[LookupQuery.State.WAITING, LookupQuery.State.RUNNING]
+    )
+    for lookup_id in set(running.values_list("pk", flat=True)) | touched:
+        lookup_complete_if_settled(lookup_id=lookup_id)
+    return len(resend_ids)
+
+
+def _stuck_rows_settle_or_extend(now) -> tuple[list[int], set]:
+    """Under lock: rows out of attempts settle; the others get a new deadline and are returned to re-send."""
     State = LookupQuery.State
-    now = timezone.now()
     stuck = (
-        LookupQuery.objects.filter(state__in=[State.WAITING, State.RUNNING], deadline_at__lt=now)
+        LookupQuery.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(state__in=[State.WAITING, State.RUNNING], deadline_at__lt=now)
         .order_by("pk")
         .values_list("pk", "lookup_id", "state", "error", "attempts", "app__integration__timeout_ms")[:5000]
     )
@@ -270,15 +287,7 @@ def lookup_sweep() -> int:
     grace = timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
     for timeout_ms, ids in resend.items():
         LookupQuery.objects.filter(pk__in=ids).update(deadline_at=now + timedelta(milliseconds=timeout_ms) + grace)
-    resend_ids = sorted(pk for ids in resend.values() for pk in ids)
-    if resend_ids:
-        lookup_dispatch(query_ids=resend_ids)
-    running = Lookup.objects.filter(state=Lookup.State.RUNNING).exclude(
-        queries__state__in=[LookupQuery.State.WAITING, LookupQuery.State.RUNNING]
-    )
-    for lookup_id in set(running.values_list("pk", flat=True)) | touched:
-        lookup_complete_if_settled(lookup_id=lookup_id)
-    return len(resend_ids)
+    return [pk for ids in resend.values() for pk in ids], touched
 
 
 def lookup_purge() -> int:

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from portal.core import backoff
 from portal.core.crypto import decrypt_cached
-from portal.core.enqueue import enqueue
+from portal.core.enqueue import enqueue_each
 from portal.notices import outcomes, selectors
 from portal.notices.models import NoticeAttempt, NoticeDelivery, NoticeSubscription
 from portal.outbound import clients as outbound
@@ -132,8 +132,8 @@ def _groups(rows) -> list[list[str]]:
 
 
 def dispatch(groups: list[list[str]], *, countdown: float = 0) -> None:
-    for ids in groups:
-        enqueue("portal.tasks.notices_deliver", ids, countdown=countdown, after_commit=False)
+    """A group a task; a broker refusing them leaves the rows pending, for sweep() to send again."""
+    enqueue_each("portal.tasks.notices_deliver", [(ids,) for ids in groups], countdown=countdown, after_commit=False)
 
 
 def sweep() -> int:

@@ -11,10 +11,12 @@ from portal.sms.models import SmsMessage
 
 
 def sms_send(*, phone_number: str, text: str, purpose: str = "other") -> SmsMessage:
-    """Record an SMS and deliver it in the background once the caller's transaction commits."""
-
+    """Record an SMS and deliver it in the background once the caller's transaction commits. A broker that
+    refuses the message leaves it queued for sms_resend_stuck; only for a verification code is the refusal
+    raised, so the person waiting for it is told (503) rather than shown a code step with no code coming."""
     message = SmsMessage.objects.create(phone_number=normalize_phone(phone_number), text=text, purpose=purpose)
-    enqueue("portal.tasks.sms_deliver", message.pk)
+    code = purpose == SmsMessage.Purpose.VERIFICATION_CODE
+    enqueue("portal.tasks.sms_deliver", message.pk, required=code)
     return message
 
 
@@ -23,34 +25,34 @@ class SmsRetry(Exception):
 
 
 def sms_deliver_now(*, message_id: int, final_attempt: bool) -> SmsMessage:
-    """Hand one queued message to the backend. Idempotent: a message already sent is left alone."""
+    """Hand one queued message to the backend. Idempotent, and one delivery at a time: the row stays
+    locked while the provider is called, so a second nudge (the sweeper's, a second beat's, a retry)
+    skips it rather than sending it again; a delivery killed mid-call leaves it queued."""
+    backend, failure = get_backend(), None
     with transaction.atomic():
-        message = SmsMessage.objects.select_for_update().get(pk=message_id)
-        if message.status != SmsMessage.Status.QUEUED:
-            return message
+        message = SmsMessage.objects.select_for_update(skip_locked=True).filter(pk=message_id).first()
+        if message is None or message.status != SmsMessage.Status.QUEUED:  # being sent right now, or done
+            return message or SmsMessage.objects.get(pk=message_id)
         message.attempts += 1
-        message.save(update_fields=["attempts"])
-    backend = get_backend()
-    try:
-        provider_id = backend.send(phone_number=message.phone_number, text=message.text, reference=str(message.pk))
-    except SmsDeliveryError as error:
-        message.last_error = message.without_code(str(error))[:500]
         message.backend = backend.name
-        if final_attempt:
-            message.status = SmsMessage.Status.FAILED
-            message.text = message.without_code(message.text)  # never sent again: the code may go
-        message.save(update_fields=["last_error", "backend", "status", "text"])
-        if not final_attempt:
-            raise SmsRetry(message.last_error) from error
-        return message
-    message.status = SmsMessage.Status.SENT
-    message.backend = backend.name
-    message.provider_id = provider_id
-    message.sent_at = timezone.now()
-    message.last_error = ""
-    if not backend.keeps_text:  # the provider has the code now; whoever reads the database must not
-        message.text = message.without_code(message.text)
-    message.save(update_fields=["status", "backend", "provider_id", "sent_at", "last_error", "text"])
+        try:
+            provider_id = backend.send(phone_number=message.phone_number, text=message.text, reference=str(message.pk))
+        except SmsDeliveryError as error:
+            failure = error
+            message.last_error = message.without_code(str(error))[:500]
+            if final_attempt:
+                message.status = SmsMessage.Status.FAILED
+                message.text = message.without_code(message.text)  # never sent again: the code may go
+        else:
+            message.status = SmsMessage.Status.SENT
+            message.provider_id = provider_id
+            message.sent_at = timezone.now()
+            message.last_error = ""
+            if not backend.keeps_text:  # the provider has the code now; whoever reads the database must not
+                message.text = message.without_code(message.text)
+        message.save(update_fields=["attempts", "status", "backend", "provider_id", "sent_at", "last_error", "text"])
+    if failure is not None and not final_attempt:
+        raise SmsRetry(message.last_error) from failure
     return message
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.core.backoff import backoff_seconds
-from portal.core.enqueue import enqueue
+from portal.core.enqueue import enqueue_each
 from portal.core.phone import to_e164
 from portal.core.refusals import Refusal
 from portal.core.workdays import add_working_days
@@ -101,15 +101,13 @@ def unbind_request_create(*, lookup, app_ids: list[int] | None = None) -> list[U
                 )
             )
             made[-1].created_now = True
-        push = [r.pk for r in made if r.delivery == UnbindRequest.Delivery.PUSH and r.app_id not in existing]
-        transaction.on_commit(lambda: unbind_dispatch(request_ids=push))
+        push = [(r.pk,) for r in made if r.delivery == UnbindRequest.Delivery.PUSH and r.app_id not in existing]
+        enqueue_each("portal.tasks.unbind_request_deliver", push)  # refused: unbind_sweep sends them
     return made
 
 
 def unbind_dispatch(*, request_ids: list[int]) -> None:
-
-    for request_id in request_ids:
-        enqueue("portal.tasks.unbind_request_deliver", request_id, after_commit=False)
+    enqueue_each("portal.tasks.unbind_request_deliver", [(pk,) for pk in request_ids], after_commit=False)
 
 
 def unbind_deliver(*, request_id: int) -> str:
@@ -233,14 +231,13 @@ def unbind_sweep(*, grace_seconds: int = 5) -> int:
     """Nudge push deliveries whose attempt is overdue (a lost message, a worker killed mid-call);
     delivery is idempotent."""
     due = timezone.now() - timedelta(seconds=grace_seconds)
-    ids = list(
-        UnbindRequest.objects.filter(
-            state=UnbindRequest.State.QUEUED,
-            delivery=UnbindRequest.Delivery.PUSH,
-            next_attempt_at__lte=due,
-        ).values_list("pk", flat=True)[:1000]
-    )
-    if ids:
+    with transaction.atomic():  # under lock, due no more once it goes: a second sweep (two beats) skips them
+        ids = list(
+            UnbindRequest.objects.select_for_update(skip_locked=True)
+            .filter(state=UnbindRequest.State.QUEUED, delivery=UnbindRequest.Delivery.PUSH, next_attempt_at__lte=due)
+            .values_list("pk", flat=True)[:1000]
+        )
         UnbindRequest.objects.filter(pk__in=ids).update(next_attempt_at=timezone.now())
+    if ids:
         unbind_dispatch(request_ids=ids)
     return len(ids)
