@@ -145,10 +145,11 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7
 """
 
 LOOKUP_ROLLUP_INSERT = """
+-- a renewal's Lookup (portal/carrier/) asks no member: it is not a lookup
 INSERT INTO complaints_lookupday (day, lookups, completed, with_accounts, accounts, accounts_previous)
 SELECT (created_at AT TIME ZONE %(tz)s)::date, count(*), count(completed_at), count(*) FILTER (WHERE apps_with_accounts > 0),
        coalesce(sum(accounts_total), 0), coalesce(sum(accounts_previous), 0)
-FROM portal_lookup l WHERE true {where}
+FROM portal_lookup l WHERE l.origin <> 'carrier_renewal' {where}
 GROUP BY 1
 """
 

@@ -77,3 +77,5 @@ class NumberCheckAuditAdmin(ReadOnlyAdmin):
             return queryset.filter(phone_hash=keyed_hash("phone", normalize_phone(search_term.strip()))), False
         except ValidationError:  # not a number: the key id
             return super().get_search_results(request, queryset, search_term)
+
+from portal.carrier import admin as carrier_admin  # noqa: E402,F401  (registers the carrier actions' admin)

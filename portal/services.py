@@ -353,6 +353,15 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
               "Check them and ask for a new code."),
             code="identity_mismatch",
         )
+    return lookup_create(phone_number=phone_number, id_last6=id_last6, identity=identity)
+
+
+def lookup_create(*, phone_number: str, id_last6: str | None, identity: str,
+                  origin: str = Lookup.Origin.CITIZEN) -> tuple[Lookup, str]:
+    """Create a lookup of a proven number and dispatch its calls after commit: the holder's own
+    (lookup_start), or a carrier's for its subscriber (portal/carrier/), which has no ID characters:
+    its rows then compare no digest, and accounts are the previous holder's by date alone."""
+    phone_hash = keyed_hash("phone", phone_number)
     apps = selectors.lookup_app_keys()
     with transaction.atomic():
         token = secrets.token_urlsafe(32)
@@ -365,6 +374,7 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
             access_token_hash=token_hash(token),
             created_at=now,
             apps_total=len(apps),
+            origin=origin,
         )
         grace = timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
         rows, called = [], []
@@ -381,7 +391,8 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
                 # of the holder's characters under it (the characters themselves are never stored),
                 # until the row settles.
                 row |= {"state": LookupQuery.State.RUNNING, "attempts": 1,
-                        "id_check": fanout.id_check_row(id_last6, key_id=app["key_id"]),
+                        "id_check": fanout.id_check_row(id_last6, key_id=app["key_id"]) if id_last6
+                        else fanout.id_check_row_without_holder(key_id=app["key_id"]),
                         "deadline_at": now + timedelta(milliseconds=app["integration__timeout_ms"]) + grace}
                 called.append((row, app))
             rows.append(row)
@@ -1195,7 +1206,8 @@ def unbind_answer(*, unbind_request: UnbindRequest, result: str, reason: str = "
         request.answered_via, request.answered_by = via, by
         request.next_attempt_at = None
         request.save()
-        if request.lookup.phone_number:
+        # a renewal's holder hears once, when every app has answered (portal/carrier/services.py)
+        if request.lookup.phone_number and request.lookup.origin != Lookup.Origin.CARRIER_RENEWAL:
             if result == "done":
                 text = f"【码号服务】「{request.app.name}」已解除前机主账号与您号码的绑定（{request.accounts_count} 个账号）。"
             else:

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from portal import errors, selectors, services
+from portal.carrier import selectors as carrier_selectors
 from portal.client_address import client_address
 from portal.csv_export import csv_response
 from portal.forms import (
@@ -210,7 +211,8 @@ def unbind_track(request):
     rows = selectors.unbind_requests_for_holder(phone_hashes=proven, lookup_ids=request.session.get(SESSION_LOOKUPS, []))
     shown = [selectors.unbind_view(r) | {"phone_number": r.lookup.masked_phone_number, "requested": r.created_at, "deadline": r.deadline_at}
              for r in rows]
-    context = {"form": form, "requests": shown, "proven": bool(proven)}
+    context = {"form": form, "requests": shown, "proven": bool(proven),
+               "carrier_actions": carrier_selectors.actions_for_holder(phone_hashes=proven)}
     return render(request, "portal/unbind_track.html", context, status=400 if form.errors else 200)
 
 

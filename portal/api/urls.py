@@ -1,6 +1,7 @@
 from django.urls import path
 
 from portal.api import views
+from portal.carrier import api as carrier_api
 
 urlpatterns = [
     path("captcha", views.CaptchaView.as_view(), name="api_captcha"),
@@ -18,3 +19,4 @@ urlpatterns = [
     path("platform/notices/<uuid:notice_id>/report", views.NoticeReportView.as_view(), name="api_platform_notice_report"),
     path("platform/lookups/<uuid:request_id>/results", views.PlatformLookupCallbackView.as_view(), name="api_platform_lookup_results"),
 ]
+urlpatterns += carrier_api.urlpatterns  # the carrier front door (portal/carrier/api.py)
