@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from portal import errors, views
 from portal.api.views import NumberRecyclingCheckView
+from portal.carrier import views as carrier_views
 from registry.api.views import TokenView
 
 # The admin signs in through allauth, so it gets the same rate limits and TOTP step as every login.
@@ -65,3 +66,12 @@ handler400 = errors.bad_request
 handler403 = errors.permission_denied
 handler404 = errors.page_not_found
 handler500 = errors.server_error
+
+# the carrier front door's counter console (portal/carrier/views.py)
+urlpatterns += [
+    path("staff/counter/", carrier_views.counter, name="carrier_counter"),
+    path("staff/counter/renewals/", carrier_views.renewal_start, name="carrier_renewal_start"),
+    path("staff/counter/renewals/<uuid:public_id>/", carrier_views.renewal, name="carrier_renewal"),
+    path("staff/counter/renewals/<uuid:public_id>/progress", carrier_views.renewal_progress,
+         name="carrier_renewal_progress"),
+]

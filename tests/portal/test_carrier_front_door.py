@@ -15,7 +15,8 @@ from portal.models import Lookup, NumberEvent, SmsMessage, UnbindRequest
 from registry.models import Organisation
 from tests.portal.carrier_helpers import Carrier, CarrierSystem, attestation, callback_verified
 from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_for
-from tests.portal.test_unbind import signed_post
+from tests.portal.unbind_helpers import number_with_previous_accounts
+from tests.portal.test_unbind import signed_get, signed_post
 from tests.registry.factories import OrganisationFactory, StaffUserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -91,8 +92,6 @@ def test_a_renewal_asks_every_app_with_unbinding_and_each_ends_done_or_refused(c
     assert signed_post(client, reverse("api_platform_unbind_answer", args=[later.public_id]), {"result": "done"},
                        "app07").status_code == 200
     # the pull queue: app05's platform fetches the renewal (no accounts listed: every binding before holder_since)
-    from tests.portal.test_unbind import signed_get
-
     listed = signed_get(client, reverse("api_platform_unbind_requests") + "?state=open", "app05").json()["unbind_requests"]
     (pulled,) = [r for r in listed if r["phone_number"] == "+86" + NUMBER]
     assert pulled["accounts"] == [] and pulled["holder_since"]
@@ -156,8 +155,6 @@ def test_an_unsigned_or_replayed_call_is_refused(client, carrier):
 
 @pytest.mark.worker
 def test_a_carrier_lookup_answers_counts_only(client, celery_workers, simulator, carrier, system):
-    from tests.portal.unbind_helpers import number_with_previous_accounts
-
     simulated_apps(simulator, ["app01", "app05"])
     celery_workers.start("carrier-lookup", "--concurrency", "2")
     celery_workers.wait_until_ready(1)
