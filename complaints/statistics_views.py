@@ -3,6 +3,7 @@
 filters, call one selector in `complaints.statistics`, and render."""
 
 import datetime as dt
+import itertools
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -13,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from complaints import charts
+from complaints import renewal_statistics
 from complaints import statistics as stats
 from complaints.forms import StatisticsFilterForm
 from portal.csv_export import csv_response
@@ -64,6 +66,7 @@ def dashboard(request):
         "ranking_floor": stats.settings.STATISTICS_RANKING_MIN_LOOKUPS,
         "province_label": dict(Province.choices).get(filters.province, ""),
         "interval_widened": form.data.get("interval") not in ("", None, filters.interval),
+        "renewals": renewal_statistics.renewal_rows(filters),  # carriers' renewals (portal/carrier/)
     }
     return render(request, "complaints/statistics/dashboard.html", context)
 
@@ -155,8 +158,12 @@ def _public_filters(request) -> stats.Filters:
     return stats.Filters(start=start, end=end)
 
 
+def _public_data(filters: stats.Filters) -> dict:
+    return stats.statistics_public(filters) | {"renewals": renewal_statistics.renewal_public_rows(filters)}
+
+
 def public(request):
-    data = stats.statistics_public(_public_filters(request))
+    data = _public_data(_public_filters(request))
     months = data["by_month"]
     context = {
         "data": data, "years": list(range(timezone.localdate().year, timezone.localdate().year - 4, -1)),
@@ -171,10 +178,11 @@ def public(request):
 
 def public_csv(request):
     filters = _public_filters(request)
-    return csv_response(stats.statistics_public_rows(stats.statistics_public(filters)),
+    data = _public_data(filters)
+    return csv_response(itertools.chain(stats.statistics_public_rows(data), renewal_statistics.renewal_csv_rows(data["renewals"])),
                         f"open-data-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv")
 
 
 def public_json(request):
-    return JsonResponse(stats.statistics_public(_public_filters(request)), encoder=DjangoJSONEncoder,
+    return JsonResponse(_public_data(_public_filters(request)), encoder=DjangoJSONEncoder,
                         json_dumps_params={"ensure_ascii": False})
