@@ -13,6 +13,9 @@ secret: `demo_webhook_secret(slug)`, or the one handed over at `/_control/appNN`
 notice id; with `--report-back` the app reports bindings removed to the portal. `/_control/appNN` (GET:
 counts; POST `{"webhook_down": true, "webhook_secret": ...}`) lets tests and benchmarks
 watch and steer it; `GET /_control` sums every app; `POST /_control/reset` forgets the counts.
+
+With `--carrier-app appNN` one app also plays a carrier's app using the carrier API
+(portal/carrier/simulator.py); its counts are at `GET /_control/carrier`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from portal.carrier.simulator import CALLBACK_PATH as CARRIER_CALLBACK_PATH
 from registry import protocol
 from registry.demo import demo_key_secret, demo_webhook_secret
 
@@ -70,6 +74,7 @@ class SimulatorConfig:
     unbind_later: dict[str, float | None] = field(default_factory=dict)
     portal_url: str = ""  # where apps send later unbind answers and (with report_back) notice reports
     report_back: bool = False
+    carrier: object = None  # a portal.carrier.simulator.CarrierApp: one app plays a carrier using the carrier API
 
     def behaviour(self, slug: str) -> AppBehaviour:
         return self.per_app.get(slug, self.default)
@@ -139,6 +144,8 @@ class Simulator:
         self.seen[msg_id] = now
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            return await self._lifespan(receive, send)
         if scope["type"] != "http":
             return
         parts = scope["path"].strip("/").split("/", 1)
@@ -157,6 +164,10 @@ class Simulator:
         body = b"".join(chunks)
         if slug == "_control":
             return await self._control(scope["method"], path, body, send)
+        carrier = self.config.carrier
+        if carrier is not None and slug == carrier.config.slug and path == CARRIER_CALLBACK_PATH:
+            status, payload = carrier.callback({k.decode(): v.decode() for k, v in scope["headers"]}, body)
+            return await self._reply(send, status, payload)
         if scope["method"] == "POST" and slug in self.slugs and path == protocol.NUMBER_NOTICES_PATH:
             return await self._notice(slug, scope, body, send)
         if scope["method"] != "POST" or slug not in self.slugs or path not in (protocol.ACCOUNT_LOOKUP_PATH, protocol.IDENTITY_CHECK_PATH, protocol.UNBIND_PATH):
@@ -239,8 +250,22 @@ class Simulator:
         await asyncio.sleep(delay)
         await self._post_to_portal(slug, f"/api/v1/platform/unbind-requests/{request_id}/answer", {"result": "done"})
 
+    async def _lifespan(self, receive, send):
+        """Start-up starts the carrier app's loop, if one is configured."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.config.carrier is not None:
+                    self._spawn(self.config.carrier.run())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
     async def _control(self, method: str, path: str, body: bytes, send):
         target = path.strip("/")
+        if target == "carrier" and self.config.carrier is not None:
+            return await self._reply(send, 200, self.config.carrier.counts)
         if method == "POST" and target == "reset":
             self.inboxes = {slug: Inbox() for slug in self.slugs}
             return await self._reply(send, 200, {"reset": True})

@@ -4,6 +4,7 @@ limits, strict attestations, the audit trail, the holder's SMS and tracking page
 
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -13,6 +14,7 @@ from portal.carrier.models import CarrierAction
 from portal.carrier import services as carrier_services
 from portal.models import Lookup, NumberEvent, SmsMessage, UnbindRequest
 from registry.models import Organisation
+from tests.conftest import running_simulator
 from tests.portal.carrier_helpers import Carrier, CarrierSystem, attestation, callback_verified
 from tests.portal.lookup_helpers import latest_code, simulated_apps, wait_for
 from tests.portal.unbind_helpers import number_with_previous_accounts
@@ -297,3 +299,21 @@ def test_numbers_are_purged_after_the_retention_and_the_counts_stay(carrier, set
     assert carrier_services.carrier_actions_purge() == 1
     action.refresh_from_db()
     assert action.phone_number == "" and action.phone_hash == "" and action.reference == "s1"
+
+
+@pytest.mark.worker
+def test_the_simulators_carrier_app_uses_the_carrier_api(live_server, celery_workers):
+    """What `make run` shows: app15 plays the demo carrier's app, reading a history and renewing a
+    number through the API, and takes the signed callback."""
+    carrier = OrganisationFactory(kind=Organisation.Kind.BASIC_CARRIER, number_segments="138")
+    celery_workers.start("carrier-sim", "--concurrency", "2")
+    with running_simulator("--apps", "15", "--carrier-app", "app15", "--carrier-every", "3",
+                           "--portal-url", live_server.url) as url:
+        simulated_apps(url, ["app15"], organisation=carrier, supports_lookup=False)
+        simulated_apps(url, ["app01"], supports_unbind=True)
+        celery_workers.wait_until_ready(1)
+        counts = wait_for(lambda: (c := httpx.get(f"{url}/_control/carrier").json())["callbacks"] and c,
+                          timeout=120, what="the carrier app's callback")
+    assert counts["histories"] >= 1 and counts["renewals"] >= 1 and counts["callbacks_refused"] == 0
+    renewal = CarrierAction.objects.filter(kind="renewal", carrier=carrier).first()
+    assert renewal.channel == "app" and renewal.reference.startswith("session:app15-") and renewal.via == "api"

@@ -1,6 +1,7 @@
 import uvicorn
 from django.core.management.base import BaseCommand
 
+from portal.carrier.simulator import CarrierApp, CarrierAppConfig
 from portal.simulator import AppBehaviour, Simulator, SimulatorConfig
 
 
@@ -26,10 +27,13 @@ class Command(BaseCommand):
         parser.add_argument("--report-back", action="store_true", help="apps report bindings removed for each notice")
         parser.add_argument("--portal-url", default="http://127.0.0.1:8000",
                             help="where apps send later unbind answers and notice reports")
+        parser.add_argument("--carrier-app", default="", metavar="APP",
+                            help="this app also plays a carrier's app using the carrier API (needs --portal-url)")
+        parser.add_argument("--carrier-every", type=float, default=120.0, help="seconds between the carrier app's subscribers")
         parser.add_argument("--garbage", action="append", default=[], metavar="APP", help="an app whose answers break the protocol")
 
     def handle(self, *args, port, host, apps, latency_ms, error_rate, slow, hang, failing, garbage, huge, forged, key_id_format,
-               unbind_refuse, unbind_later, webhook_down, report_back, portal_url, **options):
+               unbind_refuse, unbind_later, webhook_down, report_back, portal_url, carrier_app, carrier_every, **options):
         default = AppBehaviour(latency_ms=latency_ms, error_rate=error_rate)
         config = SimulatorConfig(apps=apps, default=default, key_id_format=key_id_format, portal_url=portal_url,
                                  unbind_refuse=set(unbind_refuse), report_back=report_back)
@@ -51,8 +55,13 @@ class Command(BaseCommand):
             config.per_app[slug] = AppBehaviour(latency_ms=latency_ms, garbage=True)
         for slug in webhook_down:
             config.per_app.setdefault(slug, AppBehaviour(latency_ms=latency_ms, error_rate=error_rate)).webhook_down = True
+        if carrier_app:
+            config.carrier = CarrierApp(CarrierAppConfig(
+                slug=carrier_app, portal_url=portal_url, self_url=f"http://{host}:{port}",
+                key_id=key_id_format.format(slug=carrier_app), every=carrier_every))
         self.stdout.write(f"platform simulator: {apps} apps on http://{host}:{port}/app01 .. /app{apps:02d}")
         uvicorn.run(
-            Simulator(config), host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1,
+            Simulator(config), host=host, port=port, log_level="warning", lifespan="on" if carrier_app else "off",
+            timeout_graceful_shutdown=1,
             loop="uvloop", http="httptools", access_log=False, backlog=4096
         )
