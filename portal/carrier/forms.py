@@ -22,3 +22,8 @@ class CounterRenewalForm(forms.Form):
     in the page."""
 
     history = forms.UUIDField(widget=forms.HiddenInput)
+    holder_since = forms.DateField(
+        label=_("The subscriber has had the number since"), required=False,
+        help_text=_("Needed when no re-assignment of the number was reported: bindings made before it are removed."),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )

@@ -45,9 +45,11 @@ def counter(request):
             form.add_error(None, refusal.message)
         else:
             # the next subscriber's form: the number read is shown masked only
-            context |= {"history": history, "action": action,
-                        "form": CounterNumberForm(initial={"reference": form.cleaned_data["reference"]}),
-                        "renewal_form": CounterRenewalForm(initial={"history": action.public_id})}
+            renewal_form = CounterRenewalForm(initial={"history": action.public_id})
+            if history["holder_since"]:  # reported by the carrier's events: nothing to ask
+                renewal_form.fields["holder_since"].widget = renewal_form.fields["holder_since"].hidden_widget()
+            context |= {"history": history, "action": action, "renewal_form": renewal_form,
+                        "form": CounterNumberForm(initial={"reference": form.cleaned_data["reference"]})}
     status = 400 if form.errors else 200
     return render(request, "portal/carrier/counter.html", context | {"carrier": carrier}, status=status)
 
@@ -66,8 +68,10 @@ def renewal_start(request):
     try:
         services.attestation_parse({"channel": attestation.channel, "reference": attestation.reference,
                                     "verified_at": attestation.verified_at.isoformat()})  # still fresh
+        since = form.cleaned_data["holder_since"]
         action, _created = services.carrier_renewal_start(actor=_actor(request), phone_number=history.phone_number,
-                                                          attestation=attestation)
+                                                          attestation=attestation,
+                                                          holder_since=since.isoformat() if since else None)
     except (services.Refusal, ValidationError) as error:
         message = error.message if isinstance(error, services.Refusal) else " ".join(error.messages)
         context = {"form": CounterNumberForm(initial={"reference": history.reference}), "refusal": message,

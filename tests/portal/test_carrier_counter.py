@@ -1,13 +1,10 @@
 """The counter console: carrier staff only, their own carrier's numbers and renewals only."""
 
-from datetime import timedelta
-
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from portal.carrier.models import CarrierAction
-from portal.models import NumberEvent, UnbindRequest
+from portal.models import UnbindRequest
 from registry.models import Organisation, StaffUser
 from tests.portal.lookup_helpers import simulated_apps
 from tests.registry.factories import OrganisationFactory, StaffUserFactory, platform_staff
@@ -37,12 +34,11 @@ def test_carrier_staff_read_a_history_and_start_a_renewal(client, simulator):
     # no reported re-assignment: the console says it needs holder_since
     refused = client.post(reverse("carrier_renewal_start"), {"history": history.public_id})
     assert refused.status_code == 400 and not UnbindRequest.objects.exists()
-    NumberEvent.objects.create(carrier=staff.organisation, event_id="R1", phone_number="13900008801", type="reassigned",
-                               occurred_at=timezone.now() - timedelta(days=10))
-    started = client.post(reverse("carrier_renewal_start"), {"history": history.public_id})
+    started = client.post(reverse("carrier_renewal_start"), {"history": history.public_id, "holder_since": "2026-11-20"})
     renewal = CarrierAction.objects.get(kind="renewal")
     assert started.status_code == 302 and started["Location"] == reverse("carrier_renewal", args=[renewal.public_id])
     assert UnbindRequest.objects.get().app == app and renewal.staff_user == staff
+    assert renewal.holder_since.isoformat() == "2026-11-20"
     page = client.get(started["Location"]).content.decode()
     assert app.name in page and 'data-state="running"' in page
     assert client.get(reverse("carrier_renewal_progress", args=[renewal.public_id])).json()["progress"]["total"] == 1
