@@ -324,13 +324,13 @@ def carrier_callback_deliver(*, action_id: int) -> str:
             error = reply.reason
     except (httpx.HTTPError, protocol.ProtocolError) as failure:
         error = getattr(failure, "reason", "") or outbound.failure_reason(failure)
-    if not error:
-        action.callback_state, action.callback_next_at, action.callback_error = CarrierAction.Callback.DELIVERED, None, ""
-    elif action.callback_attempts >= settings.CARRIER_CALLBACK_MAX_ATTEMPTS:
-        action.callback_state, action.callback_next_at, action.callback_error = CarrierAction.Callback.FAILED, None, error[:300]
+    action.callback_error = error[:300]
+    if not error or action.callback_attempts >= settings.CARRIER_CALLBACK_MAX_ATTEMPTS:
+        action.callback_state = CarrierAction.Callback.FAILED if error else CarrierAction.Callback.DELIVERED
+        action.callback_next_at = None
     else:
         delay = settings.UNBIND_RETRY_BASE_SECONDS * 2 ** (action.callback_attempts - 1)
-        action.callback_next_at, action.callback_error = timezone.now() + timedelta(seconds=delay), error[:300]
+        action.callback_next_at = timezone.now() + timedelta(seconds=delay)
     action.save(update_fields=["callback_state", "callback_next_at", "callback_error", "callback_attempts"])
     if error:
         logger.warning("carrier callback %s failed (attempt %d): %s", action.public_id, action.callback_attempts, error)

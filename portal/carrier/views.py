@@ -37,8 +37,8 @@ def counter(request):
     context = {"form": form, "recent": selectors.actions_for_staff(user=request.user)}
     if request.method == "POST" and form.is_valid():
         try:
-            action, history = services.carrier_history_read(actor=_actor(request), phone_number=form.cleaned_data["phone_number"],
-                                                            attestation=_attestation(form))
+            action, history = services.carrier_history_read(
+                actor=_actor(request), phone_number=form.cleaned_data["phone_number"], attestation=_attestation(form))
         except services.NotCarriersNumber:
             form.add_error("phone_number", _("This number is not in your carrier's segments."))
         except services.Refusal as refusal:
@@ -81,7 +81,8 @@ def renewal_start(request):
 
 
 def _renewal(request, public_id) -> CarrierAction:
-    action = selectors.action_for_carrier(carrier=_carrier_of(request), public_id=public_id, kind=CarrierAction.Kind.RENEWAL)
+    action = selectors.action_for_carrier(carrier=_carrier_of(request), public_id=public_id,
+                                          kind=CarrierAction.Kind.RENEWAL)
     if action is None:
         raise Http404
     return action

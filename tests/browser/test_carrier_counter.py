@@ -10,7 +10,7 @@ from django.utils import timezone
 from portal.carrier.models import CarrierAction
 from portal.models import NumberEvent
 from registry.models import Organisation, StaffUser
-from tests.browser.conftest import save_screenshot, sign_in, watched_page
+from tests.browser.conftest import phone_width_page, save_screenshot, sign_in
 from tests.portal.lookup_helpers import simulated_apps
 from tests.registry.factories import OrganisationFactory, StaffUserFactory
 
@@ -21,11 +21,8 @@ NUMBER = "13900008801"
 
 @pytest.fixture
 def counter_page(browser):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
-    page = watched_page(context)
-    yield page
-    context.close()
-    assert not page.csp_violations, page.csp_violations
+    with phone_width_page(browser, 390, 844) as page:
+        yield page
 
 
 def test_carrier_staff_renew_a_number_at_the_counter(live_server, counter_page, celery_workers, simulator):
