@@ -95,6 +95,7 @@ def main():
     parser.add_argument("--concurrency", type=int, default=4, help="worker processes delivering unbind requests")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--latency-ms", type=int, default=50, help="each simulated app's answer time")
+    parser.add_argument("--wait-seconds", type=int, default=3600, help="how long to wait for the apps' answers")
     args = parser.parse_args()
 
     prepare_database()
@@ -135,7 +136,7 @@ def main():
         print(f"renewal requests: {accepted:,} accepted of {len(numbers):,} in {elapsed:.1f} s -> {accepted / elapsed:,.1f}/s "
               f"with {args.in_flight} in flight, {args.web_workers} gunicorn workers  (answers by status: {counts})")
         expected = accepted * args.apps
-        deadline_wait = time.time() + 3600
+        deadline_wait = time.time() + args.wait_seconds
         while time.time() < deadline_wait:
             answered = UnbindRequest.objects.exclude(state__in=UnbindRequest.OPEN).count()
             if answered >= expected:
