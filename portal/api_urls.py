@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from portal.carrier import api as carrier_api
 from portal.lookup import api as lookup
 from portal.notices import api as notices
 from portal.recycling import api as recycling
@@ -46,3 +47,4 @@ urlpatterns = [
         name="api_platform_lookup_results",
     ),
 ]
+urlpatterns += carrier_api.urlpatterns  # the carrier front door (portal/carrier/api.py)

@@ -2,6 +2,7 @@
 (app_label "portal", tables unchanged)."""
 
 from portal.bulkcheck.models import BulkCheckFile  # noqa: F401
+from portal.carrier.models import CarrierAction  # noqa: F401
 from portal.health.models import WorkerHeartbeat  # noqa: F401
 from portal.lookup.models import Lookup, LookupQuery  # noqa: F401
 from portal.notices.models import NoticeAttempt, NoticeDelivery, NoticeSubscription  # noqa: F401

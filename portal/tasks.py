@@ -2,6 +2,7 @@
 and queued messages use (`portal.tasks.<name>`, pinned in each task)."""
 
 import portal.bulkcheck.tasks  # noqa: F401
+import portal.carrier.tasks  # noqa: F401
 import portal.health.tasks  # noqa: F401
 import portal.lookup.tasks  # noqa: F401
 import portal.notices.tasks  # noqa: F401

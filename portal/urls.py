@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from portal.bulkcheck import urls as bulkcheck_urls
+from portal.carrier import views as carrier
 from portal.console import views as console
 from portal.core import errors
 from portal.core import views as core
@@ -79,6 +80,10 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("staff/number-check-files/", include(bulkcheck_urls.console_patterns)),
+    path("staff/counter/", carrier.counter, name="carrier_counter"),
+    path("staff/counter/renewals/", carrier.renewal_start, name="carrier_renewal_start"),
+    path("staff/counter/renewals/<uuid:public_id>/", carrier.renewal, name="carrier_renewal"),
+    path("staff/counter/renewals/<uuid:public_id>/progress", carrier.renewal_progress, name="carrier_renewal_progress"),
     path("staff/", console.staff_home, name="staff_home"),
     path("staff/apps/<int:pk>/queries/", lookup.staff_app_queries, name="staff_app_queries"),
     path("", include("registry.urls")),

@@ -41,7 +41,7 @@ INSERT INTO complaints_lookupday (day, lookups, completed, with_accounts, accoun
 SELECT (created_at AT TIME ZONE %(tz)s)::date, count(*), count(completed_at),
        count(*) FILTER (WHERE apps_with_accounts > 0),
        coalesce(sum(accounts_total), 0), coalesce(sum(accounts_previous), 0)
-FROM portal_lookup l WHERE true {where}
+FROM portal_lookup l WHERE l.origin <> 'carrier_renewal' {where}  -- a renewal (portal/carrier/) asks no member
 GROUP BY 1
 """
 

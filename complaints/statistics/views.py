@@ -3,6 +3,7 @@
 filters, call one selector of the `complaints.statistics` package, and render."""
 
 import datetime as dt
+import itertools
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from complaints.statistics import charts
+from complaints.statistics import charts, renewals
 from complaints.statistics.filters import (
     Filters,
     default_period,
@@ -85,6 +86,7 @@ def dashboard(request):
         "legend": legend,
         **_dashboard_charts(data),
         "ranking_floor": settings.STATISTICS_RANKING_MIN_LOOKUPS,
+        "renewals": renewals.renewal_rows(filters),  # carriers' renewals (portal/carrier/)
         "province_label": dict(Province.choices).get(filters.province, ""),
         "interval_widened": form.data.get("interval") not in ("", None, filters.interval),
     }
@@ -213,8 +215,12 @@ def _public_filters(request) -> Filters:
     return Filters(start=start, end=end)
 
 
+def _public_data(filters) -> dict:
+    return statistics_public(filters) | {"renewals": renewals.renewal_public_rows(filters)}
+
+
 def public(request):
-    data = statistics_public(_public_filters(request))
+    data = _public_data(_public_filters(request))
     months = data["by_month"]
     context = {
         "data": data,
@@ -233,14 +239,14 @@ def public(request):
 
 def public_csv(request):
     filters = _public_filters(request)
-    return csv_response(
-        statistics_public_rows(statistics_public(filters)), f"open-data-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv"
-    )
+    data = _public_data(filters)
+    rows = itertools.chain(statistics_public_rows(data), renewals.renewal_csv_rows(data["renewals"]))
+    return csv_response(rows, f"open-data-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv")
 
 
 def public_json(request):
     return JsonResponse(
-        statistics_public(_public_filters(request)),
+        _public_data(_public_filters(request)),
         encoder=DjangoJSONEncoder,
         json_dumps_params={"ensure_ascii": False},
     )

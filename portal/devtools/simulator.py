@@ -13,6 +13,9 @@ secret: `demo_webhook_secret(slug)`, or the one handed over at `/_control/appNN`
 notice id; with `--report-back` the app reports bindings removed to the portal. `/_control/appNN` (GET:
 counts; POST `{"webhook_down": true, "webhook_secret": ...}`) lets tests and benchmarks
 watch and steer it; `GET /_control` sums every app; `POST /_control/reset` forgets the counts.
+
+With `--carrier-app appNN` one app also plays a carrier's app using the carrier API
+(portal/carrier/simulator.py); its counts are at `GET /_control/carrier`.
 """
 
 from __future__ import annotations
@@ -25,8 +28,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import aiohttp
-
+from portal.devtools.carrier_app import CALLBACK_PATH as CARRIER_CALLBACK_PATH
 from portal.devtools.demo import demo_key_secret, demo_webhook_secret
 from registry import protocol
 
@@ -79,6 +81,7 @@ class SimulatorConfig:
     unbind_later: dict[str, float | None] = field(default_factory=dict)
     portal_url: str = ""  # where apps send later unbind answers and (with report_back) notice reports
     report_back: bool = False
+    carrier: object = None  # a portal.devtools.carrier_app.CarrierApp: one app plays a carrier using the carrier API
 
     def behaviour(self, slug: str) -> AppBehaviour:
         return self.per_app.get(slug, self.default)
@@ -155,6 +158,8 @@ class Simulator:
         self.seen[msg_id] = now
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            return await self._lifespan(receive, send)
         if scope["type"] != "http":
             return
         parts = scope["path"].strip("/").split("/", 1)
@@ -166,6 +171,10 @@ class Simulator:
             return await self._reply(send, 413, {"error": "body too large"})
         if slug == "_control":
             return await self._control(scope["method"], path, body, send)
+        carrier = self.config.carrier
+        if carrier is not None and slug == carrier.config.slug and path == CARRIER_CALLBACK_PATH:
+            status, payload = carrier.callback({k.decode(): v.decode() for k, v in scope["headers"]}, body)
+            return await self._reply(send, status, payload)
         if scope["method"] == "POST" and slug in self.slugs and path == protocol.NUMBER_NOTICES_PATH:
             return await self._notice(slug, scope, body, send)
         if (
@@ -252,6 +261,8 @@ class Simulator:
     async def _post_to_portal(self, slug: str, path: str, payload: dict) -> bool:
         """POST payload to the portal signed as the app (its lookup key); True if it answered 200. Best
         effort: a failure to connect or a timeout is False too."""
+        import aiohttp
+
         body = protocol.encode(payload)
         headers = {
             "Content-Type": "application/json",
@@ -275,8 +286,22 @@ class Simulator:
         await asyncio.sleep(delay)
         await self._post_to_portal(slug, f"/api/v1/platform/unbind-requests/{request_id}/answer", {"result": "done"})
 
+    async def _lifespan(self, receive, send):
+        """Start-up starts the carrier app's loop, if one is configured."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.config.carrier is not None:
+                    self._spawn(self.config.carrier.run())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
     async def _control(self, method: str, path: str, body: bytes, send):
         target = path.strip("/")
+        if target == "carrier" and self.config.carrier is not None:
+            return await self._reply(send, 200, self.config.carrier.counts)
         if method == "POST" and target == "reset":
             self.inboxes = {slug: Inbox() for slug in self.slugs}
             return await self._reply(send, 200, {"reset": True})

@@ -115,6 +115,13 @@ def id_check_row(id_last6: str, *, key_id: str) -> dict:
     return {"challenge": challenge, "expected": _id_hash(protocol.id_digest(challenge, id_last6)), "key_id": key_id}
 
 
+def id_check_row_without_holder(*, key_id: str) -> dict:
+    """A carrier's lookup for its subscriber carries no ID characters: the member still gets a random
+    challenge (the request looks the same), and with nothing expected every account compares as
+    not_available."""
+    return {"challenge": protocol.id_challenge(), "expected": "", "key_id": key_id}
+
+
 def _id_hash(digest: str) -> str:
     return keyed_hash("id-check", digest)
 

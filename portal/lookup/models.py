@@ -15,7 +15,14 @@ class Lookup(models.Model):
         RUNNING = "running", _("running")
         COMPLETED = "completed", _("completed")
 
+    class Origin(models.TextChoices):
+        CITIZEN = "citizen", _("the holder")
+        CARRIER_LOOKUP = "carrier_lookup", _("the carrier, for its subscriber")
+        # a renewal (portal/carrier/): no member is asked; the row holds the number for its unbind requests
+        CARRIER_RENEWAL = "carrier_renewal", _("a carrier's renewal")
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    origin = models.CharField(_("started by"), max_length=16, choices=Origin.choices, default=Origin.CITIZEN)
     phone_hash = models.CharField(max_length=64, db_index=True)
     phone_number = models.CharField(_("phone number"), max_length=11, blank=True)  # purged after retention
     holder_since = models.DateField(_("holder since"), null=True, blank=True)

@@ -59,7 +59,8 @@ def lookup_result(lookup) -> dict:
 
 
 def lookup_list_recent(*, limit: int = 200):
-    return Lookup.objects.order_by("-created_at")[:limit]
+    # a carrier's renewal (portal/carrier/) keeps its number on a Lookup that asks nobody: not a lookup
+    return Lookup.objects.exclude(origin=Lookup.Origin.CARRIER_RENEWAL).order_by("-created_at")[:limit]
 
 
 def carrier_identity_app(phone_number: str):

@@ -96,6 +96,16 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
             ),
             code="identity_mismatch",
         )
+    return lookup_create(phone_number=phone_number, id_last6=id_last6, identity=identity)
+
+
+def lookup_create(
+    *, phone_number: str, id_last6: str | None, identity: str, origin: str = Lookup.Origin.CITIZEN
+) -> tuple[Lookup, str]:
+    """Create a lookup of a proven number and dispatch its calls after commit: the holder's own
+    (lookup_start), or a carrier's for its subscriber (portal/carrier/), which has no ID characters:
+    its rows then compare no digest, and accounts are the previous holder's by date alone."""
+    phone_hash = keyed_hash("phone", phone_number)
     apps = selectors.lookup_app_keys()
     with transaction.atomic():
         token = secrets.token_urlsafe(32)
@@ -108,6 +118,7 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
             access_token_hash=token_hash(token),
             created_at=now,
             apps_total=len(apps),
+            origin=origin,
         )
         rows, called = _query_rows(apps, id_last6=id_last6, now=now)
         _lookup_queries_insert(lookup, rows)
@@ -119,7 +130,7 @@ def lookup_start(*, phone_number: str, id_last6: str, code: str) -> tuple[Lookup
     return lookup, token
 
 
-def _query_rows(apps: list[dict], *, id_last6: str, now) -> tuple[list[dict], list[tuple[dict, dict]]]:
+def _query_rows(apps: list[dict], *, id_last6: str | None, now) -> tuple[list[dict], list[tuple[dict, dict]]]:
     """One row per member app, and the (row, app) pairs to call now (those whose circuit is closed)."""
     grace = timedelta(seconds=settings.LOOKUP_DEADLINE_GRACE_SECONDS)
     rows, called = [], []
@@ -147,7 +158,9 @@ def _query_rows(apps: list[dict], *, id_last6: str, now) -> tuple[list[dict], li
             row |= {
                 "state": LookupQuery.State.RUNNING,
                 "attempts": 1,
-                "id_check": fanout.id_check_row(id_last6, key_id=app["key_id"]),
+                "id_check": fanout.id_check_row(id_last6, key_id=app["key_id"])
+                if id_last6
+                else fanout.id_check_row_without_holder(key_id=app["key_id"]),
                 "deadline_at": now + timedelta(milliseconds=app["integration__timeout_ms"]) + grace,
             }
             called.append((row, app))

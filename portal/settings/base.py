@@ -200,6 +200,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "complaint-deadlines": {"task": "complaints.tasks.complaint_deadlines_enforce", "schedule": 600.0},
     "complaint-purge": {"task": "complaints.tasks.complaint_purge", "schedule": 3600.0},
     "unbind-sweep": {"task": "portal.tasks.unbind_sweep", "schedule": 30.0},
+    # carriers' lookups and renewals: settle those whose work is done, re-send callbacks; purge numbers
+    "carrier-sweep": {"task": "portal.carrier_sweep", "schedule": 5.0},
+    "carrier-purge": {"task": "portal.carrier_purge", "schedule": 3600.0},
     "notices-sweep": {"task": "portal.tasks.notices_sweep", "schedule": 5.0},
     "number-event-uploads-sweep": {"task": "portal.tasks.number_event_uploads_sweep", "schedule": 60.0},
     "bulk-check-files-sweep": {"task": "portal.bulk_check_files_sweep", "schedule": 60.0},
@@ -328,6 +331,11 @@ UNBIND_WORKING_DAYS = env.int("UNBIND_WORKING_DAYS", default=5)  # a platform's 
 UNBIND_MAX_ATTEMPTS = env.int("UNBIND_MAX_ATTEMPTS", default=6)  # pushes to a platform before staff must look
 UNBIND_TIMEOUT_SECONDS = env.float("UNBIND_TIMEOUT_SECONDS", default=10.0)
 UNBIND_RETRY_BASE_SECONDS = env.int("UNBIND_RETRY_BASE_SECONDS", default=10)  # 10, 20, 40, 80, 160 s
+# Carriers acting for their subscribers (portal/carrier/): lookups, renewals and history reads a minute
+# per carrier; how old a subscriber's verification may be; callbacks to the carrier's system.
+CARRIER_ACTIONS_PER_MINUTE = env.int("CARRIER_ACTIONS_PER_MINUTE", default=600)
+CARRIER_ATTESTATION_MAX_AGE_SECONDS = env.int("CARRIER_ATTESTATION_MAX_AGE_SECONDS", default=30 * 60)
+CARRIER_CALLBACK_MAX_ATTEMPTS = env.int("CARRIER_CALLBACK_MAX_ATTEMPTS", default=6)  # 10, 20, 40, 80, 160 s apart
 # Working days are Monday to Friday, less the public holidays, plus the weekend days that are worked
 # instead (调休), as the State Council publishes them each year. ISO dates; extend every December.
 PUBLIC_HOLIDAYS = env.list(

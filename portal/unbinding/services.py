@@ -200,7 +200,8 @@ def unbind_answer(*, unbind_request: UnbindRequest, result: str, reason: str = "
         request.answered_via, request.answered_by = via, by
         request.next_attempt_at = None
         request.save()
-        if request.lookup.phone_number:
+        # a renewal's holder hears once, when every app has answered (portal/carrier/services.py)
+        if request.lookup.phone_number and request.lookup.origin != "carrier_renewal":
             if result == "done":
                 text = (
                     f"【码号服务】「{request.app.name}」已解除前机主账号与您号码的绑定"

@@ -7,6 +7,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+# the holder's tracking page also shows what their carrier started for them (the one import upwards:
+# pyproject.toml's import contracts list it)
+from portal.carrier import selectors as carrier_selectors
 from portal.core.refusals import Refusal
 from portal.unbinding import selectors, services
 from portal.unbinding.forms import UnbindAnswerForm
@@ -51,7 +54,12 @@ def unbind_track(request):
         | {"phone_number": r.lookup.masked_phone_number, "requested": r.created_at, "deadline": r.deadline_at}
         for r in rows
     ]
-    context = {"form": form, "requests": shown, "proven": bool(proven)}
+    context = {
+        "form": form,
+        "requests": shown,
+        "proven": bool(proven),
+        "carrier_actions": carrier_selectors.actions_for_holder(phone_hashes=proven),
+    }
     return render(request, "portal/unbind_track.html", context, status=400 if form.errors else 200)
 
 

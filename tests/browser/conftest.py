@@ -1,5 +1,6 @@
 """Playwright for Python driving Debian's Chromium (`apt-get install -y chromium`); no browser download."""
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -76,13 +77,20 @@ def page(browser):
     assert not page.csp_violations, f"the Content-Security-Policy blocked part of a page: {page.csp_violations}"
 
 
-@pytest.fixture
-def phone_page(browser):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 740}, is_mobile=True)
+@contextlib.contextmanager
+def phone_width_page(browser, width: int = 375, height: int = 740):
+    """A page on a phone's screen of `width` CSS pixels; its CSP violations fail the test."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": height}, is_mobile=True)
     page = watched_page(context)
     yield page
     context.close()
     assert not page.csp_violations, f"the Content-Security-Policy blocked part of a page: {page.csp_violations}"
+
+
+@pytest.fixture
+def phone_page(browser):
+    with phone_width_page(browser) as page:
+        yield page
 
 
 def save_screenshot(page, name: str) -> Path:

@@ -1,6 +1,7 @@
 import uvicorn
 from django.core.management.base import BaseCommand
 
+from portal.devtools.carrier_app import CarrierApp, CarrierAppConfig
 from portal.devtools.simulator import AppBehaviour, Simulator, SimulatorConfig
 
 
@@ -45,6 +46,15 @@ class Command(BaseCommand):
             help="where apps send later unbind answers and notice reports",
         )
         parser.add_argument(
+            "--carrier-app",
+            default="",
+            metavar="APP",
+            help="this app also plays a carrier's app using the carrier API (needs --portal-url)",
+        )
+        parser.add_argument(
+            "--carrier-every", type=float, default=120.0, help="seconds between the carrier app's subscribers"
+        )
+        parser.add_argument(
             "--garbage", action="append", default=[], metavar="APP", help="an app whose answers break the protocol"
         )
 
@@ -68,6 +78,8 @@ class Command(BaseCommand):
         webhook_down,
         report_back,
         portal_url,
+        carrier_app,
+        carrier_every,
         **options,
     ):
         default = AppBehaviour(latency_ms=latency_ms, error_rate=error_rate)
@@ -99,13 +111,23 @@ class Command(BaseCommand):
             config.per_app.setdefault(
                 slug, AppBehaviour(latency_ms=latency_ms, error_rate=error_rate)
             ).webhook_down = True
+        if carrier_app:
+            config.carrier = CarrierApp(
+                CarrierAppConfig(
+                    slug=carrier_app,
+                    portal_url=portal_url,
+                    self_url=f"http://{host}:{port}",
+                    key_id=key_id_format.format(slug=carrier_app),
+                    every=carrier_every,
+                )
+            )
         self.stdout.write(f"platform simulator: {apps} apps on http://{host}:{port}/app01 .. /app{apps:02d}")
         uvicorn.run(
             Simulator(config),
             host=host,
             port=port,
             log_level="warning",
-            lifespan="off",
+            lifespan="on" if carrier_app else "off",
             timeout_graceful_shutdown=1,
             loop="uvloop",
             http="httptools",

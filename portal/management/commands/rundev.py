@@ -130,6 +130,11 @@ class Command(BaseCommand):
                 "--report-back",
                 "--portal-url",
                 f"http://{host}:{port}",
+                # 示例营业厅 (app15, the demo carrier's app) serves a subscriber through the carrier API every 2 min
+                "--carrier-app",
+                "app15",
+                "--carrier-every",
+                "120",
             ],
         }
 
@@ -153,6 +158,10 @@ class Command(BaseCommand):
         self.stdout.write("  TOTP codes for the demo users: .venv/bin/python manage.py demo_totp")
         self.stdout.write("  SMS sent by the portal:       .venv/bin/python manage.py sms_outbox")
         self.stdout.write("  Platform simulator (16 member apps): http://127.0.0.1:8900/app01 .. /app16")
+        self.stdout.write(
+            "  Carrier app (示例营业厅, app15) using the carrier API: http://127.0.0.1:8900/_control/carrier;"
+            f" counter console: http://{host}:{port}/staff/counter/ (carrier@demo.portal)"
+        )
         self.stdout.write(f"  Health: http://{host}:{port}/healthz    API docs: http://{host}:{port}/api/docs/")
         self.stdout.write("  Press Ctrl-C to stop everything.\n")
 
