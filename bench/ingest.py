@@ -30,9 +30,9 @@ from pathlib import Path
 
 from common import ROOT, configure, prepare_database  # noqa: E402
 
-from portal.recycling import uploads as services
-
 configure(database="portal_bench", redis_db=13, CONN_MAX_AGE="60")  # persistent connections, as production
+
+from portal.recycling import uploads as services  # noqa: E402  (after configure: Django is set up there)
 
 TARGET = 35_000
 KEY_ID, SECRET = "bench_carrier", "whsec_YmVuY2gtY2Fycmllci1zaWduaW5nLXNlY3JldC0wMTI="  # whsec_ + base64 of 32 bytes

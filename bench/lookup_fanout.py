@@ -21,10 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from common import configure, prepare_database, start  # noqa: E402
 
-from portal.lookup import services
-from portal.verification.services import verification_code_send
-
 configure(database="portal_bench", redis_db=13, LOOKUP_CODES_PER_CLIENT_PER_DAY="1000000", SMS_CODES_PER_HOUR="1000000")
+
+from portal.lookup import services  # noqa: E402  (after configure: Django is set up there)
+from portal.verification.services import verification_code_send  # noqa: E402  (after configure: Django is set up there)
 
 
 def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:

@@ -7,9 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from complaints.statistics import default_period
 from complaints.statistics import renewals as renewal_statistics
-from complaints.statistics.filters import Filters
+from complaints.statistics.filters import Filters, default_period
 from portal.carrier.models import CarrierAction
 from registry.models import Organisation
 from tests.complaints.statistics.test_figures import regulator
