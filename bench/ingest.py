@@ -32,7 +32,6 @@ from common import ROOT, configure, prepare_database  # noqa: E402
 
 configure(database="portal_bench", redis_db=13, CONN_MAX_AGE="60")  # persistent connections, as production
 
-from portal.recycling import uploads as services  # noqa: E402  (after configure: Django is set up there)
 
 TARGET = 35_000
 KEY_ID, SECRET = "bench_carrier", "whsec_YmVuY2gtY2Fycmllci1zaWduaW5nLXNlY3JldC0wMTI="  # whsec_ + base64 of 32 bytes
@@ -121,6 +120,8 @@ def csv_upload(total: int):
     import csv
     import resource
     import tempfile
+
+    from portal.recycling import uploads as services
 
     prepare_database()
     import django

@@ -23,9 +23,6 @@ from common import configure, prepare_database, start  # noqa: E402
 
 configure(database="portal_bench", redis_db=13, LOOKUP_CODES_PER_CLIENT_PER_DAY="1000000", SMS_CODES_PER_HOUR="1000000")
 
-from portal.lookup import services  # noqa: E402  (after configure: Django is set up there)
-from portal.verification.services import verification_code_send  # noqa: E402  (after configure: Django is set up there)
-
 
 def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
     """CPU used so far (user + system) by each named process tree, by PostgreSQL and Redis, and by this
@@ -75,8 +72,10 @@ def main():
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     from portal.celery import app as celery_app
     from portal.devtools.demo import demo_key_secret
+    from portal.lookup import services
     from portal.lookup.models import LookupQuery
     from portal.sms.models import SmsMessage
+    from portal.verification.services import verification_code_send
     from registry import services as registry_services
     from registry.models import Integration, MemberApp, Organisation
     from registry.validators import uscc_check_character
