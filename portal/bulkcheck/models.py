@@ -5,6 +5,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.core.progress import percent_done
+
 
 class BulkCheckFile(models.Model):
     """A member's file of `number,date` rows and its result. The row is the truth about how far it got:
@@ -90,6 +92,4 @@ class BulkCheckFile(models.Model):
 
     @property
     def percent(self) -> int:
-        if self.state == self.State.COMPLETED:
-            return 100
-        return min(99, self.rows_done * 100 // self.rows_total) if self.rows_total else 0
+        return percent_done(self.rows_done, self.rows_total, completed=self.state == self.State.COMPLETED)

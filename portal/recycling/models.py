@@ -3,6 +3,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.core.progress import percent_done
+
 
 class NumberEvent(models.Model):
     """What a carrier reported of one number: cancelled, re-assigned, ported out or in. The events of a
@@ -117,9 +119,7 @@ class NumberEventUpload(models.Model):
 
     @property
     def percent(self) -> int:
-        if self.state == self.State.COMPLETED:
-            return 100
-        return min(99, self.bytes_read * 100 // self.size_bytes) if self.size_bytes else 0
+        return percent_done(self.bytes_read, self.size_bytes, completed=self.state == self.State.COMPLETED)
 
 
 class NumberEventUploadRejection(models.Model):
