@@ -29,10 +29,5 @@ def lookup_saved(sender, instance: Lookup, **kwargs) -> None:
 def unbind_request_saved(sender, instance: UnbindRequest, **kwargs) -> None:
     if instance.state in UnbindRequest.OPEN:
         return
-    # every answered unbind request passes here: use the lookup its saver already read, if it did
-    if UnbindRequest.lookup.is_cached(instance):
-        origin = instance.lookup.origin
-    else:
-        origin = Lookup.objects.filter(pk=instance.lookup_id).values_list("origin", flat=True).first()
-    if origin == Lookup.Origin.CARRIER_RENEWAL:
+    if Lookup.objects.filter(pk=instance.lookup_id, origin=Lookup.Origin.CARRIER_RENEWAL).exists():
         _settle_after_commit(instance.lookup_id)
